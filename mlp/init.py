@@ -1,0 +1,99 @@
+"""Weight initializers for ``Dense``: each draws a ``(fan_in, fan_out)`` matrix from a ``Generator``.
+
+An initializer is any callable ``init(rng, shape, dtype) -> array``; ``get_initializer`` also accepts
+the names below. Biases always start at zero.
+
+================  ==============================================  =========================
+name              distribution                                    suited to
+================  ==============================================  =========================
+``he_normal``     ``N(0, 2 / fan_in)``                            ReLU family (default)
+``he_uniform``    ``U(-l, l)``, ``l = sqrt(6 / fan_in)``          ReLU family
+``glorot_uniform````U(-l, l)``, ``l = sqrt(6 / (fan_in+fan_out))``  tanh, sigmoid, softmax (Keras default)
+``glorot_normal`` ``N(0, 2 / (fan_in + fan_out))``                 tanh, sigmoid, softmax
+``normal``        ``N(0, 0.01^2)``; ``normal(std)`` for another std  classic small-random init
+``zeros``         all zeros                                        linear models
+================  ==============================================  =========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import sqrt
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+Initializer = Callable[[np.random.Generator, tuple[int, int], DTypeLike], np.ndarray]
+
+
+def _scaled_normal(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike, std: float) -> np.ndarray:
+    w = rng.standard_normal(shape, dtype=np.dtype(dtype).type)
+    w *= std
+    return w
+
+
+def _scaled_uniform(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike, limit: float) -> np.ndarray:
+    w = rng.random(shape, dtype=np.dtype(dtype).type)
+    w *= 2 * limit
+    w -= limit
+    return w
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+    """He et al. 2015: ``N(0, 2 / fan_in)``, keeps the activation variance constant through ReLUs."""
+    return _scaled_normal(rng, shape, dtype, sqrt(2.0 / shape[0]))
+
+
+def he_uniform(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+    """He et al. 2015, uniform form: ``U(-l, l)`` with ``l = sqrt(6 / fan_in)``."""
+    return _scaled_uniform(rng, shape, dtype, sqrt(6.0 / shape[0]))
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+    """Glorot & Bengio 2010: ``U(-l, l)`` with ``l = sqrt(6 / (fan_in + fan_out))`` (Keras' default)."""
+    return _scaled_uniform(rng, shape, dtype, sqrt(6.0 / (shape[0] + shape[1])))
+
+
+def glorot_normal(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+    """Glorot & Bengio 2010: ``N(0, 2 / (fan_in + fan_out))``."""
+    return _scaled_normal(rng, shape, dtype, sqrt(2.0 / (shape[0] + shape[1])))
+
+
+def normal(std: float = 0.01) -> Initializer:
+    """An initializer drawing from ``N(0, std^2)``."""
+    if not std > 0:
+        raise ValueError(f"normal(std) needs std > 0, got {std}")
+
+    def init(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+        return _scaled_normal(rng, shape, dtype, std)
+
+    init.__name__ = f"normal({std})"
+    return init
+
+
+def zeros(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) -> np.ndarray:
+    """All zeros (only sensible without hidden layers: hidden units would stay identical)."""
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS: dict[str, Initializer] = {
+    "he_normal": he_normal,
+    "he_uniform": he_uniform,
+    "glorot_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "normal": normal(),
+    "zeros": zeros,
+}
+ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
+           "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"}
+
+
+def get_initializer(init: str | Initializer) -> Initializer:
+    """Resolve an initializer name (see the module table) or pass a callable through."""
+    if callable(init):
+        return init
+    key = ALIASES.get(init, init)
+    if key not in INITIALIZERS:
+        valid = ", ".join(sorted([*INITIALIZERS, *ALIASES]))
+        raise ValueError(f"unknown initializer {init!r}; valid names: {valid}")
+    return INITIALIZERS[key]

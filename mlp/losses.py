@@ -1,0 +1,174 @@
+"""Losses: ``forward(output, target) -> mean loss``, ``backward() -> dL/d(output)``.
+
+The loss is the mean over the batch, ``L = (1/N) sum_n loss(Y[n], T[n])``, and the ``1/N`` lives in
+exactly one place: each ``backward`` here. Its result is the output delta that starts the backward
+pass (BACKPROP.md step 1); for the matched pairs below it has the form ``(Y - T) / N``.
+
+Targets may be class labels ``(batch,)`` (integers, converted to one-hot ``T``) or arrays shaped like
+the output (one-hot, soft labels or real values); a ``(batch,)`` target fits a ``(batch, 1)`` output.
+
+L2 weight decay is not a loss term here: it is applied by the optimizers (``weight_decay=``), as the
+gradient ``lambda W`` of ``(lambda / 2) ||W||^2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlp import functional as F
+from mlp.layer import ShapeError
+
+
+def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Bring ``target`` to ``output``'s shape and dtype.
+
+    ``output: (batch, k)``; ``target``: integer labels ``(batch,)`` (one-hot encoded when ``k > 1``),
+    ``(batch,)`` values when ``k == 1``, or an array of shape ``(batch, k)``.
+    """
+    target = np.asarray(target)
+    if output.ndim != 2:
+        raise ShapeError(f"the network output must be 2-D (batch, outputs), got shape {output.shape}")
+    if target.shape[:1] != output.shape[:1]:
+        raise ShapeError(
+            f"target has {target.shape[0] if target.ndim else 0} rows but the output has {output.shape[0]}; "
+            f"give one target per input row"
+        )
+    if target.ndim == 1 and output.shape[1] > 1:
+        if not np.issubdtype(target.dtype, np.integer):
+            raise ValueError(
+                f"a 1-D target for {output.shape[1]} outputs must hold integer class labels, got {target.dtype}; "
+                f"convert labels with .astype(int) or pass a (batch, {output.shape[1]}) array"
+            )
+        return F.one_hot(target, output.shape[1], dtype=output.dtype)
+    if target.ndim == 1:
+        target = target[:, None]
+    if target.shape != output.shape:
+        raise ShapeError(f"target shape {target.shape} does not match the output shape {output.shape}")
+    return target.astype(output.dtype, copy=False)
+
+
+class Loss:
+    """Base class: ``forward(output, target) -> float`` (batch mean), ``backward() -> dL/d(output)``.
+
+    Attributes:
+        classification: whether outputs are class scores (so that accuracy is meaningful).
+    """
+
+    classification = True
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
+        return self.forward(output, target)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused, on logits ``Z: (batch, classes)``.
+
+    ``L = -(1/N) sum_n sum_j T_nj log softmax(Z_n)_j`` with a log-sum-exp stable ``log_softmax``;
+    ``dL/dZ = (softmax(Z) - T) / N`` -- the ``Y - T`` output delta.
+    """
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        T = as_target_matrix(output, target)
+        log_y = F.log_softmax(output)
+        self._y, self._t = np.exp(log_y), T
+        return float(-(T * log_y).sum() / output.shape[0])
+
+    def backward(self) -> np.ndarray:
+        return (self._y - self._t) / self._t.shape[0]
+
+
+class CrossEntropy(Loss):
+    """Cross-entropy on probabilities ``Y: (batch, classes)``, e.g. the output of a ``Softmax`` layer.
+
+    ``L = -(1/N) sum_n sum_j T_nj log(clip(Y_nj, eps, 1))`` (Keras' ``categorical_crossentropy``);
+    ``dL/dY = -T / (N Y)`` where ``Y`` is not clipped, 0 where it is. After a ``Softmax`` layer this
+    chains to the same ``(Y - T) / N`` as ``SoftmaxCrossEntropy``, which is faster and more precise.
+    """
+
+    def __init__(self, eps: float = 1e-7) -> None:
+        if not 0 < eps < 1:
+            raise ValueError(f"CrossEntropy eps must be in (0, 1), got {eps}")
+        self.eps = eps
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        T = as_target_matrix(output, target)
+        y = np.clip(output, self.eps, 1.0)
+        self._y, self._t, self._inside = y, T, (output >= self.eps) & (output <= 1.0)
+        return float(-(T * np.log(y)).sum() / output.shape[0])
+
+    def backward(self) -> np.ndarray:
+        return -(self._t / self._y) * self._inside / self._t.shape[0]
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on logits ``Z: (batch, k)`` with 0/1 targets (k independent outputs).
+
+    ``L = mean over all N*k entries of softplus(Z) - T Z``  (= ``-T log s - (1-T) log(1-s)``,
+    ``s = sigmoid(Z)``, computed without forming ``log s``); ``dL/dZ = (sigmoid(Z) - T) / (N k)``.
+    """
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        T = as_target_matrix(output, target)
+        self._z, self._t = output, T
+        return float((F.softplus(output) - T * output).mean())
+
+    def backward(self) -> np.ndarray:
+        return (F.sigmoid(self._z) - self._t) / self._t.size
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error on ``Y: (batch, k)``: ``L = mean over all N*k entries of (Y - T)^2``.
+
+    ``dL/dY = 2 (Y - T) / (N k)``.
+    """
+
+    classification = False
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        self._diff = output - as_target_matrix(output, target)
+        return float(np.mean(self._diff * self._diff))
+
+    def backward(self) -> np.ndarray:
+        return self._diff * (2 / self._diff.size)
+
+
+class MulticlassHinge(Loss):
+    """Multiclass SVM loss on scores ``S: (batch, classes)`` (cs231n / Weston-Watkins form).
+
+    ``L = (1/N) sum_n sum_{j != y_n} max(0, S_nj - S_ny + 1)``. With ``M_nj = 1`` where that margin is
+    positive: ``dL/dS_nj = M_nj / N`` for ``j != y_n`` and ``dL/dS_ny = -sum_j M_nj / N``.
+    Targets are class labels or one-hot rows.
+    """
+
+    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+        T = as_target_matrix(output, target)
+        correct = (output * T).sum(axis=1, keepdims=True)
+        margins = np.maximum(output - correct + 1, 0) * (1 - T)
+        self._active = (margins > 0).astype(output.dtype)
+        self._t = T
+        return float(margins.sum() / output.shape[0])
+
+    def backward(self) -> np.ndarray:
+        counts = self._active.sum(axis=1, keepdims=True)
+        return (self._active - self._t * counts) / self._t.shape[0]
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "categorical_crossentropy": CrossEntropy,
+    "cross_entropy": CrossEntropy,
+    "binary_crossentropy": BinaryCrossEntropy,
+    "bce": BinaryCrossEntropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "hinge": MulticlassHinge,
+}
