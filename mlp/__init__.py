@@ -1,8 +1,11 @@
 """mlp: a small, exact and fast multilayer-perceptron trainer in pure NumPy, with explicit backprop."""
 
 from mlp.activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from mlp.checkpoint import CheckpointError, load_checkpoint, load_model, save_model
 from mlp.dense import Dense
 from mlp.dropout import Dropout
+from mlp.history import History
 from mlp.layer import Layer, ShapeError
 from mlp.losses import (
     BinaryCrossEntropy,
@@ -12,23 +15,35 @@ from mlp.losses import (
     MulticlassHinge,
     SoftmaxCrossEntropy,
 )
+from mlp.optim import SGD, Adam, RMSprop
 from mlp.sequential import Sequential
+from mlp.training import DivergenceError, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ELU",
+    "SGD",
+    "Adam",
     "BinaryCrossEntropy",
+    "Callback",
+    "CheckpointError",
     "CrossEntropy",
     "Dense",
+    "DivergenceError",
     "Dropout",
+    "EarlyStopping",
+    "History",
     "Identity",
     "Layer",
     "LeakyReLU",
     "Loss",
     "MeanSquaredError",
+    "ModelCheckpoint",
     "MulticlassHinge",
+    "RMSprop",
     "ReLU",
+    "ReduceLROnPlateau",
     "Sequential",
     "ShapeError",
     "Sigmoid",
@@ -37,4 +52,9 @@ __all__ = [
     "Softplus",
     "Tanh",
     "__version__",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "load_model",
+    "save_model",
 ]

@@ -88,7 +88,8 @@ class Dense(Layer):
         return grad_out @ self.params["W"].T if input_grad else None
 
     def get_config(self) -> dict[str, Any]:
-        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias}
+        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias,
+                "dtype": self.dtype.name}
 
     def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features}{'' if self.bias else ', bias=False'})"

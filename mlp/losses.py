@@ -51,10 +51,20 @@ class Loss:
     """Base class: ``forward(output, target) -> float`` (batch mean), ``backward() -> dL/d(output)``.
 
     Attributes:
-        classification: whether outputs are class scores (so that accuracy is meaningful).
+        classification: whether outputs are class scores, so that accuracy is meaningful; then
+            ``predict_labels(output)`` and ``target_labels(target)`` give what accuracy compares.
     """
 
     classification = True
+
+    def predict_labels(self, output: np.ndarray) -> np.ndarray:
+        """Predicted classes ``(batch,)``: the highest-scoring output of each row."""
+        return output.argmax(axis=1)
+
+    def target_labels(self, target: np.ndarray) -> np.ndarray:
+        """True classes ``(batch,)`` from labels or one-hot rows."""
+        target = np.asarray(target)
+        return target if target.ndim == 1 else target.argmax(axis=1)
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
@@ -123,6 +133,14 @@ class BinaryCrossEntropy(Loss):
 
     def backward(self) -> np.ndarray:
         return (F.sigmoid(self._z) - self._t) / self._t.size
+
+    def predict_labels(self, output: np.ndarray) -> np.ndarray:
+        """``(batch, k)`` 0/1 decisions: logit > 0, i.e. probability > 0.5 (accuracy is per entry)."""
+        return (output > 0).astype(np.int8)
+
+    def target_labels(self, target: np.ndarray) -> np.ndarray:
+        target = np.asarray(target)
+        return (target.reshape(len(target), -1) >= 0.5).astype(np.int8)
 
 
 class MeanSquaredError(Loss):

@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from mlp.activations import ACTIVATIONS
+from mlp.dense import Dense
+from mlp.dropout import Dropout
 from mlp.layer import Layer, ShapeError
+
+LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, Dropout, *ACTIVATIONS.values())}
 
 
 class Sequential(Layer):
@@ -133,6 +138,17 @@ class Sequential(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """Rebuild the architecture that ``get_config`` described (fresh weights)."""
+        layers = []
+        for spec in config["layers"]:
+            kind, args = spec["type"], {k: v for k, v in spec.items() if k != "type"}
+            if kind not in LAYER_TYPES:
+                raise ValueError(f"unknown layer type {kind!r}; valid types: {', '.join(LAYER_TYPES)}")
+            layers.append(LAYER_TYPES[kind](**args))
+        return cls(layers)
 
     def __repr__(self) -> str:
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import two_spirals
 
 from mlp import Dense, Loss, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
 
@@ -15,13 +16,6 @@ def sgd_train(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, lr: f
         for name, param in model.params.items():
             param -= lr * model.grads[name]
     return float(np.mean(model.predict(x).argmax(axis=1) == y))
-
-
-def two_spirals(n_per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    t = np.sqrt(rng.random(n_per_class)) * 3 * np.pi
-    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * np.pi)
-    x = np.concatenate([arm, -arm]) + rng.normal(0, 0.01, (2 * n_per_class, 2))
-    return x.astype(np.float32), np.repeat([0, 1], n_per_class)
 
 
 def test_xor():

@@ -1,0 +1,210 @@
+"""Optimizers: update every parameter in place from its gradient, through ``params`` / ``grads``.
+
+``optimizer.step(model.params, model.grads)`` updates each array of ``params`` in place from the
+array of ``grads`` with the same key. Everything here is per-parameter and layer-agnostic:
+
+- L2 weight decay adds ``weight_decay * W`` to the gradient of every weight matrix (``ndim >= 2``),
+  i.e. it minimises ``L + (weight_decay / 2) ||W||^2``; biases are left alone unless ``decay_bias``.
+- ``max_norm = c`` rescales each unit's incoming weight vector (a column of ``W: (in, out)``) to
+  norm at most ``c`` after every step (Srivastava et al. 2014).
+- The per-parameter slots (velocity, moments) and the step count are in ``state_dict()`` and come
+  back with ``load_state_dict()``, so training resumes exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class. Subclasses implement ``update(name, w, g)``: one in-place step for one parameter.
+
+    Args:
+        lr: learning rate; ``initial_lr`` keeps it, ``lr`` is the current one (schedules change it).
+        weight_decay: L2 coefficient ``lambda``: the gradient of weight matrices gets ``+ lambda W``.
+        decay_bias: also decay biases (1-D parameters).
+        max_norm: if set, cap the L2 norm of each unit's incoming weight vector at this value.
+    """
+
+    slots: tuple[str, ...] = ()
+
+    def __init__(
+        self, lr: float, weight_decay: float = 0.0, decay_bias: bool = False, max_norm: float | None = None
+    ) -> None:
+        _check_positive("lr", lr)
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if max_norm is not None:
+            _check_positive("max_norm", max_norm)
+        self.lr = self.initial_lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.decay_bias = decay_bias
+        self.max_norm = max_norm
+        self.iterations = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update every ``params[name]`` in place from ``grads[name]``."""
+        self.iterations += 1
+        for name, w in params.items():
+            g = grads[name]
+            if self.weight_decay and (w.ndim >= 2 or self.decay_bias):
+                g = g + self.weight_decay * w
+            self.update(name, w, g)
+            if self.max_norm is not None and w.ndim == 2:
+                norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+                w *= np.minimum(1, self.max_norm / np.maximum(norms, 1e-12))
+
+    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _slot(self, slot: str, name: str, like: np.ndarray) -> np.ndarray:
+        """The state array ``slot`` for parameter ``name`` (zeros the first time)."""
+        store = self.state[slot]
+        if name not in store:
+            store[name] = np.zeros_like(like)
+        return store[name]
+
+    # -- configuration and state ------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable); ``lr`` is the initial one, ``optimizer.lr`` the current."""
+        return {"lr": self.initial_lr, "weight_decay": self.weight_decay, "decay_bias": self.decay_bias,
+                "max_norm": self.max_norm}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Step count, current lr and slot arrays as a flat ``{key: array}`` dict (``"<slot>/<param>"``)."""
+        state = {"iterations": np.array(self.iterations), "lr": np.array(self.lr)}
+        for slot, arrays in self.state.items():
+            state |= {f"{slot}/{name}": a for name, a in arrays.items()}
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``state_dict`` returned (arrays are copied)."""
+        self.iterations = int(state["iterations"])
+        self.lr = float(state["lr"])
+        self.state = {slot: {} for slot in self.slots}
+        for key, value in state.items():
+            slot, _, name = key.partition("/")
+            if name:
+                if slot not in self.state:
+                    raise ValueError(f"{type(self).__name__} has no state slot {slot!r} (state of another optimizer?)")
+                self.state[slot][name] = np.array(value)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _check_positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+
+
+class SGD(Optimizer):
+    """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    - plain (``momentum=0``): ``w <- w - lr g``;
+    - momentum ``mu``: ``v <- mu v - lr g``, ``w <- w + v`` (the velocity form; ``v`` starts at 0);
+    - Nesterov: ``v <- mu v - lr g``, ``w <- w + mu v - lr g`` (Sutskever et al. 2013, as in Keras).
+
+    Default lr 0.01, as Keras' ``optimizer='sgd'``.
+    """
+
+    slots = ("velocity",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
+        super().__init__(lr, **kwargs)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0 (e.g. momentum=0.9)")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+        if self.momentum == 0:
+            w -= self.lr * g
+            return
+        v = self._slot("velocity", name, w)
+        v *= self.momentum
+        v -= self.lr * g
+        if self.nesterov:
+            w += self.momentum * v - self.lr * g
+        else:
+            w += v
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015): per-parameter steps from running moments of the gradient.
+
+    ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``, and with the bias corrections
+    ``m^ = m / (1 - b1^t)``, ``v^ = v / (1 - b2^t)``: ``w <- w - lr m^ / (sqrt(v^) + eps)``.
+    ``weight_decay`` is L2 (added to ``g``), as in ``torch.optim.Adam``.
+    """
+
+    slots = ("m", "v")
+
+    def __init__(
+        self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, **kwargs: Any
+    ) -> None:
+        super().__init__(lr, **kwargs)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        _check_positive("eps", eps)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+        m, v = self._slot("m", name, w), self._slot("v", name, w)
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        # Both corrections folded into one scalar step size (the paper's section 2); math.sqrt keeps
+        # it a Python float, which does not upcast float32 arrays as a NumPy float64 scalar would.
+        t = self.iterations
+        step = self.lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        eps_hat = self.eps * math.sqrt(1 - self.beta2**t)
+        w -= step * m / (np.sqrt(v) + eps_hat)
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config() | {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton 2012): ``s <- rho s + (1 - rho) g^2``, ``w <- w - lr g / (sqrt(s) + eps)``."""
+
+    slots = ("square_avg",)
+
+    def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8, **kwargs: Any) -> None:
+        super().__init__(lr, **kwargs)
+        if not 0 <= rho < 1:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        _check_positive("eps", eps)
+        self.rho, self.eps = float(rho), float(eps)
+
+    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+        s = self._slot("square_avg", name, w)
+        s *= self.rho
+        s += (1 - self.rho) * (g * g)
+        w -= self.lr * g / (np.sqrt(s) + self.eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config() | {"rho": self.rho, "eps": self.eps}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def optimizer_from_config(name: str, config: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from its class name (any case) and ``get_config()``."""
+    cls = OPTIMIZERS.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    return cls(**config)
