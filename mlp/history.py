@@ -22,28 +22,30 @@ class History:
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(dict(record))
 
-    @property
     def keys(self) -> list[str]:
         """Every metric name that occurs, in first-seen order."""
         return list(dict.fromkeys(k for record in self.records for k in record))
 
     def __getitem__(self, key: str) -> list[Any]:
-        if key not in self.keys:
-            raise KeyError(f"no {key!r} in the history; it has {', '.join(self.keys) or 'nothing yet'}")
+        if key not in self.keys():
+            raise KeyError(f"no {key!r} in the history; it has {', '.join(self.keys()) or 'nothing yet'}")
         return [record.get(key) for record in self.records]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __repr__(self) -> str:
-        return f"History({len(self)} epochs: {', '.join(self.keys)})"
+        return f"History({len(self)} epochs: {', '.join(self.keys())})"
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.records, indent=1) + "\n")
 
     def to_csv(self, path: str | Path) -> None:
         with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.keys)
+            writer = csv.DictWriter(f, fieldnames=self.keys())
             writer.writeheader()
             writer.writerows(self.records)
 

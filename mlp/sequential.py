@@ -54,10 +54,9 @@ class Sequential(Layer):
                     f"layer {i} {layer!r} expects {layer.in_features} input features, but {source} "
                     f"outputs {size}; make the widths agree (e.g. Dense({size}, ...))"
                 )
-            new_size = layer.output_size(size)
-            if new_size != size:
+            if layer.output_size(None) is not None:  # this layer sets the width (e.g. Dense), not passes it on
                 source = f"layer {i} {layer!r}"
-            size = new_size
+            size = layer.output_size(size)
 
     @property
     def in_features(self) -> int | None:  # type: ignore[override]

@@ -15,6 +15,12 @@ def test_widths_are_checked_when_the_network_is_built():
     )
 
 
+def test_width_error_names_the_layer_that_set_the_width():
+    with pytest.raises(ShapeError, match=r"^layer 4 Dense\(256, 2\) expects 256 input features, but layer 2 "
+                                         r"Dense\(512, 512\) outputs 512;"):
+        Sequential([Dense(2, 512), ReLU(), Dense(512, 512), ReLU(), Dense(256, 2)])
+
+
 def test_wrong_input_width_names_the_layer_at_the_first_forward():
     model = Sequential([Dense(784, 512), ReLU(), Dense(512, 10)])
     with pytest.raises(ShapeError, match=r"^layer 0: Dense\(784, 512\) expects input of shape \(batch, 784\), "
