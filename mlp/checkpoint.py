@@ -12,16 +12,14 @@ a crash or kill at any moment leaves either the previous file or the new one, ne
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from mlp.fileio import atomic_write
 from mlp.history import History
 from mlp.optim import Optimizer, optimizer_from_config
 from mlp.sequential import Sequential
@@ -47,22 +45,6 @@ class Checkpoint:
     history: History | None = None
     rng_state: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _generator_states(model: Sequential) -> dict[str, Any]:

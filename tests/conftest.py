@@ -23,17 +23,3 @@ def randomize_biases(model, rng: np.random.Generator) -> None:
         if b is not None:
             b[:] = rng.uniform(0.1, 0.5, b.shape) * rng.choice([-1, 1], b.shape)
 
-
-def two_spirals(n_per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved spiral arms in [-1, 1]^2, labels 0 and 1 (class 0 first)."""
-    t = np.sqrt(rng.random(n_per_class)) * 3 * np.pi
-    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * np.pi)
-    x = np.concatenate([arm, -arm]) + rng.normal(0, 0.01, (2 * n_per_class, 2))
-    return x.astype(np.float32), np.repeat([0, 1], n_per_class)
-
-
-def shuffled_spirals(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x, y = two_spirals(n_per_class, rng)
-    order = rng.permutation(len(x))
-    return x[order], y[order]

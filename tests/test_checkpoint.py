@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shuffled_spirals
 
 from mlp import Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
 from mlp.callbacks import Callback, ModelCheckpoint
 from mlp.checkpoint import CheckpointError, load_checkpoint, load_model, restore, save_model
+from mlp.data import two_spirals
 from mlp.history import History
 from mlp.optim import SGD, Adam
 from mlp.training import fit
@@ -90,7 +90,7 @@ def test_another_architecture_is_a_clear_error(tmp_path):
 
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
-    x, y = shuffled_spirals(100)
+    x, y = two_spirals(200)
     kwargs = {"epochs": 8, "batch_size": 16, "validation_split": 0.2, "seed": 3, "verbose": 0}
 
     full_model = model_for_test(seed=5)
@@ -110,7 +110,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
 
 
 def test_best_checkpoint_holds_the_best_epoch(tmp_path):
-    x, y = shuffled_spirals(50)
+    x, y = two_spirals(100)
     history = fit(model_for_test(), SoftmaxCrossEntropy(), SGD(0.5), x, y, epochs=6, validation_split=0.3, verbose=0,
                   callbacks=[ModelCheckpoint(tmp_path / "last.npz", best_path=tmp_path / "best.npz")])
     best = load_checkpoint(tmp_path / "best.npz")
@@ -129,7 +129,7 @@ class InterruptAt(Callback):
 
 
 def test_ctrl_c_saves_a_last_checkpoint_and_says_how_to_resume(tmp_path, capsys):
-    x, y = shuffled_spirals(50)
+    x, y = two_spirals(100)
     model = model_for_test()
     history = fit(model, SoftmaxCrossEntropy(), SGD(0.1), x, y, epochs=5, batch_size=10, verbose=2,
                   callbacks=[ModelCheckpoint(tmp_path / "last.npz"), InterruptAt(epoch=2, samples=30)])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import two_spirals
 
 from mlp import Dense, Loss, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
+from mlp.data import two_spirals
 
 
 def sgd_train(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, lr: float, steps: int) -> float:
@@ -26,7 +26,7 @@ def test_xor():
 
 
 def test_two_spirals():
-    x, y = two_spirals(100, np.random.default_rng(0))
+    x, y = two_spirals(200, seed=0)
     model = Sequential([Dense(2, 64), ReLU(), Dense(64, 64), ReLU(), Dense(64, 2)], seed=0)
     loss = SoftmaxCrossEntropy()
     assert sgd_train(model, loss, x, y, lr=0.5, steps=3000) == 1.0

@@ -9,10 +9,10 @@ import re
 
 import numpy as np
 import pytest
-from conftest import shuffled_spirals
 
 from mlp import Dense, Dropout, Identity, MeanSquaredError, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
 from mlp.callbacks import Callback, EarlyStopping, ProgressLogger, ReduceLROnPlateau
+from mlp.data import two_spirals
 from mlp.optim import SGD, Adam
 from mlp.schedules import StepDecay
 from mlp.training import DivergenceError, evaluate, fit
@@ -25,7 +25,7 @@ def spiral_model(seed=0, dropout=0.0):
 
 @pytest.mark.parametrize("optimizer", [SGD(0.1, momentum=0.9), Adam(0.01)], ids=["momentum", "adam"])
 def test_fit_learns_two_spirals(optimizer):
-    x, y = shuffled_spirals(300)
+    x, y = two_spirals(600)
     model = spiral_model()
     history = fit(model, SoftmaxCrossEntropy(), optimizer, x, y, epochs=40, batch_size=32, seed=0, verbose=0)
     assert history["accuracy"][-1] >= 0.98
@@ -67,7 +67,7 @@ class Recorder(Callback):
 
 
 def test_validation_split_is_the_last_fraction_and_last_batch_is_kept():
-    x, y = shuffled_spirals(50)  # 100 rows: 80 train, 20 validation
+    x, y = two_spirals(100)  # 100 rows: 80 train, 20 validation
     recorder = Recorder()
     history = fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=2, batch_size=32,
                   validation_split=0.2, seed=1, callbacks=[recorder], verbose=0)
@@ -82,7 +82,7 @@ def test_validation_split_is_the_last_fraction_and_last_batch_is_kept():
 
 
 def test_drop_last():
-    x, y = shuffled_spirals(50)
+    x, y = two_spirals(100)
     recorder = Recorder()
     fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=1, batch_size=32, drop_last=True,
         callbacks=[recorder], verbose=0)
@@ -90,7 +90,7 @@ def test_drop_last():
 
 
 def test_schedule_sets_and_records_the_lr():
-    x, y = shuffled_spirals(20)
+    x, y = two_spirals(40)
     history = fit(spiral_model(), SoftmaxCrossEntropy(), SGD(0.1), x, y, epochs=5, schedule=StepDecay(2, 0.5),
                   verbose=0)
     assert history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
@@ -101,14 +101,14 @@ def test_reduce_lr_on_plateau():
         def on_epoch_end(self, state, logs):
             logs["val_loss"] = 1.0
 
-    x, y = shuffled_spirals(20)
+    x, y = two_spirals(40)
     history = fit(spiral_model(), SoftmaxCrossEntropy(), SGD(0.1), x, y, epochs=6, verbose=0,
                   callbacks=[FlatLoss(), ReduceLROnPlateau(factor=0.5, patience=2)])
     assert history["lr"] == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05, 0.025])
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():
-    x, y = shuffled_spirals(100)
+    x, y = two_spirals(200)
     snapshots = {}
 
     class Snapshot(Callback):
@@ -128,14 +128,14 @@ def test_early_stopping_stops_and_restores_the_best_weights():
 
 
 def test_monitoring_a_missing_metric_is_a_clear_error():
-    x, y = shuffled_spirals(20)
+    x, y = two_spirals(40)
     with pytest.raises(ValueError, match=r"cannot monitor 'val_loss': the history has epoch, loss, accuracy, lr, "
                                          r"time; pass validation_split or validation_data"):
         fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=2, callbacks=[EarlyStopping()], verbose=0)
 
 
 def test_divergence_guard():
-    x, y = shuffled_spirals(50)
+    x, y = two_spirals(100)
     with pytest.raises(DivergenceError) as err:
         fit(spiral_model(), SoftmaxCrossEntropy(), SGD(1e6, momentum=0.9), x * 1e3, y, epochs=5, verbose=0)
     assert re.fullmatch(
@@ -147,7 +147,7 @@ def test_divergence_guard():
 
 
 def test_bad_arguments_are_clear_errors():
-    x, y = shuffled_spirals(20)
+    x, y = two_spirals(40)
     model, loss = spiral_model(), SoftmaxCrossEntropy()
     with pytest.raises(ValueError, match="fit: x has 40 rows but y has 39; give one target per row"):
         fit(model, loss, SGD(), x, y[:-1], epochs=1, verbose=0)
@@ -162,7 +162,7 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_history_csv_and_json(tmp_path):
-    x, y = shuffled_spirals(30)
+    x, y = two_spirals(60)
     history = fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=3, validation_split=0.2, verbose=0)
     history.to_csv(tmp_path / "history.csv")
     history.to_json(tmp_path / "history.json")
@@ -177,7 +177,7 @@ def test_history_csv_and_json(tmp_path):
 
 
 def test_same_seed_same_weights_and_history():
-    x, y = shuffled_spirals(100)
+    x, y = two_spirals(200)
 
     def run():
         model = spiral_model(seed=3, dropout=0.2)
@@ -192,7 +192,7 @@ def test_same_seed_same_weights_and_history():
 
 
 def test_progress_lines(capsys):
-    x, y = shuffled_spirals(30)
+    x, y = two_spirals(60)
     out = io.StringIO()
     fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=2, validation_split=0.2, verbose=0,
         callbacks=[ProgressLogger(verbose=2, file=out)])

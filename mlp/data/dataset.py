@@ -1,0 +1,90 @@
+"""``Dataset``: training and test arrays with their class names, source and preprocessing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Standardizer:
+    """Per-feature standardisation ``x' = (x - mean) / std`` (``std`` floored at ``1e-8``).
+
+    Fitted on training rows only; ``get_state``/``from_state`` carry it into a model file so that
+    prediction applies the same transform.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Standardizer:
+        """``x: (n, features)`` -> the mean and standard deviation of each feature (in float64)."""
+        x64 = np.asarray(x, dtype=np.float64)
+        return cls(x64.mean(axis=0), np.maximum(x64.std(axis=0), 1e-8))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` in ``x``'s float dtype (float32 stays float32)."""
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
+        return ((x - self.mean.astype(dtype)) / self.std.astype(dtype)).astype(dtype, copy=False)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Standardizer:
+        return cls(np.asarray(state["mean"], dtype=np.float64), np.asarray(state["std"], dtype=np.float64))
+
+
+@dataclass
+class Dataset:
+    """A dataset ready for ``fit``: ``x_train: (n, features)`` float32, ``y_train: (n,)`` class indices (or
+    real targets ``(n,)``/``(n, k)`` for regression), optional test arrays, class names and where the data came
+    from (``source``, e.g. "directory ../shared/datasets/mnist" or "bundled sample")."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    classes: list[str] | None = None
+    source: str = ""
+    standardizer: Standardizer | None = None
+
+    @property
+    def num_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes, ``None`` for regression data."""
+        return len(self.classes) if self.classes is not None else None
+
+    def standardize(self, validation_split: float = 0.0) -> Dataset:
+        """Standardise every feature with mean/std fitted on the rows ``fit`` will train on (the first
+        ``1 - validation_split`` of ``x_train``, as ``fit`` splits), applied to training and test data."""
+        rows = math.ceil(len(self.x_train) * (1 - validation_split))
+        self.standardizer = Standardizer.fit(self.x_train[:rows])
+        self.x_train = self.standardizer.transform(self.x_train)
+        if self.x_test is not None:
+            self.x_test = self.standardizer.transform(self.x_test)
+        return self
+
+    def __repr__(self) -> str:
+        parts = [f"train {self.x_train.shape}"]
+        if self.x_test is not None:
+            parts.append(f"test {self.x_test.shape}")
+        parts.append(f"{self.num_classes} classes" if self.classes is not None else "regression")
+        if self.standardizer is not None:
+            parts.append("standardized")
+        return f"Dataset({self.name!r}: {', '.join(parts)}; source: {self.source})"
+
+
+def images_to_features(images: np.ndarray, flatten: bool = True) -> np.ndarray:
+    """uint8 images ``(n, h, w)`` -> float32 in ``[0, 1]``, flattened to ``(n, h * w)`` by default; one pass."""
+    x = images.astype(np.float32)
+    x /= 255
+    return x.reshape(len(x), -1) if flatten else x

@@ -1,0 +1,261 @@
+"""MNIST and Fashion-MNIST: found, downloaded or bundled, always verified.
+
+Where the files come from, in order:
+
+1. an explicit directory (``data_dir=``, ``--data-dir``, ``data.dir``), or its ``<name>/`` subfolder;
+2. the directory in the environment variable ``MLP_DATA_DIR`` (or its ``<name>/`` subfolder);
+3. the cache, ``$XDG_CACHE_HOME/mlp/<name>`` or ``~/.cache/mlp/<name>``;
+4. a download into the cache (mirrors in turn, MD5-verified, atomic);
+5. for MNIST, the sample bundled with the package (the first 10,000 training and 2,000 test images),
+   with a loud warning; ``strict=True`` makes this an error instead.
+
+Files are read gzipped or raw under both namings (``train-images-idx3-ubyte(.gz)`` and
+``train-images.idx3-ubyte``). The content of every file is checked against the published MD5s; the
+result is remembered (keyed by path, size and modification time) in ``<cache>/verified.json``, so a
+folder is hashed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from mlp.data.dataset import Dataset, images_to_features
+from mlp.data.download import download
+from mlp.data.idx import DataError, parse_idx, read_bytes
+
+
+class FallbackWarning(UserWarning):
+    """The full dataset was not available and the bundled sample is used instead."""
+
+
+@dataclass(frozen=True)
+class IdxFile:
+    """One IDX file: ``stem`` such as "train-images", its IDX rank, and the MD5s of the published ``.gz`` file
+    and of its decompressed content (``None`` where not known)."""
+
+    stem: str
+    rank: int
+    gz_md5: str
+    raw_md5: str | None = None
+
+    @property
+    def download_name(self) -> str:
+        return f"{self.stem}-idx{self.rank}-ubyte.gz"
+
+    def names(self) -> list[str]:
+        """Every file name this file may have: both namings, gzipped or raw."""
+        bases = [f"{self.stem}-idx{self.rank}-ubyte", f"{self.stem}.idx{self.rank}-ubyte"]
+        return [name for base in bases for name in (base + ".gz", base)]
+
+
+ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+@dataclass(frozen=True)
+class IdxDatasetSpec:
+    """What defines an IDX image dataset: its four files (keyed by ``ROLES``), mirrors and class names."""
+
+    name: str
+    files: dict[str, IdxFile]
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...]
+    sample: str | None = None  # file name of a bundled sample inside mlp/data
+
+
+MNIST = IdxDatasetSpec(
+    name="mnist",
+    files={
+        "train_images": IdxFile(
+            "train-images", 3, gz_md5="f68b3c2dcbeaaa9fbdd348bbdeb94873", raw_md5="6bbc9ace898e44ae57da46a324031adb"
+        ),
+        "train_labels": IdxFile(
+            "train-labels", 1, gz_md5="d53e105ee54ea40749a09fcbcd1e9432", raw_md5="a25bea736e30d166cdddb491f175f624"
+        ),
+        "test_images": IdxFile(
+            "t10k-images", 3, gz_md5="9fb629c4189551a2d022fa330f9573f3", raw_md5="2646ac647ad5339dbf082846283269ea"
+        ),
+        "test_labels": IdxFile(
+            "t10k-labels", 1, gz_md5="ec29112dd5afa0611ce80d1b7f02629c", raw_md5="27ae3e4e09519cfbb04c329615203637"
+        ),
+    },
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    classes=tuple(str(d) for d in range(10)),
+    sample="mnist_sample.npz",
+)
+
+FASHION_MNIST = IdxDatasetSpec(
+    name="fashion-mnist",
+    files={
+        "train_images": IdxFile("train-images", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        "train_labels": IdxFile("train-labels", 1, "25c81989df183df01b3e8a0aad5dffbe"),
+        "test_images": IdxFile("t10k-images", 3, "bef4ecab320f06d8554ea6380940ec79"),
+        "test_labels": IdxFile("t10k-labels", 1, "bb300cfdad3c16e7a12a480ee83cd310"),
+    },
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+)
+
+SPECS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mlp`` or ``~/.cache/mlp``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mlp"
+
+
+def _find(spec: IdxDatasetSpec, directory: Path) -> dict[str, Path] | None:
+    """The four files in ``directory`` or ``directory/<name>``, or ``None`` if either lacks any."""
+    for folder in (directory, directory / spec.name):
+        found = {role: next((folder / n for n in f.names() if (folder / n).is_file()), None)
+                 for role, f in spec.files.items()}
+        if all(found.values()):
+            return found  # type: ignore[return-value]
+    return None
+
+
+def _missing(spec: IdxDatasetSpec, directory: Path) -> str:
+    return ", ".join(f.names()[0] for f in spec.files.values()
+                     if not any((directory / n).is_file() for n in f.names()))
+
+
+class _VerifiedFiles:
+    """Remembers which files passed the MD5 check (path, size, mtime) in ``<cache>/verified.json``."""
+
+    def __init__(self, cache: Path) -> None:
+        self.path = cache / "verified.json"
+        try:
+            self.known: dict[str, list[int]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+
+    @staticmethod
+    def _key(path: Path) -> tuple[str, list[int]]:
+        stat = path.stat()
+        return str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+
+    def seen(self, path: Path) -> bool:
+        key, stamp = self._key(path)
+        return self.known.get(key) == stamp
+
+    def add(self, path: Path) -> None:
+        key, stamp = self._key(path)
+        self.known[key] = stamp
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.known, indent=1))
+        except OSError:
+            pass  # a read-only cache only costs a re-check next time
+
+
+def _load_file(path: Path, spec_file: IdxFile, verified: _VerifiedFiles) -> np.ndarray:
+    data = read_bytes(path)
+    if not verified.seen(path):
+        if spec_file.raw_md5 is not None and hashlib.md5(data).hexdigest() != spec_file.raw_md5:
+            raise DataError(
+                f"{path} does not hold the official {spec_file.stem} data (MD5 of its content "
+                f"{hashlib.md5(data).hexdigest()}, expected {spec_file.raw_md5}); replace or delete it"
+            )
+        verified.add(path)
+    return parse_idx(data, path)
+
+
+def _load_files(spec: IdxDatasetSpec, files: dict[str, Path], verified: _VerifiedFiles) -> dict[str, np.ndarray]:
+    arrays = {role: _load_file(path, spec.files[role], verified) for role, path in files.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"{files[f'{part}_images']} and {files[f'{part}_labels']} do not match: images "
+                            f"{images.shape}, labels {labels.shape}")
+    return arrays
+
+
+def _bundled_sample(spec: IdxDatasetSpec) -> dict[str, np.ndarray]:
+    with resources.as_file(resources.files("mlp.data") / spec.sample) as path, np.load(path) as npz:
+        return {role: npz[role] for role in ROLES}
+
+
+def load_idx_dataset(
+    spec: IdxDatasetSpec,
+    data_dir: str | Path | None = None,
+    *,
+    strict: bool = False,
+    download_missing: bool = True,
+    cache: str | Path | None = None,
+    flatten: bool = True,
+) -> Dataset:
+    """Find, download or fall back to ``spec``'s files (see the module docstring) and load them.
+
+    Images become float32 in ``[0, 1]``, flattened to ``(n, 784)`` unless ``flatten=False``; labels int64.
+    """
+    cache = Path(cache) if cache is not None else cache_dir()
+    verified = _VerifiedFiles(cache)
+    env = os.environ.get("MLP_DATA_DIR")
+    arrays, source, failure = None, "", ""
+    for directory, how in ((data_dir, "directory"), (env, "MLP_DATA_DIR")):
+        if directory:
+            directory = Path(directory)
+            files = _find(spec, directory)
+            if files is None:
+                raise DataError(f"{how} {directory} has no complete {spec.name} set (missing: "
+                                f"{_missing(spec, directory)}); point it at the folder with the four files")
+            arrays, source = _load_files(spec, files, verified), f"{how} {directory}"
+            break
+    if arrays is None:
+        target = cache / spec.name
+        files = _find(spec, target)
+        if files is not None:
+            arrays, source = _load_files(spec, files, verified), f"cache {target}"
+        elif download_missing:
+            try:
+                for spec_file in spec.files.values():
+                    dest = target / spec_file.download_name
+                    if not dest.is_file():
+                        download(spec_file.download_name, spec.mirrors, dest, spec_file.gz_md5)
+                arrays = _load_files(spec, _find(spec, target), verified)  # type: ignore[arg-type]
+                source = f"downloaded to {target}"
+            except DataError as err:
+                failure = str(err)
+        else:
+            failure = "downloads are turned off"
+    if arrays is None:
+        how_to_get = (f"run `mlp data download {spec.name}` where there is internet, or set MLP_DATA_DIR "
+                      f"(or --data-dir) to a folder with the four {spec.name} files")
+        if strict or spec.sample is None:
+            raise DataError(f"{spec.name} is not available: not in {cache / spec.name} and {failure}. {how_to_get}")
+        arrays = _bundled_sample(spec)
+        source = "bundled sample"
+        warnings.warn(
+            f"{spec.name.upper()} NOT FOUND, USING THE BUNDLED SAMPLE: {len(arrays['train_images']):,} training "
+            f"and {len(arrays['test_images']):,} test images instead of the full set ({failure}). To get the "
+            f"full set, {how_to_get}.",
+            FallbackWarning,
+            stacklevel=2,
+        )
+    return Dataset(
+        name=spec.name,
+        x_train=images_to_features(arrays["train_images"], flatten),
+        y_train=arrays["train_labels"].astype(np.int64),
+        x_test=images_to_features(arrays["test_images"], flatten),
+        y_test=arrays["test_labels"].astype(np.int64),
+        classes=list(spec.classes),
+        source=source,
+    )
+
+
+def load_mnist(data_dir: str | Path | None = None, *, strict: bool = False, **kwargs: object) -> Dataset:
+    """MNIST (LeCun, Cortes & Burges): 60,000 training and 10,000 test images of handwritten digits."""
+    return load_idx_dataset(MNIST, data_dir, strict=strict, **kwargs)  # type: ignore[arg-type]
+
+
+def load_fashion_mnist(data_dir: str | Path | None = None, **kwargs: object) -> Dataset:
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): MNIST's format, 10 classes of clothing; download only."""
+    return load_idx_dataset(FASHION_MNIST, data_dir, **kwargs)  # type: ignore[arg-type]
