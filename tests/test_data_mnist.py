@@ -9,13 +9,14 @@ import http.server
 import os
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlp.data import DataError, FallbackWarning, load_mnist, write_idx
-from mlp.data.mnist import MNIST, IdxDatasetSpec, IdxFile, load_idx_dataset
+from mlp.data.mnist import FASHION_MNIST, MNIST, IdxDatasetSpec, IdxFile, load_idx_dataset
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
@@ -249,3 +250,12 @@ def test_the_real_mnist(tmp_path, monkeypatch):
         raw.write_bytes(gzip.decompress(path.read_bytes()))
         path.unlink()
     np.testing.assert_array_equal(load_mnist(copy).y_test, data.y_test)
+
+
+def test_fashion_mnist_has_no_fallback(server, tmp_path):
+    server.close()
+    offline = replace(FASHION_MNIST, mirrors=(server.mirror("good"),))
+    with pytest.raises(DataError, match=r"fashion-mnist is not available: .* run `mlp data download fashion-mnist`"):
+        load_idx_dataset(offline, cache=tmp_path / "cache")
+    assert FASHION_MNIST.classes[0] == "T-shirt/top" and len(FASHION_MNIST.classes) == 10
+    assert FASHION_MNIST.files["train_images"].gz_md5 == "8d4fb7e6c68d591d4c3dfef9ec88bf0d"
