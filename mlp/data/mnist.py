@@ -149,6 +149,8 @@ class _VerifiedFiles:
     def add(self, path: Path) -> None:
         key, stamp = self._key(path)
         self.known[key] = stamp
+
+    def save(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.known, indent=1))
@@ -170,6 +172,7 @@ def _load_file(path: Path, spec_file: IdxFile, verified: _VerifiedFiles) -> np.n
 
 def _load_files(spec: IdxDatasetSpec, files: dict[str, Path], verified: _VerifiedFiles) -> dict[str, np.ndarray]:
     arrays = {role: _load_file(path, spec.files[role], verified) for role, path in files.items()}
+    verified.save()
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
