@@ -178,15 +178,3 @@ class MulticlassHinge(Loss):
     def backward(self) -> np.ndarray:
         counts = self._active.sum(axis=1, keepdims=True)
         return (self._active - self._t * counts) / self._t.shape[0]
-
-
-LOSSES: dict[str, type[Loss]] = {
-    "softmax_cross_entropy": SoftmaxCrossEntropy,
-    "categorical_crossentropy": CrossEntropy,
-    "cross_entropy": CrossEntropy,
-    "binary_crossentropy": BinaryCrossEntropy,
-    "bce": BinaryCrossEntropy,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "hinge": MulticlassHinge,
-}
