@@ -120,8 +120,9 @@ def _train_epoch(
                 correct += int(hits.sum())
                 counted += hits.size
                 logs["accuracy"] = correct / counted
+            batch_logs = logs | {"samples": seen}
             for callback in callbacks:
-                callback.on_batch_end(state, logs | {"samples": seen})
+                callback.on_batch_end(state, batch_logs)
     return logs
 
 
