@@ -179,6 +179,15 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.best_weights: dict[str, np.ndarray] | None = None
 
+    def on_train_begin(self, state: TrainingState) -> None:
+        # A resumed run continues counting from its history; the weights of epochs before the resume
+        # are gone, so only a later improvement can be restored.
+        for record in state.history.records:
+            if self.monitor.update(record):
+                self.wait, self.best_epoch = 0, record["epoch"]
+            else:
+                self.wait += 1
+
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
         if self.monitor.update(logs):
             self.wait, self.best_epoch = 0, logs["epoch"]
@@ -202,15 +211,22 @@ class ModelCheckpoint(Callback):
     and, with ``best_path``, the model of the best epoch by ``monitor`` there.
 
     Files are written atomically, so the previous one survives a crash; resume with
-    ``fit(..., resume=path)``.
+    ``fit(..., resume=path)`` (``resume_hint`` is what the interruption message suggests). On resume the
+    best value so far is taken from the history, so ``best_path`` only changes on a real improvement.
     """
 
     def __init__(self, path: str | Path, best_path: str | Path | None = None, monitor: str = "val_loss",
-                 mode: str = "auto", extra: dict[str, Any] | None = None) -> None:
+                 mode: str = "auto", extra: dict[str, Any] | None = None, resume_hint: str | None = None) -> None:
         self.path = Path(path)
         self.best_path = Path(best_path) if best_path is not None else None
         self.monitor = Monitor(monitor, mode)
         self.extra = extra or {}
+        self.resume_hint = resume_hint or f"fit(..., resume={str(self.path)!r})"
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        if self.best_path is not None:
+            for record in state.history.records:  # a resumed run's best so far
+                self.monitor.update(record)
 
     def save(self, state: TrainingState, path: Path, completed_epochs: int, **extra: Any) -> None:
         save_model(path, state.model, state.optimizer, epoch=completed_epochs, history=state.history,
@@ -224,5 +240,4 @@ class ModelCheckpoint(Callback):
     def on_train_end(self, state: TrainingState) -> None:
         if state.interrupted:
             self.save(state, self.path, len(state.history), interrupted=True)
-            print(f"interrupted: saved {self.path}; resume with fit(..., resume={str(self.path)!r})"
-                  f" or `mlp train --resume`", file=sys.stderr)
+            print(f"interrupted: saved {self.path}; resume with {self.resume_hint}", file=sys.stderr)

@@ -61,6 +61,11 @@ class Loss:
         """Predicted classes ``(batch,)``: the highest-scoring output of each row."""
         return output.argmax(axis=1)
 
+    def probabilities(self, output: np.ndarray) -> np.ndarray | None:
+        """Class probabilities for the network's ``output``, or ``None`` where the loss defines none
+        (margins, regression). The output itself, for losses that take probabilities."""
+        return None
+
     def target_labels(self, target: np.ndarray) -> np.ndarray:
         """True classes ``(batch,)`` from labels or one-hot rows."""
         target = np.asarray(target)
@@ -95,6 +100,9 @@ class SoftmaxCrossEntropy(Loss):
     def backward(self) -> np.ndarray:
         return (self._y - self._t) / self._t.shape[0]
 
+    def probabilities(self, output: np.ndarray) -> np.ndarray:
+        return F.softmax(output)
+
 
 class CrossEntropy(Loss):
     """Cross-entropy on probabilities ``Y: (batch, classes)``, e.g. the output of a ``Softmax`` layer.
@@ -117,6 +125,9 @@ class CrossEntropy(Loss):
 
     def backward(self) -> np.ndarray:
         return -(self._t / self._y) * self._inside / self._t.shape[0]
+
+    def probabilities(self, output: np.ndarray) -> np.ndarray:
+        return output
 
 
 class BinaryCrossEntropy(Loss):
@@ -141,6 +152,10 @@ class BinaryCrossEntropy(Loss):
     def target_labels(self, target: np.ndarray) -> np.ndarray:
         target = np.asarray(target)
         return (target.reshape(len(target), -1) >= 0.5).astype(np.int8)
+
+    def probabilities(self, output: np.ndarray) -> np.ndarray:
+        """The probability of class 1 for each output: ``sigmoid(Z)``."""
+        return F.sigmoid(output)
 
 
 class MeanSquaredError(Loss):
@@ -178,3 +193,13 @@ class MulticlassHinge(Loss):
     def backward(self) -> np.ndarray:
         counts = self._active.sum(axis=1, keepdims=True)
         return (self._active - self._t * counts) / self._t.shape[0]
+
+
+# The names configs use (Keras' where it has one).
+LOSSES: dict[str, type[Loss]] = {
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "categorical_crossentropy": CrossEntropy,
+    "binary_crossentropy": BinaryCrossEntropy,
+    "mse": MeanSquaredError,
+    "hinge": MulticlassHinge,
+}

@@ -92,3 +92,9 @@ class Warmup(Schedule):
 
     def get_config(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "after": repr(self.after)}
+
+
+# The names configs use; ``Warmup`` wraps any of them (``warmup: N`` in a config).
+SCHEDULES: dict[str, type[Schedule]] = {
+    "constant": Constant, "step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineAnnealing,
+}

@@ -4,19 +4,17 @@ sample; MD5 verification; the real files when they are present."""
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
 import os
 import shutil
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_files, spec_for
 
 from mlp.data import DataError, FallbackWarning, load_mnist, write_idx
-from mlp.data.mnist import FASHION_MNIST, MNIST, IdxDatasetSpec, IdxFile, load_idx_dataset
+from mlp.data.mnist import FASHION_MNIST, MNIST, load_idx_dataset
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
@@ -34,80 +32,6 @@ def sleeps(monkeypatch):
     recorded = []
     monkeypatch.setattr("mlp.data.download.time.sleep", recorded.append)
     return recorded
-
-
-def make_files(folder: Path, n_train=30, n_test=10, seed=0, naming="gz") -> dict[str, tuple[str, str]]:
-    """Small random MNIST-format files; returns {role: (md5 of the file as written, md5 of its content)}."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
-              "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8)}
-    md5s = {}
-    for role, array in arrays.items():
-        f = MNIST.files[role]
-        name = {"gz": f"{f.stem}-idx{f.rank}-ubyte.gz", "raw": f"{f.stem}-idx{f.rank}-ubyte",
-                "dotted": f"{f.stem}.idx{f.rank}-ubyte"}[naming]
-        write_idx(folder / name, array)
-        content = (folder / name).read_bytes()
-        raw = gzip.decompress(content) if name.endswith(".gz") else content
-        md5s[role] = (hashlib.md5(content).hexdigest(), hashlib.md5(raw).hexdigest())
-    return md5s
-
-
-def spec_for(md5s, mirrors=(), sample="mnist_sample.npz") -> IdxDatasetSpec:
-    files = {role: IdxFile(MNIST.files[role].stem, MNIST.files[role].rank, gz, raw) for role, (gz, raw) in md5s.items()}
-    return IdxDatasetSpec("mnist", files, tuple(mirrors), MNIST.classes, sample)
-
-
-class Server:
-    """An HTTP server on 127.0.0.1 with mirrors /good/, /broken/ (HTTP 500), /wrong/ (other bytes) and
-    /truncated/ (closes the connection half way through); counts requests per mirror."""
-
-    def __init__(self, root: Path) -> None:
-        self.requests: dict[str, int] = {}
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                mirror, _, name = self.path.strip("/").partition("/")
-                server.requests[mirror] = server.requests.get(mirror, 0) + 1
-                path = root / name
-                if mirror == "broken" or not path.is_file():
-                    self.send_error(500 if mirror == "broken" else 404)
-                    return
-                body = path.read_bytes()
-                if mirror == "wrong":
-                    body = body[::-1]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if mirror == "truncated" else body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def mirror(self, name: str) -> str:
-        return f"{self.url}/{name}/"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server(tmp_path):
-    md5s = make_files(tmp_path / "served")
-    srv = Server(tmp_path / "served")
-    srv.md5s = md5s
-    yield srv
-    srv.close()
 
 
 def cache_files(cache: Path) -> list[str]:

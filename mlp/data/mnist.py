@@ -183,6 +183,21 @@ def _bundled_sample(spec: IdxDatasetSpec) -> dict[str, np.ndarray]:
         return {role: npz[role] for role in ROLES}
 
 
+def download_idx_dataset(spec: IdxDatasetSpec, dest: str | Path) -> list[str]:
+    """Download into ``dest`` each of ``spec``'s files that ``dest`` lacks (under any of its names), from the
+    mirrors in turn, MD5-verified and written atomically; return the names downloaded (``[]``: all there).
+
+    Raises ``DataError`` naming every failed attempt if a file cannot be had.
+    """
+    dest = Path(dest)
+    fetched = []
+    for spec_file in spec.files.values():
+        if not any((dest / name).is_file() for name in spec_file.names()):
+            download(spec_file.download_name, spec.mirrors, dest / spec_file.download_name, spec_file.gz_md5)
+            fetched.append(spec_file.download_name)
+    return fetched
+
+
 def load_idx_dataset(
     spec: IdxDatasetSpec,
     data_dir: str | Path | None = None,
@@ -216,10 +231,7 @@ def load_idx_dataset(
             arrays, source = _load_files(spec, files, verified), f"cache {target}"
         elif download_missing:
             try:
-                for spec_file in spec.files.values():
-                    dest = target / spec_file.download_name
-                    if not dest.is_file():
-                        download(spec_file.download_name, spec.mirrors, dest, spec_file.gz_md5)
+                download_idx_dataset(spec, target)
                 arrays = _load_files(spec, _find(spec, target), verified)  # type: ignore[arg-type]
                 source = f"downloaded to {target}"
             except DataError as err:

@@ -86,7 +86,7 @@ def load_csv(
         if len(row) != width:
             raise DataError(f"{path} line {line} has {len(row)} fields, but the first line has {width}")
     if header is None:
-        header = not all(_is_number(cell) for cell in rows[0][1])
+        header = not all(is_number(cell) for cell in rows[0][1])
     names = [c.strip() for c in rows[0][1]] if header else [str(i) for i in range(width)]
     body = rows[1:] if header else rows
     if not body:
@@ -116,7 +116,7 @@ def load_csv(
     return x, y, classes
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:

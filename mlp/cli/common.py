@@ -1,0 +1,47 @@
+"""What every command shares: library errors reported as one line, and the ``--debug`` switch.
+
+Errors a user can fix (a bad config, a missing file, data that does not fit) are ``ValueError``s or
+``OSError``s inside the library; the group turns them into one line on stderr and exit code 2, or
+the full traceback with ``--debug``. A diverging run exits with 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from mlp.training import DivergenceError
+
+USAGE_ERROR = 2
+
+
+class ErrorReportingGroup(click.Group):
+    """A click group that reports library errors as one line (``error: ...``) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:  # `mlp ... | head` closed the pipe: stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
+        except (DivergenceError, ValueError, OSError) as err:
+            if ctx.meta.get("mlp.debug"):
+                raise
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1 if isinstance(err, DivergenceError) else USAGE_ERROR)
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["mlp.debug"] = True
+
+
+debug_option = click.option(
+    "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+    help="Show the full traceback when something goes wrong.",
+)

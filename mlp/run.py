@@ -1,0 +1,261 @@
+"""A training run from a resolved config: its folder, the training, and what is written there.
+
+``OUT/<name>-<YYYYmmdd-HHMMSS>/`` holds
+
+- ``config.yaml``: the resolved config (``mlp train --resume`` reads it back from the checkpoint);
+- ``train.log``: everything the run printed;
+- ``last.npz``: the full training state after every epoch (weights, optimizer, history, random state);
+- ``model.npz``: the model kept, the last epoch's or the best by ``output.monitor`` (``output.keep``);
+- ``history.csv`` and ``history.json``: one record per epoch;
+- ``metrics.json``: test metrics of ``model.npz``, which model it is, timing, data source, versions.
+
+Every model file carries the resolved config, the class names and the standardizer in its metadata,
+so ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from mlp import __version__
+from mlp.builders import build_callbacks, build_loss, build_model, build_optimizer, build_schedule, load_data
+from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressLogger
+from mlp.checkpoint import CheckpointError, load_checkpoint, restore, save_model
+from mlp.config import to_yaml
+from mlp.data import Dataset
+from mlp.fileio import atomic_write
+from mlp.history import History
+from mlp.training import DivergenceError, TrainingState, evaluate, fit
+
+CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
+HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
+
+
+class Console:
+    """Prints to the terminal (unless ``quiet``) and to the run's log; ``write`` makes it a file for
+    ``ProgressLogger``. ``stderr=True`` lines (warnings, errors) are shown even when quiet."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.log: TextIO | None = None
+        self._pending = ""
+
+    def open_log(self, path: Path) -> None:
+        self.log = open(path, "a")  # noqa: SIM115 -- closed by close(), the run outlives any with-block
+
+    def echo(self, message: str = "", stderr: bool = False) -> None:
+        if stderr or not self.quiet:
+            print(message, file=sys.stderr if stderr else sys.stdout, flush=True)
+        self.to_log(message)
+
+    def to_log(self, message: str) -> None:
+        if self.log is not None:
+            self.log.write(message + "\n")
+            self.log.flush()
+
+    def write(self, text: str) -> None:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self.echo(line)
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+class Outcome(Callback):
+    """Remembers how training ended: interrupted (Ctrl-C) or stopped early, and why."""
+
+    interrupted = False
+    stop_reason: str | None = None
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self.interrupted, self.stop_reason = state.interrupted, state.stop_reason
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    history: History
+    metrics: dict[str, Any]
+
+
+def new_run_dir(out: str | Path, name: str) -> Path:
+    """``out/<name>-<timestamp>``, with ``-2``, ``-3``... if a run started in the same second."""
+    stem = Path(out) / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    for n in range(1, 1000):
+        path = stem if n == 1 else stem.with_name(f"{stem.name}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"cannot create a run folder next to {stem}")
+
+
+def find_model_file(path: str | Path, name: str = MODEL_FILE) -> Path:
+    """A model file given directly, or the file ``name`` in a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / name
+        if not path.is_file():
+            raise CheckpointError(f"{path.parent} has no {name}; is it a run directory written by `mlp train`?")
+    elif not path.exists():
+        raise CheckpointError(f"{path}: no such run directory or model file")
+    return path
+
+
+def run_config(path: str | Path) -> dict[str, Any]:
+    """The resolved config stored in a model file written by ``mlp train``."""
+    checkpoint = load_checkpoint(path)
+    if "config" not in checkpoint.extra:
+        raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); "
+                              f"give a run directory or a model file from one")
+    return checkpoint.extra["config"]
+
+
+def _load_data(config: dict[str, Any], console: Console) -> Dataset:
+    """Load the data; a fallback to the bundled sample is said loudly, on stderr and in the log."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_data(config)
+    for warning in caught:
+        console.echo(f"warning: {warning.message}", stderr=True)
+    return dataset
+
+
+def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: Console) -> None:
+    train = math.ceil(len(dataset.x_train) * (1 - config["data"]["validation_split"]))  # as fit splits
+    val = len(dataset.x_train) - train
+    test = len(dataset.x_test) if dataset.x_test is not None else 0
+    classes = f"{dataset.num_classes} classes" if dataset.classes is not None else "regression"
+    optimizer = ", ".join(f"{k} {v}" for k, v in config["optimizer"].items() if k != "name" and v not in (None, False))
+    training = config["training"]
+    console.echo(f"run      {config['name']} -> {run_dir}  (mlp {__version__}, config: {run_dir / CONFIG_FILE})")
+    console.echo(f"data     {dataset.name} from {dataset.source}: {train:,} train, {val:,} validation, {test:,} test "
+                 f"rows; {dataset.num_features} features, {classes}")
+    schedule = f", schedule {config['schedule']['name']}" if config["schedule"] else ""
+    console.echo(f"training {config['loss']}, {config['optimizer']['name']} ({optimizer}){schedule}, "
+                 f"{training['epochs']} epochs, batch {training['batch_size']}, seed {config['seed']}")
+
+
+def _versions() -> dict[str, Any]:
+    return {"mlp": __version__, "numpy": np.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def _kept_model(config: dict[str, Any], model_path: Path, callbacks: list[Any], history: History) -> str:
+    """Say which weights ``model.npz`` holds."""
+    if config["output"]["keep"] == "best":
+        checkpoint = load_checkpoint(model_path)
+        monitor, value = next(iter(checkpoint.extra.get("best", {config["output"]["monitor"]: None}).items()))
+        return f"best {monitor} ({value:.4f}) at epoch {checkpoint.epoch}" if value is not None else "last epoch"
+    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping) and c.best_weights is not None), None)
+    if stopper is not None:
+        return f"epoch {stopper.best_epoch}, best {stopper.monitor.name} (restored by early stopping)"
+    return f"epoch {len(history)} (last)"
+
+
+def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = False) -> RunResult:
+    """Train ``config`` in a new run directory under ``config["output"]["dir"]``, or continue the run whose
+    ``last.npz`` is ``resume``, and write everything listed in the module docstring.
+
+    Ctrl-C stops training cleanly: the files are written and the resume command is printed.
+    """
+    started = time.perf_counter()
+    run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
+    console = Console(quiet)
+    console.open_log(run_dir / LOG_FILE)
+    try:
+        return _train(config, run_dir, resume, console, started)
+    finally:
+        console.close()
+
+
+def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: Console, started: float) -> RunResult:
+    atomic_write(run_dir / CONFIG_FILE, lambda f: f.write(to_yaml(config).encode()))
+    dataset = _load_data(config, console)
+    _describe(config, dataset, run_dir, console)
+    model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
+    model.summary(print_fn=console.echo)
+    extra = {"config": config, "classes": dataset.classes,
+             "standardizer": dataset.standardizer.get_state() if dataset.standardizer is not None else None}
+    output = config["output"]
+    checkpoint = ModelCheckpoint(
+        run_dir / LAST_FILE, best_path=run_dir / MODEL_FILE if output["keep"] == "best" else None,
+        monitor=output["monitor"], extra=extra, resume_hint=f"mlp train --resume {run_dir}",
+    )
+    outcome = Outcome()
+    # Quiet runs still log one line per epoch (verbose=2: no bar); the console keeps them off the screen.
+    progress = ProgressLogger(2 if console.quiet else 1, file=console)  # type: ignore[arg-type]
+    callbacks = [*build_callbacks(config), checkpoint, progress, outcome]
+    training = config["training"]
+    try:
+        history = fit(
+            model, loss, optimizer, dataset.x_train, dataset.y_train, epochs=training["epochs"],
+            batch_size=training["batch_size"], validation_split=config["data"]["validation_split"],
+            shuffle=training["shuffle"], seed=config["seed"], callbacks=callbacks, schedule=build_schedule(config),
+            verbose=0, drop_last=training["drop_last"], resume=resume,
+        )
+    except DivergenceError as err:
+        _write_history(err.history, run_dir)
+        console.to_log(f"error: {err}")  # the command line shows it
+        raise
+    if outcome.stop_reason:
+        console.echo(outcome.stop_reason)
+    _write_history(history, run_dir)
+    model_path = run_dir / MODEL_FILE
+    if output["keep"] == "last" or not model_path.exists():
+        save_model(model_path, model, epoch=len(history), history=history, extra=extra)
+    restore(model_path, model)
+    metrics: dict[str, Any] = {
+        "name": config["name"],
+        "model_file": MODEL_FILE,
+        "model": _kept_model(config, model_path, callbacks, history),
+        "epochs": len(history),
+        "interrupted": outcome.interrupted,
+        "final_epoch": history.records[-1] if history.records else None,
+        "test": evaluate(model, loss, dataset.x_test, dataset.y_test) if dataset.x_test is not None else None,
+        "training_seconds": round(sum(history["time"]) if history.records else 0.0, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "data": {"dataset": dataset.name, "source": dataset.source, "train_rows": len(dataset.x_train),
+                 "test_rows": 0 if dataset.x_test is None else len(dataset.x_test)},
+        "versions": _versions(),
+        "finished": datetime.now().isoformat(timespec="seconds"),
+    }
+    atomic_write(run_dir / METRICS_FILE, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
+    _report(metrics, run_dir, console)
+    return RunResult(run_dir, history, metrics)
+
+
+def _write_history(history: History, run_dir: Path) -> None:
+    history.to_csv(run_dir / HISTORY_CSV)
+    history.to_json(run_dir / HISTORY_JSON)
+
+
+def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
+    test = metrics["test"]
+    if test is not None:
+        scores = "  ".join(f"{k} {v:.4f}" for k, v in test.items())
+        console.echo(f"test     {scores}  ({MODEL_FILE}: {metrics['model']})")
+    console.echo(f"time     {metrics['training_seconds']:.1f} s training, {metrics['epochs']} epochs")
+    if metrics["interrupted"]:
+        console.echo(f"stopped  after {metrics['epochs']} epochs; continue with: mlp train --resume {run_dir}")
+    console.echo(f"saved    {run_dir}")
+    if console.quiet and test is not None:  # the one line a quiet run prints
+        print(f"{run_dir}  test {scores}")
