@@ -243,8 +243,10 @@ def set_value(raw: dict[str, Any], path: list[str], value: Any, label: str) -> N
         where = ".".join(path[: depth + 1])
         default = _child(default, part)
         if isinstance(node, dict):
-            if node.get(part) is None:
-                node[part] = copy.deepcopy(default) if isinstance(default, list) else {}
+            if node.get(part) is None:  # a copy of the default list, a new section, or a value (an error below)
+                node[part] = (copy.deepcopy(default) if isinstance(default, list)
+                              else {} if default is None or isinstance(default, dict) else default)
+            node[part] = _expand_shorthand(where, node[part])
             node = node[part]
         elif isinstance(node, list):
             node = node[_index(node, part, where, label)]
@@ -255,6 +257,19 @@ def set_value(raw: dict[str, Any], path: list[str], value: Any, label: str) -> N
         node[_index(node, last, ".".join(path), label)] = value
     else:
         node[last] = value
+
+
+SHORTHANDS = {"data": "dataset", "optimizer": "name", "schedule": "name"}  # `optimizer: adam` is {name: adam}
+
+
+def _expand_shorthand(where: str, value: Any) -> Any:
+    """The section a shorthand stands for, so that ``--set`` can go below it: ``optimizer: adam`` is
+    ``{name: adam}``, ``training.early_stopping: true`` is ``{}`` (every default)."""
+    if where in SHORTHANDS and isinstance(value, str):
+        return {SHORTHANDS[where]: value}
+    if where in {f"training.{name}" for name in CALLBACKS} and value is True:
+        return {}
+    return value
 
 
 def _child(node: Any, part: str) -> Any:
@@ -379,7 +394,8 @@ def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
     keys = DENSE_KEYS if kinds[0] == "dense" else {"activation": Key(REQUIRED, str, choices=ACTIVATION_NAMES)}
     activation = spec.get("activation")
     activation = "linear" if activation in ("identity", None) and kinds[0] == "dense" else activation
-    alpha = keys_from_signature(ACTIVATIONS[activation].__init__) if activation in ACTIVATIONS else {}
+    known = isinstance(activation, str) and activation in ACTIVATIONS  # a list or mapping is not hashable
+    alpha = keys_from_signature(ACTIVATIONS[activation].__init__) if known else {}
     layer = _section(where, {**spec, "activation": activation}, keys | alpha)
     if "alpha" in layer:
         _build(where, ACTIVATIONS[activation], alpha=layer["alpha"])

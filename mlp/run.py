@@ -32,8 +32,8 @@ import numpy as np
 from mlp import __version__
 from mlp.builders import build_callbacks, build_loss, build_model, build_optimizer, build_schedule, load_data
 from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressLogger
-from mlp.checkpoint import CheckpointError, load_checkpoint, restore, save_model
-from mlp.config import to_yaml
+from mlp.checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore, save_model
+from mlp.config import ConfigError, to_yaml
 from mlp.data import Dataset
 from mlp.fileio import atomic_write
 from mlp.history import History
@@ -120,16 +120,22 @@ def find_model_file(path: str | Path, name: str = MODEL_FILE) -> Path:
     return path
 
 
-def run_config(path: str | Path) -> dict[str, Any]:
-    """The resolved config stored in a model file written by ``mlp train``."""
+def load_run_checkpoint(path: str | Path) -> Checkpoint:
+    """A model file written by ``mlp train``: its ``extra`` holds the resolved ``config``, the ``classes``
+    and the ``standardizer``."""
     checkpoint = load_checkpoint(path)
     if "config" not in checkpoint.extra:
         raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); "
                               f"give a run directory or a model file from one")
-    return checkpoint.extra["config"]
+    return checkpoint
 
 
-def _load_data(config: dict[str, Any], console: Console) -> Dataset:
+def run_config(path: str | Path) -> dict[str, Any]:
+    """The resolved config stored in a model file written by ``mlp train``."""
+    return load_run_checkpoint(path).extra["config"]
+
+
+def load_run_data(config: dict[str, Any], console: Console) -> Dataset:
     """Load the data; a fallback to the bundled sample is said loudly, on stderr and in the log."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -151,7 +157,11 @@ def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: 
                  f"rows; {dataset.num_features} features, {classes}")
     schedule = f", schedule {config['schedule']['name']}" if config["schedule"] else ""
     console.echo(f"training {config['loss']}, {config['optimizer']['name']} ({optimizer}){schedule}, "
-                 f"{training['epochs']} epochs, batch {training['batch_size']}, seed {config['seed']}")
+                 f"{_plural(training['epochs'], 'epoch')}, batch {training['batch_size']}, seed {config['seed']}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
 
 
 def _versions() -> dict[str, Any]:
@@ -159,7 +169,8 @@ def _versions() -> dict[str, Any]:
             "platform": platform.platform(), "cpus": os.cpu_count()}
 
 
-def _kept_model(config: dict[str, Any], model_path: Path, callbacks: list[Any], history: History) -> str:
+def _kept_model(config: dict[str, Any], model_path: Path, callbacks: list[Any], history: History,
+                outcome: Outcome) -> str:
     """Say which weights ``model.npz`` holds."""
     if config["output"]["keep"] == "best":
         checkpoint = load_checkpoint(model_path)
@@ -168,6 +179,8 @@ def _kept_model(config: dict[str, Any], model_path: Path, callbacks: list[Any], 
     stopper = next((c for c in callbacks if isinstance(c, EarlyStopping) and c.best_weights is not None), None)
     if stopper is not None:
         return f"epoch {stopper.best_epoch}, best {stopper.monitor.name} (restored by early stopping)"
+    if outcome.interrupted:
+        return f"the weights when interrupted, during epoch {len(history) + 1}"
     return f"epoch {len(history)} (last)"
 
 
@@ -189,7 +202,7 @@ def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = F
 
 def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: Console, started: float) -> RunResult:
     atomic_write(run_dir / CONFIG_FILE, lambda f: f.write(to_yaml(config).encode()))
-    dataset = _load_data(config, console)
+    dataset = load_run_data(config, console)
     _describe(config, dataset, run_dir, console)
     model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
     model.summary(print_fn=console.echo)
@@ -205,6 +218,12 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: 
     progress = ProgressLogger(2 if console.quiet else 1, file=console)  # type: ignore[arg-type]
     callbacks = [*build_callbacks(config), checkpoint, progress, outcome]
     training = config["training"]
+    if resume is not None:
+        done = load_checkpoint(resume).epoch or 0
+        if done >= training["epochs"]:
+            raise ConfigError(f"{run_dir} has completed {_plural(done, 'epoch')} of {training['epochs']}; to train "
+                              f"on, resume with more, e.g. --epochs {done + 10}")
+        console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
     try:
         history = fit(
             model, loss, optimizer, dataset.x_train, dataset.y_train, epochs=training["epochs"],
@@ -226,7 +245,7 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: 
     metrics: dict[str, Any] = {
         "name": config["name"],
         "model_file": MODEL_FILE,
-        "model": _kept_model(config, model_path, callbacks, history),
+        "model": _kept_model(config, model_path, callbacks, history, outcome),
         "epochs": len(history),
         "interrupted": outcome.interrupted,
         "final_epoch": history.records[-1] if history.records else None,
@@ -253,9 +272,10 @@ def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
     if test is not None:
         scores = "  ".join(f"{k} {v:.4f}" for k, v in test.items())
         console.echo(f"test     {scores}  ({MODEL_FILE}: {metrics['model']})")
-    console.echo(f"time     {metrics['training_seconds']:.1f} s training, {metrics['epochs']} epochs")
+    epochs = _plural(metrics["epochs"], "epoch")
+    console.echo(f"time     {metrics['training_seconds']:.1f} s training, {epochs}")
     if metrics["interrupted"]:
-        console.echo(f"stopped  after {metrics['epochs']} epochs; continue with: mlp train --resume {run_dir}")
+        console.echo(f"stopped  after {epochs}; continue with: mlp train --resume {run_dir}")
     console.echo(f"saved    {run_dir}")
     if console.quiet and test is not None:  # the one line a quiet run prints
         print(f"{run_dir}  test {scores}")

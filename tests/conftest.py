@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import http.server
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner, Result
 
+from mlp.cli import main
 from mlp.data import write_idx
 from mlp.data.mnist import MNIST, IdxDatasetSpec, IdxFile
 
@@ -108,3 +111,36 @@ def server(tmp_path):
     srv.md5s = md5s
     yield srv
     srv.close()
+
+
+# The command line: configs shipped with the project, and CliRunner calls of `mlp`.
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SPIRALS = CONFIGS / "spirals.yaml"
+
+
+def invoke(*args: str | Path) -> Result:
+    """Run ``mlp ARGS...`` in-process; the result's ``stdout`` and ``stderr`` are kept apart."""
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+@pytest.fixture
+def offline_mnist(tmp_path, monkeypatch):
+    """No MNIST anywhere (an empty cache, no MLP_DATA_DIR) and every download refused at once, without
+    retry back-off: loading MNIST falls back to the bundled sample."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "offline-cache"))
+    monkeypatch.delenv("MLP_DATA_DIR", raising=False)
+    monkeypatch.setattr("mlp.data.mnist.MNIST", dataclasses.replace(MNIST, mirrors=("http://127.0.0.1:9/",)))
+    monkeypatch.setattr("mlp.data.download.time.sleep", lambda seconds: None)
+
+
+def assert_one_line_error(result: Result, *parts: str) -> str:
+    """The command failed the way a user error must: exit code 2, a single ``error: ...`` line on stderr
+    containing every one of ``parts``, no traceback. Returns the line."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for part in parts:
+        assert part in lines[0], (part, lines[0])
+    return lines[0]

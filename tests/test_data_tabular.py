@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlp.data import DataError, Standardizer, from_file, load_csv, load_dataset, load_npz, synthetic
+from mlp.data.tabular import check_feature_count, load_features_csv, load_features_npz, map_classes
 
 
 def write(tmp_path, text, name="d.csv"):
@@ -142,3 +143,46 @@ def test_synthetic_sets(name, features, classes):
 def test_unknown_dataset_names():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'; valid names: mnist, fashion-mnist, csv, npz"):
         load_dataset("cifar")
+
+
+def test_features_only_csv(tmp_path):
+    with_header = write(tmp_path, "a,b\n1,2\n3,4.5\n")
+    np.testing.assert_array_equal(load_features_csv(with_header), [[1, 2], [3, 4.5]])
+    assert load_features_csv(write(tmp_path, "1;2\n3;4\n", "semi.csv"), delimiter=";").shape == (2, 2)
+    assert load_features_csv(with_header, features=2).dtype == np.float32
+    with pytest.raises(DataError, match=r"d\.csv has 2 columns, the model takes 3 features$"):
+        load_features_csv(with_header, features=3)
+    labelled = write(tmp_path, "a,b,species\n1,2,setosa\n", "labelled.csv")  # the count is checked before the cells
+    with pytest.raises(DataError, match=r"has 3 columns, the model takes 2 features; drop the target column$"):
+        load_features_csv(labelled, features=2)
+    with pytest.raises(DataError, match=r"labelled\.csv line 2, column 'species': 'setosa' is not a number"):
+        load_features_csv(labelled)
+
+
+def test_features_only_npz(tmp_path):
+    np.savez(tmp_path / "x.npz", x=np.ones((3, 2)), y=np.zeros(3))
+    np.savez(tmp_path / "only.npz", rows=np.ones((2, 4), dtype=np.int64))
+    np.savez(tmp_path / "two.npz", a=np.ones((2, 2)), b=np.ones((2, 2)))
+    assert load_features_npz(tmp_path / "x.npz").shape == (3, 2)
+    only = load_features_npz(tmp_path / "only.npz")
+    assert only.shape == (2, 4) and only.dtype == np.float32
+    assert load_features_npz(tmp_path / "two.npz", x_key="b").shape == (2, 2)
+    with pytest.raises(DataError, match=r"two\.npz has no array 'x'; it has a, b"):
+        load_features_npz(tmp_path / "two.npz")
+    np.savez(tmp_path / "flat.npz", v=np.ones(3))
+    with pytest.raises(DataError, match=r"'v' must be 2-D"):
+        load_features_npz(tmp_path / "flat.npz")
+
+
+def test_map_classes_by_name():
+    assert map_classes(np.array([0, 1, 1]), ["a", "c"], ["a", "b", "c"], "f.csv", "the model").tolist() == [0, 2, 2]
+    with pytest.raises(DataError, match=r"^f\.csv has classes that the model does not: d$"):
+        map_classes(np.array([0]), ["a", "d"], ["a", "b"], "f.csv", "the model")
+    with pytest.raises(DataError, match=r"^f\.csv has real-valued targets, not the classes of the model \(a, b\)$"):
+        map_classes(np.array([0.5]), None, ["a", "b"], "f.csv", "the model")
+
+
+def test_check_feature_count():
+    check_feature_count("f.csv", 4, 4)
+    with pytest.raises(DataError, match=r"^mnist has 784 features, the model takes 1 feature$"):
+        check_feature_count("mnist", 784, 1, table=False)

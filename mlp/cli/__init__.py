@@ -8,8 +8,10 @@ from mlp import __version__
 from mlp.cli.common import ErrorReportingGroup, debug_option
 from mlp.cli.config import config
 from mlp.cli.data import data
+from mlp.cli.evaluate import evaluate
 from mlp.cli.gradcheck import gradcheck
 from mlp.cli.plot import plot
+from mlp.cli.predict import predict
 from mlp.cli.train import train
 
 
@@ -27,5 +29,5 @@ def main() -> None:
     """
 
 
-for command in (train, config, gradcheck, data, plot):
+for command in (train, evaluate, predict, config, gradcheck, data, plot):
     main.add_command(command)

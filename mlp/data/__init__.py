@@ -13,13 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mlp.data.dataset import Dataset, Standardizer, images_to_features
 from mlp.data.idx import DataError, read_idx, write_idx
 from mlp.data.mnist import FallbackWarning, cache_dir, load_fashion_mnist, load_mnist
 from mlp.data.synthetic import GENERATORS, blobs, regression_curve, two_spirals, xor
-from mlp.data.tabular import load_csv, load_npz
+from mlp.data.tabular import load_csv, load_npz, map_classes
 
 DATASETS = ("mnist", "fashion-mnist", "csv", "npz", *GENERATORS)
 
@@ -46,12 +44,8 @@ def from_file(path: str | Path, test_path: str | Path | None = None, **kwargs: A
     dataset = Dataset(path.stem, x, y, classes=classes, source=f"file {path}")
     if test_path is not None:
         x_test, y_test, test_classes = reader(test_path, **kwargs)
-        if classes is not None:
-            unknown = sorted(set(test_classes or []) - set(classes))
-            if unknown:
-                raise DataError(f"{test_path} has classes that {path} does not: {', '.join(unknown)}")
-            # the test file's own class indices -> the training file's
-            y_test = np.array([classes.index(c) for c in test_classes], dtype=np.int64)[y_test]
+        if classes is not None:  # the test file's own class indices -> the training file's
+            y_test = map_classes(y_test, test_classes, classes, str(test_path), str(path))
         dataset.x_test, dataset.y_test = x_test, y_test
     return dataset
 
