@@ -197,7 +197,7 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait > self.patience:
             state.stop = True
-            state.stop_reason = (f"early stopping: {self.monitor.name} has not improved for {self.patience} epochs "
+            state.stop_reason = (f"early stopping: {self.monitor.name} has not improved for {self.wait} epochs "
                                  f"(best {self.monitor.best:.4f} at epoch {self.best_epoch})")
 
     def on_train_end(self, state: TrainingState) -> None:

@@ -204,12 +204,12 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, ...), not a {type(raw).__name__}")
-    raw.setdefault("name", path.stem)
+    raw.setdefault("name", re.sub(r"[^\w.-]+", "-", path.stem))  # "my run.yaml" -> "my-run"
     data = raw.get("data")
     if isinstance(data, dict):
         for key in PATH_KEYS:
-            if isinstance(data.get(key), str) and not Path(data[key]).expanduser().is_absolute():
-                data[key] = str(path.parent / data[key])
+            if isinstance(data.get(key), str):
+                data[key] = str(path.parent / Path(data[key]).expanduser())  # an absolute path stays as it is
     return raw
 
 
@@ -283,6 +283,8 @@ def _child(node: Any, part: str) -> Any:
 def _index(items: list[Any], part: str, where: str, label: str) -> int:
     if not part.isdigit() or int(part) >= len(items):
         parent = where.rpartition(".")[0]
+        if not items:
+            raise ConfigError(f"{label}: {parent} is an empty list; write the whole list, e.g. --set '{parent}=[...]'")
         raise ConfigError(f"{label}: {parent} is a list of {len(items)} entries; "
                           f"use an index from 0 to {len(items) - 1} (e.g. {parent}.0)")
     return int(part)
@@ -462,7 +464,8 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> dict[str, Any]:
         where, spec = f"training.{name}", training.get(name)
         if spec is True:  # `early_stopping: true` takes every default
             spec = {}
-        values[name] = None if spec in (None, False) else _section(where, _mapping(where, spec), CALLBACK_KEYS[name])
+        off = spec is None or spec is False  # `early_stopping: 0` is not `false`: it fails as a non-mapping
+        values[name] = None if off else _section(where, _mapping(where, spec), CALLBACK_KEYS[name])
         if values[name] is not None:
             _build(where, cls, **values[name])
     return values

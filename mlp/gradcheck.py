@@ -89,6 +89,15 @@ class GradCheckResult:
         return "\n".join(lines)
 
 
+def randomize_biases(model: Layer, rng: np.random.Generator) -> None:
+    """Give every bias a value of magnitude 0.1-0.5: with zero biases, a row whose hidden units are all
+    off feeds exactly 0 into the next ReLU, right on its kink, where centered differences are wrong."""
+    for layer in getattr(model, "layers", [model]):
+        b = layer.params.get("b")
+        if b is not None:
+            b[:] = rng.uniform(0.1, 0.5, b.shape) * rng.choice([-1, 1], b.shape)
+
+
 def _require_float64(name: str, arrays: Iterable[np.ndarray]) -> None:
     if any(a.dtype != np.float64 for a in arrays):
         raise TypeError(

@@ -37,6 +37,9 @@ from mlp.config import ConfigError, to_yaml
 from mlp.data import Dataset
 from mlp.fileio import atomic_write
 from mlp.history import History
+from mlp.losses import Loss
+from mlp.optim import Optimizer
+from mlp.sequential import Sequential
 from mlp.training import DivergenceError, TrainingState, evaluate, fit
 
 CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
@@ -45,15 +48,19 @@ HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metric
 
 class Console:
     """Prints to the terminal (unless ``quiet``) and to the run's log; ``write`` makes it a file for
-    ``ProgressLogger``. ``stderr=True`` lines (warnings, errors) are shown even when quiet."""
+    ``ProgressLogger``. ``stderr=True`` lines (warnings, errors) are shown even when quiet. Lines
+    printed before the log is opened are kept for it."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.log: TextIO | None = None
         self._pending = ""
+        self._early: list[str] = []
 
     def open_log(self, path: Path) -> None:
         self.log = open(path, "a")  # noqa: SIM115 -- closed by close(), the run outlives any with-block
+        for line in self._early:
+            self.to_log(line)
 
     def echo(self, message: str = "", stderr: bool = False) -> None:
         if stderr or not self.quiet:
@@ -61,7 +68,9 @@ class Console:
         self.to_log(message)
 
     def to_log(self, message: str) -> None:
-        if self.log is not None:
+        if self.log is None:
+            self._early.append(message)
+        else:
             self.log.write(message + "\n")
             self.log.flush()
 
@@ -191,21 +200,30 @@ def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = F
     Ctrl-C stops training cleanly: the files are written and the resume command is printed.
     """
     started = time.perf_counter()
-    run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
     console = Console(quiet)
+    dataset = load_run_data(config, console)
+    model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
+    done = 0 if resume is None else load_checkpoint(resume).epoch or 0
+    if done >= config["training"]["epochs"]:
+        raise ConfigError(f"{resume} has completed {_plural(done, 'epoch')} of {config['training']['epochs']}; to "
+                          f"train on, resume with more, e.g. --epochs {done + 10}")
+    # The run gets its folder only once the data and the network are known to fit together.
+    run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
     console.open_log(run_dir / LOG_FILE)
     try:
-        return _train(config, run_dir, resume, console, started)
+        atomic_write(run_dir / CONFIG_FILE, lambda f: f.write(to_yaml(config).encode()))
+        _describe(config, dataset, run_dir, console)
+        if resume is not None:
+            console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
+        model.summary(print_fn=console.echo)
+        return _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
     finally:
         console.close()
 
 
-def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: Console, started: float) -> RunResult:
-    atomic_write(run_dir / CONFIG_FILE, lambda f: f.write(to_yaml(config).encode()))
-    dataset = load_run_data(config, console)
-    _describe(config, dataset, run_dir, console)
-    model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
-    model.summary(print_fn=console.echo)
+def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
+           objects: tuple[Dataset, Sequential, Loss, Optimizer], console: Console, started: float) -> RunResult:
+    dataset, model, loss, optimizer = objects
     extra = {"config": config, "classes": dataset.classes,
              "standardizer": dataset.standardizer.get_state() if dataset.standardizer is not None else None}
     output = config["output"]
@@ -218,12 +236,6 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None, console: 
     progress = ProgressLogger(2 if console.quiet else 1, file=console)  # type: ignore[arg-type]
     callbacks = [*build_callbacks(config), checkpoint, progress, outcome]
     training = config["training"]
-    if resume is not None:
-        done = load_checkpoint(resume).epoch or 0
-        if done >= training["epochs"]:
-            raise ConfigError(f"{run_dir} has completed {_plural(done, 'epoch')} of {training['epochs']}; to train "
-                              f"on, resume with more, e.g. --epochs {done + 10}")
-        console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
     try:
         history = fit(
             model, loss, optimizer, dataset.x_train, dataset.y_train, epochs=training["epochs"],

@@ -27,15 +27,6 @@ def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: flo
     return x + np.sign(x) * margin
 
 
-def randomize_biases(model, rng: np.random.Generator) -> None:
-    """Give every bias a value of magnitude 0.1-0.5: with zero biases, a row whose hidden units are all
-    off feeds exactly 0 into the next ReLU, right on its kink, where centered differences are wrong."""
-    for layer in model:
-        b = layer.params.get("b")
-        if b is not None:
-            b[:] = rng.uniform(0.1, 0.5, b.shape) * rng.choice([-1, 1], b.shape)
-
-
 # MNIST-format files and a local HTTP server serving them: the download tests without internet.
 
 

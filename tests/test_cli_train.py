@@ -175,12 +175,16 @@ def test_resume_errors(tmp_path):
     run = the_run(tmp_path / "runs")
     assert_one_line_error(invoke("train", SPIRALS, "--resume", run),
                           "error: give CONFIG.yaml or --resume, not both: a resumed run keeps its own config "
-                          "(change it with --set or --epochs)")
+                          "(only --epochs and --data-dir change)")
+    for option in (["--set", "optimizer.lr=1e6"], ["--seed", "3"], ["--out", str(tmp_path / "elsewhere")]):
+        assert_one_line_error(invoke("train", "--resume", run, "--epochs", "2", *option),
+                              f"error: {option[0]} cannot change a resumed run, which keeps its own config; "
+                              f"only --epochs and --data-dir apply to --resume")
     assert_one_line_error(invoke("train", "--resume", tmp_path / "nothing"),
                           f"{tmp_path / 'nothing'}: no such run directory or model file")
     assert_one_line_error(invoke("train", "--resume", tmp_path), f"{tmp_path} has no last.npz")
     assert_one_line_error(invoke("train", "--resume", run / "model.npz", "--epochs", "3"), "holds no optimizer state")
-    assert_one_line_error(invoke("train", "--resume", run), f"{run} has completed 1 epoch of 1")
+    assert_one_line_error(invoke("train", "--resume", run), f"{run / 'last.npz'} has completed 1 epoch of 1")
     assert len(history(run)) == 1  # nothing was touched
 
 
@@ -317,6 +321,7 @@ def test_a_last_layer_that_does_not_fit_the_classes_names_both_numbers(tmp_path)
     result = invoke("train", SPIRALS, "--set", "model.layers.2.dense=3", "--out", tmp_path)
     assert_one_line_error(result, "error: the last dense layer has 3 units, but the data (spirals) has 2 classes; "
                                   "make it {dense: 2}")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no half-made run folder is left behind
 
 
 def test_a_click_usage_error_is_exit_2_without_traceback(tmp_path):

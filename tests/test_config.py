@@ -496,7 +496,7 @@ def test_relative_data_paths_are_relative_to_the_file(tmp_path):
     data = load(path)["data"]
     assert data["path"] == str(folder / "data" / "train.csv")
     assert data["test_path"] == "/abs/test.csv"
-    assert load_file(write(folder / "home.yaml", "data: {dir: ~/mnist}\n"))["data"]["dir"] == "~/mnist"
+    assert load_file(write(folder / "home.yaml", "data: {dir: ~/mnist}\n"))["data"]["dir"] == str(Path.home() / "mnist")
     assert load_file(write(folder / "mnist.yaml", "data: {dir: mnist}\n"))["data"]["dir"] == str(folder / "mnist")
 
 
@@ -566,3 +566,19 @@ def test_to_yaml_writes_sections_in_order_and_one_line_per_layer():
     assert [line.split(":")[0] for line in text.splitlines() if not line.startswith(" ")] == list(DEFAULT)
     assert "  - {dense: 512, activation: relu, init: he_normal, bias: true}\n" in text
     assert "  - {dense: 10, activation: linear, init: he_normal, bias: true}\n" in text
+
+
+def test_a_file_name_that_is_no_run_name_is_made_one(tmp_path):
+    assert load(write(tmp_path / "my first run.yaml", ""))["name"] == "my-first-run"
+
+
+def test_a_callback_given_as_a_number_is_an_error_not_off():
+    with pytest.raises(ConfigError, match=r"^training.early_stopping must be a mapping \(key: value, ...\), got 0$"):
+        resolve({"training": {"early_stopping": 0}})
+    assert resolve({"training": {"early_stopping": False}})["training"]["early_stopping"] is None
+
+
+def test_an_override_into_an_empty_list_says_so():
+    raw = {"model": {"layers": []}}
+    with pytest.raises(ConfigError, match=r"model.layers is an empty list; write the whole list"):
+        apply_override(raw, "model.layers.0.dense=3")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import away_from_zero, randomize_biases
+from conftest import away_from_zero
 
 from mlp import (
     ELU,
@@ -26,7 +26,16 @@ from mlp import (
     Tanh,
 )
 from mlp.functional import softmax
-from mlp.gradcheck import EPS, TOL, check_layer, check_loss, check_model, numerical_gradient, relative_error
+from mlp.gradcheck import (
+    EPS,
+    TOL,
+    check_layer,
+    check_loss,
+    check_model,
+    numerical_gradient,
+    randomize_biases,
+    relative_error,
+)
 
 SHAPES = [(1, 1), (4, 3), (7, 10)]
 CLASS_SHAPES = [(1, 2), (4, 3), (7, 10)]  # classification needs at least two classes

@@ -10,7 +10,7 @@ import numpy as np
 from mlp.builders import build_loss, build_model, load_data
 from mlp.cli.common import debug_option
 from mlp.cli.train import config_argument, override_option, read_config
-from mlp.gradcheck import EPS, check_model
+from mlp.gradcheck import EPS, check_model, randomize_biases
 
 
 @click.command()
@@ -40,10 +40,7 @@ def gradcheck(ctx: click.Context, config_file: Path | None, overrides: tuple[str
     config = read_config(config_file, overrides, model_dtype=(["model", "dtype"], "float64"))
     dataset = load_data(config)
     model, loss = build_model(config, dataset), build_loss(config)
-    rng = np.random.default_rng(config["seed"])
-    for layer in model:
-        if "b" in layer.params:
-            layer.params["b"][...] = rng.normal(0, 0.1, layer.params["b"].shape)
+    randomize_biases(model, np.random.default_rng(config["seed"]))
     names = {"input": "the data"} | {f"{i}.{p}": repr(layer) for i, layer in enumerate(model) for p in layer.params}
     click.echo(f"gradient check of {config['name']}: {rows} rows of {dataset.name} ({dataset.source}), float64, "
                f"eps {EPS:g}, up to {max_entries} entries per array")

@@ -43,7 +43,7 @@ def read_config(config_file: Path | None, overrides: tuple[str, ...], base: dict
 @click.option("--out", type=click.Path(path_type=Path), help="Parent folder of the run directory (output.dir).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for weights, dropout, shuffling (seed).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR|CHECKPOINT",
-              help="Continue a stopped run from its last.npz, in its own run directory.")
+              help="Continue a stopped run from its last.npz, in its own run directory (with --epochs: further).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings, errors and the final result line.")
 @debug_option
 @click.pass_context
@@ -71,7 +71,13 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     if resume is not None:
         if config_file is not None:
             raise ConfigError("give CONFIG.yaml or --resume, not both: a resumed run keeps its own config "
-                              "(change it with --set or --epochs)")
+                              "(only --epochs and --data-dir change)")
+        # The optimizer state, schedule and random state come back from the checkpoint; other changes
+        # would be recorded in config.yaml without taking effect.
+        changed = [option for option, value in (("--set", overrides), ("--seed", seed), ("--out", out)) if value]
+        if changed:
+            raise ConfigError(f"{changed[0]} cannot change a resumed run, which keeps its own config; "
+                              f"only --epochs and --data-dir apply to --resume")
         checkpoint = run.find_model_file(resume, run.LAST_FILE)
         base = run.run_config(checkpoint)
     config = read_config(
