@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import struct
 import threading
 from pathlib import Path
 
@@ -135,3 +136,11 @@ def assert_one_line_error(result: Result, *parts: str) -> str:
     for part in parts:
         assert part in lines[0], (part, lines[0])
     return lines[0]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the PNG signature and IHDR chunk."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])

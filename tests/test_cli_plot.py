@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import struct
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import png_size
 
 from mlp.cli import main
 from mlp.history import History
@@ -34,14 +34,6 @@ def run_dir(tmp_path: Path, hist: History | None = None) -> Path:
 
 def plot(*args: str | Path) -> Result:
     return CliRunner().invoke(main, ["plot", *map(str, args)])
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the PNG signature and IHDR chunk."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 def assert_error(result: Result, message: str) -> None:

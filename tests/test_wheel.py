@@ -1,4 +1,5 @@
-"""The built package (not the source tree) carries the bundled MNIST sample and loads it."""
+"""The built package (not the source tree) carries the bundled MNIST sample, loads it, and runs the default
+``mlp train`` (its config is built in, not read from the source tree's configs/)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ assert any("BUNDLED SAMPLE" in str(w.message) for w in caught)
 print("ok", mlp.__file__)
 """
 
+# The default run, offline: downloads are refused at once (no network needed, no retry waits).
+TRAIN = """
+import dataclasses, mlp.data.download, mlp.data.mnist as mnist
+mnist.MNIST = dataclasses.replace(mnist.MNIST, mirrors=("http://127.0.0.1:9/",))
+mlp.data.download.time.sleep = lambda seconds: None
+from mlp.cli import main
+main(["train", "--epochs", "1", "--set", "data.limit=200", "--out", "runs", "-q"])
+"""
+
 
 def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     venv = tmp_path / "venv"
@@ -42,3 +52,8 @@ def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     result = subprocess.run([python, "-c", CHECK], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ") and str(venv) in result.stdout
+    result = subprocess.run([python, "-c", TRAIN], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "BUNDLED SAMPLE" in result.stderr and "test loss" in result.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("mnist-") and (run / "model.npz").is_file()
