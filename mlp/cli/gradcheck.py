@@ -13,7 +13,7 @@ from mlp.cli.train import config_argument, override_option, read_config
 from mlp.gradcheck import EPS, check_model, randomize_biases
 
 
-@click.command()
+@click.command(short_help="Check the network's backprop against numerical gradients.")
 @config_argument
 @override_option
 @click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True,

@@ -35,7 +35,7 @@ def read_config(config_file: Path | None, overrides: tuple[str, ...], base: dict
     return resolve(raw)
 
 
-@click.command()
+@click.command(short_help="Train a network from a YAML config (or the default run).")
 @config_argument
 @override_option
 @click.option("--epochs", type=click.IntRange(min=1), help="Train this many epochs (training.epochs).")
