@@ -13,11 +13,11 @@ from mlp.data.mnist import (
     FASHION_MNIST,
     MNIST,
     IdxDatasetSpec,
-    _find,
-    _missing,
     cache_dir,
     download_idx_dataset,
+    find_files,
     load_idx_dataset,
+    missing_files,
 )
 
 SPECS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
@@ -60,11 +60,11 @@ def _where(spec: IdxDatasetSpec) -> str:
     """Where ``load_idx_dataset(spec)`` would read from now, without downloading (no MD5 check)."""
     env = os.environ.get("MLP_DATA_DIR")
     if env:  # an incomplete MLP_DATA_DIR is an error, not a reason to look further
-        if _find(spec, Path(env)):
+        if find_files(spec, Path(env)):
             return f"MLP_DATA_DIR {env} (complete)"
-        return f"MLP_DATA_DIR {env}: incomplete, loading fails (missing: {_missing(spec, Path(env))})"
+        return f"MLP_DATA_DIR {env}: incomplete, loading fails (missing: {missing_files(spec, Path(env))})"
     cache = cache_dir() / spec.name
-    if _find(spec, cache):
+    if find_files(spec, cache):
         return f"cache {cache} (complete)"
     fallback = " (or fall back to the bundled sample)" if spec.sample else ""
     return f"not found: would download from {spec.mirrors[0]}{fallback}"

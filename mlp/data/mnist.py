@@ -109,7 +109,7 @@ def cache_dir() -> Path:
     return Path(base) / "mlp"
 
 
-def _find(spec: IdxDatasetSpec, directory: Path) -> dict[str, Path] | None:
+def find_files(spec: IdxDatasetSpec, directory: Path) -> dict[str, Path] | None:
     """The four files in ``directory`` or ``directory/<name>``, or ``None`` if either lacks any."""
     for folder in (directory, directory / spec.name):
         found = {role: next((folder / n for n in f.names() if (folder / n).is_file()), None)
@@ -119,7 +119,7 @@ def _find(spec: IdxDatasetSpec, directory: Path) -> dict[str, Path] | None:
     return None
 
 
-def _missing(spec: IdxDatasetSpec, directory: Path) -> str:
+def missing_files(spec: IdxDatasetSpec, directory: Path) -> str:
     return ", ".join(f.names()[0] for f in spec.files.values()
                      if not any((directory / n).is_file() for n in f.names()))
 
@@ -218,21 +218,21 @@ def load_idx_dataset(
     for directory, how in ((data_dir, "directory"), (env, "MLP_DATA_DIR")):
         if directory:
             directory = Path(directory)
-            files = _find(spec, directory)
+            files = find_files(spec, directory)
             if files is None:
                 raise DataError(f"{how} {directory} has no complete {spec.name} set (missing: "
-                                f"{_missing(spec, directory)}); point it at the folder with the four files")
+                                f"{missing_files(spec, directory)}); point it at the folder with the four files")
             arrays, source = _load_files(spec, files, verified), f"{how} {directory}"
             break
     if arrays is None:
         target = cache / spec.name
-        files = _find(spec, target)
+        files = find_files(spec, target)
         if files is not None:
             arrays, source = _load_files(spec, files, verified), f"cache {target}"
         elif download_missing:
             try:
                 download_idx_dataset(spec, target)
-                arrays = _load_files(spec, _find(spec, target), verified)  # type: ignore[arg-type]
+                arrays = _load_files(spec, find_files(spec, target), verified)  # type: ignore[arg-type]
                 source = f"downloaded to {target}"
             except DataError as err:
                 failure = str(err)
