@@ -79,7 +79,8 @@ class LeakyReLU(Activation):
         return np.where(a > 0, a, self.alpha * a)
 
     def df(self, a: np.ndarray, z: np.ndarray) -> np.ndarray:
-        return np.where(a > 0, 1, self.alpha).astype(a.dtype)
+        one, alpha = a.dtype.type(1), a.dtype.type(self.alpha)  # in a's dtype: no float64 temporary
+        return np.where(a > 0, one, alpha)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}

@@ -1,0 +1,210 @@
+"""Training speed of ``mlp`` against PyTorch on the same networks, the sgemm roofline, and peak memory.
+
+    python scripts/benchmark.py            # every case, a few minutes on 2 cores
+    python scripts/benchmark.py --quick    # fewer epochs and no 20-epoch drift runs, under a minute
+
+For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a
+warm-up epoch of each), and the script prints the median seconds per epoch, samples/s and the ratio.
+PyTorch is used when it is importable (``pip install torch==2.13.0`` on the project's machine installs a
+local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_threads`` set to the cores
+``mlp`` uses. Data: MNIST from ``MLP_DATA_DIR`` or ``../shared/datasets/mnist`` if present, else random
+data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
+reaches on large square matrices here. Peak RSS is measured on a separate full ``mlp train`` run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+from mlp.optim import Optimizer
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
+
+
+@dataclass
+class Case:
+    name: str
+    widths: tuple[int, ...]
+    batch_size: int
+    optimizer: str = "sgd"  # "sgd", "momentum" or "adam"
+    drift: bool = False  # 20 epochs, to compare the last epoch with the first (denormals)
+
+
+CASES = [
+    Case("784-512-10, SGD, batch 128", (784, 512, 10), 128),
+    Case("784-1024-1024-10, SGD, batch 128", (784, 1024, 1024, 10), 128),
+    Case("784-512-10, SGD, batch 32", (784, 512, 10), 32),
+    Case("784-512-10, SGD, batch 512", (784, 512, 10), 512),
+    Case("784-512-10, momentum 0.9, 20 epochs", (784, 512, 10), 128, "momentum", drift=True),
+    Case("784-512-10, Adam, 20 epochs", (784, 512, 10), 128, "adam", drift=True),
+]
+
+
+def load_data() -> tuple[np.ndarray, np.ndarray, str]:
+    """48,000 MNIST training rows (float32 in [0, 1], int64 labels), or random rows of the same shape."""
+    folder = os.environ.get("MLP_DATA_DIR") or str(ROOT.parent / "shared" / "datasets" / "mnist")
+    if Path(folder).is_dir():
+        from mlp.data import load_mnist
+
+        data = load_mnist(folder, strict=True)
+        return data.x_train[:TRAIN_ROWS], data.y_train[:TRAIN_ROWS], f"MNIST from {folder}"
+    rng = np.random.default_rng(0)
+    x = rng.random((TRAIN_ROWS, 784), dtype=np.float32)
+    return x, rng.integers(0, 10, TRAIN_ROWS), "random data of MNIST's shape (MNIST not found)"
+
+
+def sgemm_gflops(n: int = 2048, repeats: int = 7) -> float:
+    """Median GFLOP/s of an ``n x n`` float32 matrix product: the speed BLAS reaches on a large, easy shape."""
+    a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+    out = a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
+def epoch_gflop(widths: tuple[int, ...], rows: int) -> float:
+    """Matrix-product GFLOP of one epoch: forward ``X @ W`` and ``dW = X.T @ Delta`` for every layer, and
+    ``Delta @ W.T`` for every layer but the first (nobody needs the gradient with respect to the data)."""
+    pairs = list(pairwise(widths))
+    products = 2 * sum(i * o for i, o in pairs) + sum(i * o for i, o in pairs[1:])
+    return 2 * rows * products / 1e9
+
+
+def mlp_trainer(case: Case, x: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+    """One epoch of ``mlp.fit`` per call; returns its training seconds (as ``fit`` measures them)."""
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
+        layers += [Dense(fan_in, fan_out)] + ([ReLU()] if i < len(case.widths) - 2 else [])
+    model = Sequential(layers, seed=0)
+    optimizer: Optimizer = {"sgd": SGD(lr=0.01), "momentum": SGD(lr=0.01, momentum=0.9),
+                            "adam": Adam(lr=1e-3)}[case.optimizer]
+    loss = SoftmaxCrossEntropy()
+    epochs = 0
+
+    def epoch() -> float:
+        nonlocal epochs
+        epochs += 1
+        history = fit(model, loss, optimizer, x, y, epochs=1, batch_size=case.batch_size, seed=epochs, verbose=0)
+        return float(history["time"][0])
+
+    return epoch
+
+
+def torch_trainer(case: Case, x: np.ndarray, y: np.ndarray, threads: int) -> Callable[[], float] | None:
+    """The same network as a plain ``nn.Sequential`` + ``optim`` loop, or ``None`` without PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    modules: list[torch.nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
+        modules += [torch.nn.Linear(fan_in, fan_out)] + ([torch.nn.ReLU()] if i < len(case.widths) - 2 else [])
+    net = torch.nn.Sequential(*modules)
+    optimizer = {"sgd": lambda p: torch.optim.SGD(p, lr=0.01),
+                 "momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+                 "adam": lambda p: torch.optim.Adam(p, lr=1e-3)}[case.optimizer](net.parameters())
+    loss = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch() -> float:
+        order = torch.randperm(len(xt))
+        start = time.perf_counter()
+        for first in range(0, len(xt), case.batch_size):
+            index = order[first : first + case.batch_size]
+            optimizer.zero_grad()
+            loss(net(xt[index]), yt[index]).backward()
+            optimizer.step()
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int, roofline: float) -> None:
+    trainers = {"mlp": mlp_trainer(case, x, y)}
+    torch_epoch = torch_trainer(case, x, y, threads)
+    if torch_epoch is not None:
+        trainers["torch"] = torch_epoch
+    count = 20 if case.drift else epochs + 1  # the first epoch of each is the warm-up
+    times: dict[str, list[float]] = {name: [] for name in trainers}
+    for _ in range(count):
+        for name, epoch in trainers.items():
+            times[name].append(epoch())
+    print(f"\n{case.name}  ({epoch_gflop(case.widths, len(x)):.1f} GFLOP of matrix products per epoch, "
+          f"roofline {roofline:.2f} s)")
+    medians = {name: float(np.median(t[1:])) for name, t in times.items()}
+    for name, t in times.items():
+        line = (f"  {name:<6} {medians[name]:6.3f} s/epoch  {len(x) / medians[name]:9,.0f} samples/s  "
+                f"{medians[name] / roofline:4.2f}x roofline")
+        if name == "mlp" and "torch" in medians:
+            line += f"  {medians['mlp'] / medians['torch']:4.2f}x PyTorch's time"
+        if case.drift:
+            line += f"  last/first epoch {t[-1] / float(np.median(t[1:4])):4.2f} (first = median of epochs 2-4)"
+        print(line)
+
+
+PEAK_RSS = """
+import sys
+from mlp.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:  # VmHWM: this process's peak resident memory, counted from its own start (exec)
+    print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")), file=sys.stderr)
+"""
+
+
+def peak_rss_of_training(epochs: int) -> str:
+    """Peak resident memory of ``mlp train`` on full MNIST in a child process (MiB), or why it was skipped."""
+    folder = os.environ.get("MLP_DATA_DIR") or str(ROOT.parent / "shared" / "datasets" / "mnist")
+    if not Path(folder).is_dir() or not Path("/proc/self/status").exists():
+        return "skipped (needs MNIST and Linux's /proc)"
+    command = ["train", "--epochs", str(epochs), "--data-dir", folder, "--out", str(ROOT / "runs" / "benchmark"), "-q"]
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], check=True, capture_output=True, text=True)
+    kib = int(result.stderr.strip().splitlines()[-1].split()[1])
+    return f"{kib / 1024:.0f} MiB (mlp train, {epochs} epoch{'s' * (epochs > 1)}, full MNIST)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 timed epochs per case, no 20-epoch drift runs")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (after one warm-up)")
+    args = parser.parse_args()
+    epochs = 2 if args.quick else args.epochs
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    x, y, source = load_data()
+    gflops = sgemm_gflops()
+    try:
+        import torch
+
+        torch_version = f"PyTorch {torch.__version__}"
+    except ImportError:
+        torch_version = "PyTorch not installed (pip install torch==2.13.0 for the comparison)"
+    print(f"{platform.processor() or platform.machine()}, {threads} threads; Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, {torch_version}")
+    print(f"data: {source}, {len(x):,} rows; NumPy sgemm (2048^3): {gflops:.0f} GFLOP/s")
+    for case in CASES:
+        if args.quick and case.drift:
+            continue
+        run_case(case, x, y, epochs, threads, epoch_gflop(case.widths, len(x)) / gflops)
+    print(f"\npeak RSS: {peak_rss_of_training(1 if args.quick else 3)}")
+
+
+if __name__ == "__main__":
+    main()
