@@ -350,12 +350,11 @@ def _section(where: str, given: dict[str, Any], keys: dict[str, Key], what: str 
     return out
 
 
-def _named(where: str, given: Any, default: dict[str, Any] | None, name_key: str, options: Any) -> dict[str, Any]:
-    """A section picked by ``name_key`` (``optimizer: adam`` is short for ``{name: adam}``): merged over
-    ``default`` when it names the same thing, on its own otherwise."""
-    if isinstance(given, str):
-        given = {name_key: given}
-    given = _mapping(where, given)
+def _named(where: str, given: Any, default: dict[str, Any] | None, options: Any) -> dict[str, Any]:
+    """A section picked by its ``SHORTHANDS`` key (``optimizer: adam`` is short for ``{name: adam}``):
+    merged over ``default`` when it names the same thing, on its own otherwise."""
+    name_key = SHORTHANDS[where]
+    given = _mapping(where, _expand_shorthand(where, given))
     default = default or {}
     name = given.get(name_key, default.get(name_key))
     if name is None:
@@ -375,7 +374,7 @@ def _build(where: str, build: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def _resolve_data(given: Any, default: dict[str, Any]) -> dict[str, Any]:
-    data = _named("data", given, default, "dataset", tuple(DATA_KEYS))
+    data = _named("data", given, default, tuple(DATA_KEYS))
     dataset = data["dataset"]
     keys = {"dataset": Key(REQUIRED, str), **DATA_KEYS[dataset], **COMMON_DATA_KEYS}
     return _section("data", data, keys, f" (dataset {dataset})")
@@ -436,7 +435,7 @@ def _resolve_loss(given: Any, layers: list[dict[str, Any]]) -> str:
 
 
 def _resolve_optimizer(given: Any, default: dict[str, Any]) -> dict[str, Any]:
-    optimizer = _named("optimizer", given, default, "name", tuple(OPTIMIZERS))
+    optimizer = _named("optimizer", given, default, tuple(OPTIMIZERS))
     name = optimizer["name"]
     values = _section("optimizer", optimizer, {"name": Key(REQUIRED, str), **OPTIMIZER_KEYS[name]}, f" ({name})")
     _build("optimizer", OPTIMIZERS[name], **{k: v for k, v in values.items() if k != "name"})
@@ -446,7 +445,7 @@ def _resolve_optimizer(given: Any, default: dict[str, Any]) -> dict[str, Any]:
 def _resolve_schedule(given: Any, epochs: int) -> dict[str, Any] | None:
     if given is None:
         return None
-    schedule = _named("schedule", given, None, "name", tuple(SCHEDULES))
+    schedule = _named("schedule", given, None, tuple(SCHEDULES))
     name = schedule["name"]
     keys = SCHEDULE_KEYS[name]
     if name == "cosine":  # anneal over the whole run unless told otherwise
@@ -462,8 +461,7 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> dict[str, Any]:
     values = _section("training", {k: v for k, v in training.items() if k in TRAINING_KEYS}, TRAINING_KEYS)
     for name, cls in CALLBACKS.items():
         where, spec = f"training.{name}", training.get(name)
-        if spec is True:  # `early_stopping: true` takes every default
-            spec = {}
+        spec = _expand_shorthand(where, spec)  # `early_stopping: true` takes every default
         off = spec is None or spec is False  # `early_stopping: 0` is not `false`: it fails as a non-mapping
         values[name] = None if off else _section(where, _mapping(where, spec), CALLBACK_KEYS[name])
         if values[name] is not None:

@@ -16,7 +16,6 @@ so ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import sys
@@ -40,7 +39,7 @@ from mlp.history import History
 from mlp.losses import Loss
 from mlp.optim import Optimizer
 from mlp.sequential import Sequential
-from mlp.training import DivergenceError, TrainingState, evaluate, fit
+from mlp.training import DivergenceError, TrainingState, evaluate, fit, training_rows
 
 CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
 HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
@@ -155,7 +154,7 @@ def load_run_data(config: dict[str, Any], console: Console) -> Dataset:
 
 
 def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: Console) -> None:
-    train = math.ceil(len(dataset.x_train) * (1 - config["data"]["validation_split"]))  # as fit splits
+    train = training_rows(len(dataset.x_train), config["data"]["validation_split"])
     val = len(dataset.x_train) - train
     test = len(dataset.x_test) if dataset.x_test is not None else 0
     classes = f"{dataset.num_classes} classes" if dataset.classes is not None else "regression"
@@ -178,13 +177,12 @@ def _versions() -> dict[str, Any]:
             "platform": platform.platform(), "cpus": os.cpu_count()}
 
 
-def _kept_model(config: dict[str, Any], model_path: Path, callbacks: list[Any], history: History,
+def _kept_model(config: dict[str, Any], kept: Checkpoint, callbacks: list[Any], history: History,
                 outcome: Outcome) -> str:
-    """Say which weights ``model.npz`` holds."""
+    """Say which weights ``model.npz`` (read back as ``kept``) holds."""
     if config["output"]["keep"] == "best":
-        checkpoint = load_checkpoint(model_path)
-        monitor, value = next(iter(checkpoint.extra.get("best", {config["output"]["monitor"]: None}).items()))
-        return f"best {monitor} ({value:.4f}) at epoch {checkpoint.epoch}" if value is not None else "last epoch"
+        monitor, value = next(iter(kept.extra.get("best", {config["output"]["monitor"]: None}).items()))
+        return f"best {monitor} ({value:.4f}) at epoch {kept.epoch}" if value is not None else "last epoch"
     stopper = next((c for c in callbacks if isinstance(c, EarlyStopping) and c.best_weights is not None), None)
     if stopper is not None:
         return f"epoch {stopper.best_epoch}, best {stopper.monitor.name} (restored by early stopping)"
@@ -253,11 +251,11 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
     model_path = run_dir / MODEL_FILE
     if output["keep"] == "last" or not model_path.exists():
         save_model(model_path, model, epoch=len(history), history=history, extra=extra)
-    restore(model_path, model)
+    kept = restore(model_path, model)
     metrics: dict[str, Any] = {
         "name": config["name"],
         "model_file": MODEL_FILE,
-        "model": _kept_model(config, model_path, callbacks, history, outcome),
+        "model": _kept_model(config, kept, callbacks, history, outcome),
         "epochs": len(history),
         "interrupted": outcome.interrupted,
         "final_epoch": history.records[-1] if history.records else None,

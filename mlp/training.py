@@ -55,11 +55,16 @@ class TrainingState:
     interrupted: bool = False
 
 
+def training_rows(n: int, validation_split: float) -> int:
+    """How many of ``n`` rows ``fit`` trains on: the first ``ceil(n (1 - validation_split))`` (Keras' rule)."""
+    return math.ceil(n * (1 - validation_split))
+
+
 def _split(x: np.ndarray, y: np.ndarray, validation_split: float) -> tuple[np.ndarray, ...]:
     """Keras' rule: the last ``validation_split`` of the rows, before any shuffling, validate."""
     if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    cut = math.ceil(len(x) * (1 - validation_split))
+    cut = training_rows(len(x), validation_split)
     if validation_split and cut == len(x):
         raise ValueError(f"validation_split={validation_split} leaves no validation rows out of {len(x)}")
     return x[:cut], y[:cut], x[cut:], y[cut:]

@@ -4,7 +4,6 @@ standardizer, and data brought into the form the model was trained on."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from mlp.data.tabular import check_feature_count, map_classes
 from mlp.losses import Loss, as_target_matrix
 from mlp.metrics import confusion_matrix
 from mlp.sequential import Sequential
+from mlp.training import training_rows
 
 FILE_TYPES = {".csv": "csv", ".npz": "npz"}
 NAMED_DATASETS = tuple(name for name in DATASETS if name not in FILE_TYPES.values())
@@ -151,7 +151,7 @@ def load_rows(trained: TrainedModel, data: str | None, data_dir: Path | None, sp
     if whole:
         x, y, part = dataset.x_train, dataset.y_train, "the whole file"
     elif split == "train":
-        rows = math.ceil(len(dataset.x_train) * (1 - config["data"]["validation_split"]))  # as fit splits
+        rows = training_rows(len(dataset.x_train), config["data"]["validation_split"])
         x, y = dataset.x_train[:rows], dataset.y_train[:rows]
         part = f"training rows (without the {len(dataset.x_train) - rows:,} validation rows)"
     elif dataset.x_test is None or dataset.y_test is None:

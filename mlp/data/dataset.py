@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from mlp.training import training_rows
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Dataset:
     def standardize(self, validation_split: float = 0.0) -> Dataset:
         """Standardise every feature with mean/std fitted on the rows ``fit`` will train on (the first
         ``1 - validation_split`` of ``x_train``, as ``fit`` splits), applied to training and test data."""
-        rows = math.ceil(len(self.x_train) * (1 - validation_split))
+        rows = training_rows(len(self.x_train), validation_split)
         self.standardizer = Standardizer.fit(self.x_train[:rows])
         self.x_train = self.standardizer.transform(self.x_train)
         if self.x_test is not None:

@@ -103,6 +103,7 @@ FASHION_MNIST = IdxDatasetSpec(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 )
 
+
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/mlp`` or ``~/.cache/mlp``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
