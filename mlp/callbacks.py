@@ -5,6 +5,7 @@ The interface (every method optional, each gets the ``TrainingState``):
 - ``on_train_begin(state)`` / ``on_train_end(state)``: once; ``on_train_end`` also runs after an
   interruption (``state.interrupted``) or a divergence.
 - ``on_epoch_begin(state)``: before the epoch ``state.epoch`` (0-based) starts.
+- ``on_batch_begin(state)``: before each batch's forward pass.
 - ``on_batch_end(state, logs)``: after each optimizer step; ``logs`` has the running ``loss``
   (and ``accuracy``) of the epoch so far and ``samples``, the number of samples seen in it.
 - ``on_epoch_end(state, logs)``: after validation; ``logs`` is the epoch's history record.
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Base class with no-op hooks: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
-    ``on_epoch_end``, ``on_train_end`` (the module docstring says when each runs)."""
+    """Base class with no-op hooks: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_begin``,
+    ``on_batch_end``, ``on_epoch_end``, ``on_train_end`` (the module docstring says when each runs)."""
 
     def on_train_begin(self, state: TrainingState) -> None: ...
 
     def on_epoch_begin(self, state: TrainingState) -> None: ...
+
+    def on_batch_begin(self, state: TrainingState) -> None: ...
 
     def on_batch_end(self, state: TrainingState, logs: dict[str, float]) -> None: ...
 

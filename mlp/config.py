@@ -17,7 +17,7 @@ the default starts from that thing's own defaults, e.g. ``optimizer: {name: adam
     optimizer: {name: sgd, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0, ...}
     schedule: null                 # or {name: step | exponential | cosine | constant, ..., warmup: 0}
     training: {epochs: 20, batch_size: 128, shuffle: true, drop_last: false,
-               early_stopping: null, reduce_lr_on_plateau: null}
+               early_stopping: null, reduce_lr_on_plateau: null, gradient_norms: null}
     output: {dir: runs, keep: last, monitor: val_loss}
 
 Validation is declared as data (a ``Key`` per setting: default, type, rule, choices); the keys of
@@ -45,6 +45,7 @@ from mlp.activations import ACTIVATIONS
 from mlp.callbacks import EarlyStopping, ReduceLROnPlateau
 from mlp.data import GENERATORS
 from mlp.data.tabular import is_number
+from mlp.diagnostics import GradientNorms
 from mlp.dropout import Dropout
 from mlp.init import ALIASES, INITIALIZERS
 from mlp.losses import LOSSES
@@ -152,7 +153,8 @@ LOGIT_LOSSES = {  # losses that take raw scores, and the activation they apply t
 }
 
 # -- sections whose keys are a class's arguments -----------------------------------------------------
-CALLBACKS = {"early_stopping": EarlyStopping, "reduce_lr_on_plateau": ReduceLROnPlateau}
+CALLBACKS = {"early_stopping": EarlyStopping, "reduce_lr_on_plateau": ReduceLROnPlateau,
+             "gradient_norms": GradientNorms}
 
 
 def _kind_of(hint: Any) -> tuple[type, ...]:
@@ -472,7 +474,7 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> dict[str, Any]:
 def _check_monitors(config: dict[str, Any]) -> None:
     """Every monitored metric must exist: ``val_*`` needs a validation split, ``*accuracy`` classes."""
     watched = [(f"training.{name}.monitor", spec["monitor"])
-               for name, spec in config["training"].items() if name in CALLBACKS and spec is not None]
+               for name, spec in config["training"].items() if name in CALLBACKS and spec and "monitor" in spec]
     if config["output"]["keep"] == "best":
         watched.append(("output.monitor", config["output"]["monitor"]))
     for where, metric in watched:

@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from mlp.fileio import atomic_write
 from mlp.history import History
 
@@ -115,4 +117,115 @@ def plot_history(history: History, path: str | Path, title: str | None = None) -
             ax.axvline(epochs[best], color="black", linestyle=":", linewidth=1)
     for ax in axes:
         ax.legend()
+    return _save(fig, path)
+
+
+def _layer_label(key: str) -> str:
+    """``"2.W"`` -> ``"layer 2"``."""
+    return f"layer {key.split('.')[0]}"
+
+
+def plot_gradient_norms(norms: History, path: str | Path, title: str | None = None) -> Path:
+    """Write the records of ``mlp.diagnostics.GradientNorms`` to the PNG ``path`` (1000x400 pixels).
+
+    Left, each weight matrix's gradient norm ``||dL/dW||``; right, its update ratio
+    ``||dW step|| / ||W||``; both against the (fractional) epoch, on log scales, one line per layer.
+    """
+    names = norms.keys()  # History.keys(): the metric names (a History is not a dict)
+    keys = [key.removesuffix("/grad_norm") for key in names if key.endswith("/grad_norm")]
+    if not keys:
+        raise ValueError("nothing to plot: no gradient-norm records (train with training.gradient_norms)")
+    fig, axes = _new_figure(2, title)
+    for ax, (what, label) in zip(axes, (("grad_norm", "gradient norm ||dL/dW||"),
+                                        ("update_ratio", "update ratio ||step|| / ||W||")), strict=True):
+        for key in keys:
+            epochs, values = _series(norms, f"{key}/{what}")
+            positive = [(e, v) for e, v in zip(epochs, values, strict=True) if v > 0]  # log scale
+            ax.plot([e for e, _ in positive], [v for _, v in positive], label=_layer_label(key))
+        ax.set(xlabel="epoch", ylabel=label, yscale="log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _image_grid(images: np.ndarray, columns: int, title: str | None, labels: list[str] | None = None,
+                cmap: str = "gray_r", symmetric: bool = False) -> Figure:
+    """A figure with ``images: (n, h, w)`` in a grid of ``columns``, 100x100 pixels per image."""
+    Figure = require_matplotlib()
+    rows = math.ceil(len(images) / columns)
+    fig = Figure(figsize=(columns, rows + (0.4 if title else 0)), dpi=DPI)
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    top = 1 - 0.4 / (rows + 0.4) if title else 1
+    grid = fig.subplots(rows, columns, squeeze=False,
+                        gridspec_kw={"left": 0.02, "right": 0.98, "bottom": 0.02, "top": top - 0.02,
+                                     "wspace": 0.1, "hspace": 0.35 if labels else 0.1})
+    for i, ax in enumerate(grid.flat):
+        ax.set_axis_off()
+        if i >= len(images):
+            continue
+        scale = {}
+        if symmetric:  # each weight image gets its own scale, symmetric so that 0 is white
+            limit = float(np.abs(images[i]).max()) or 1.0
+            scale = {"vmin": -limit, "vmax": limit}
+        ax.imshow(images[i], cmap=cmap, **scale)
+        if labels:
+            ax.set_title(labels[i], fontsize=7, pad=2)
+    return fig
+
+
+def image_side(features: int) -> int:
+    """The side of a square image of ``features`` pixels; ``ValueError`` if it is not a square number."""
+    side = math.isqrt(features)
+    if side * side != features:
+        raise ValueError(f"the input has {features} features, not a square image (e.g. 784 = 28x28 pixels); "
+                         f"weight and digit images need image data such as MNIST")
+    return side
+
+
+def plot_weights(weights: np.ndarray, path: str | Path, units: int = 64, title: str | None = None) -> Path:
+    """The incoming weights of the first ``units`` hidden units of ``weights: (pixels, hidden)`` (a first
+    ``Dense`` layer's ``W``), each as a square image, 8 to a row (800 pixels wide, 100 per row of images).
+
+    Red is a positive weight (the pixel excites the unit), blue a negative one, white zero.
+    """
+    side = image_side(weights.shape[0])
+    if units < 1:
+        raise ValueError(f"units must be >= 1, got {units}")
+    units = min(units, weights.shape[1])
+    images = weights[:, :units].T.reshape(units, side, side)
+    fig = _image_grid(images, 8, title, cmap="RdBu_r", symmetric=True)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: str | Path,
+                          title: str | None = None) -> Path:
+    """``matrix[i, j]``: how many of true class ``i`` were predicted ``j`` (``mlp.metrics.confusion_matrix``),
+    as a 600x600-pixel image with the counts written in the cells; the diagonal is left out of the colour
+    scale so that the mistakes show."""
+    Figure = require_matplotlib()
+    fig = Figure(figsize=(6, 6), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    errors = matrix.astype(float)
+    np.fill_diagonal(errors, np.nan)
+    ax.imshow(errors, cmap="Reds")
+    n = len(classes)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8 if n <= 10 else 6,
+                    color="black" if i != j else "green")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted class", ylabel="true class",
+           title=title or "confusion matrix")
+    ax.set_xticklabels(classes)
+    ax.set_yticklabels(classes)
+    return _save(fig, path)
+
+
+def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, title: str | None = None) -> Path:
+    """Misclassified inputs ``images: (n, pixels)`` as square images, 8 to a row, each titled with its
+    label (e.g. ``"4 -> 9 (0.97)"``): 800 pixels wide, 100 per row plus the title."""
+    side = image_side(images.shape[1])
+    if not len(images):
+        raise ValueError("no misclassified rows to show")
+    fig = _image_grid(images.reshape(-1, side, side), 8, title, labels=labels)
     return _save(fig, path)

@@ -7,6 +7,8 @@
 - ``last.npz``: the full training state after every epoch (weights, optimizer, history, random state);
 - ``model.npz``: the model kept, the last epoch's or the best by ``output.monitor`` (``output.keep``);
 - ``history.csv`` and ``history.json``: one record per epoch;
+- ``gradient_norms.csv`` and ``.json``, with ``training.gradient_norms``: per-layer gradient norms and
+  update ratios over training (``mlp.diagnostics.GradientNorms``);
 - ``metrics.json``: test metrics of ``model.npz``, which model it is, timing, data source, versions.
 
 Every model file carries the resolved config, the class names and the standardizer in its metadata,
@@ -16,6 +18,7 @@ so ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -34,6 +37,7 @@ from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressLogg
 from mlp.checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore, save_model
 from mlp.config import ConfigError, to_yaml
 from mlp.data import Dataset
+from mlp.diagnostics import GradientNorms
 from mlp.fileio import atomic_write
 from mlp.history import History
 from mlp.losses import Loss
@@ -43,6 +47,7 @@ from mlp.training import DivergenceError, TrainingState, evaluate, fit, training
 
 CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
 HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
+NORMS_CSV, NORMS_JSON = "gradient_norms.csv", "gradient_norms.json"
 
 
 class Console:
@@ -242,12 +247,12 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
             verbose=0, drop_last=training["drop_last"], resume=resume,
         )
     except DivergenceError as err:
-        _write_history(err.history, run_dir)
+        _write_history(err.history, run_dir, callbacks, resume)
         console.to_log(f"error: {err}")  # the command line shows it
         raise
     if outcome.stop_reason:
         console.echo(outcome.stop_reason)
-    _write_history(history, run_dir)
+    _write_history(history, run_dir, callbacks, resume)
     model_path = run_dir / MODEL_FILE
     if output["keep"] == "last" or not model_path.exists():
         save_model(model_path, model, epoch=len(history), history=history, extra=extra)
@@ -272,9 +277,21 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
     return RunResult(run_dir, history, metrics)
 
 
-def _write_history(history: History, run_dir: Path) -> None:
+def _write_history(history: History, run_dir: Path, callbacks: list[Callback], resume: Path | None) -> None:
+    """The epoch records, and the gradient-norm records if they were taken (a resumed run's continue the
+    records of the epochs it kept)."""
     history.to_csv(run_dir / HISTORY_CSV)
     history.to_json(run_dir / HISTORY_JSON)
+    norms = next((c.history for c in callbacks if isinstance(c, GradientNorms)), None)
+    if norms is None:
+        return
+    if resume is not None and (run_dir / NORMS_JSON).exists():
+        # Records of the epochs before the resume; those of an interrupted epoch are taken again.
+        done = math.floor(norms.records[0]["epoch"]) if norms.records else math.inf
+        kept = [r for r in History.from_json(run_dir / NORMS_JSON).records if r["epoch"] <= done]
+        norms = History(kept + norms.records)
+    norms.to_csv(run_dir / NORMS_CSV)
+    norms.to_json(run_dir / NORMS_JSON)
 
 
 def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:

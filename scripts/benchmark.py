@@ -1,7 +1,7 @@
 """Training speed of ``mlp`` against PyTorch on the same networks, the sgemm roofline, and peak memory.
 
     python scripts/benchmark.py            # every case, a few minutes on 2 cores
-    python scripts/benchmark.py --quick    # fewer epochs and no 20-epoch drift runs, under a minute
+    python scripts/benchmark.py --quick    # shorter epochs and no 20-epoch drift runs, under a minute
 
 For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a
 warm-up epoch of each), and the script prints the median seconds per epoch, samples/s and the ratio.
@@ -10,6 +10,10 @@ local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_thread
 ``mlp`` uses. Data: MNIST from ``MLP_DATA_DIR`` or ``../shared/datasets/mnist`` if present, else random
 data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
 reaches on large square matrices here. Peak RSS is measured on a separate full ``mlp train`` run.
+
+The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flush-to-zero flags (the
+default, ``mlp.fpenv``) and without them (``mlp-noftz``), and compare the median of the last three epochs
+with that of epochs 2-4. The last section times denormal against normal operands with the flags off and on.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit, fpenv
 from mlp.optim import Optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
+QUICK_ROWS = 16_000  # --quick: epochs over a third of them
+DRIFT_EPOCHS = 20
 
 
 @dataclass
@@ -40,7 +46,7 @@ class Case:
     widths: tuple[int, ...]
     batch_size: int
     optimizer: str = "sgd"  # "sgd", "momentum" or "adam"
-    drift: bool = False  # 20 epochs, to compare the last epoch with the first (denormals)
+    drift: bool = False  # DRIFT_EPOCHS epochs, to compare the last epochs with the first (denormals)
 
 
 CASES = [
@@ -66,6 +72,15 @@ def load_data() -> tuple[np.ndarray, np.ndarray, str]:
     return x, rng.integers(0, 10, TRAIN_ROWS), "random data of MNIST's shape (MNIST not found)"
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the machine type."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def sgemm_gflops(n: int = 2048, repeats: int = 7) -> float:
     """Median GFLOP/s of an ``n x n`` float32 matrix product: the speed BLAS reaches on a large, easy shape."""
     a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
@@ -86,24 +101,30 @@ def epoch_gflop(widths: tuple[int, ...], rows: int) -> float:
     return 2 * rows * products / 1e9
 
 
-def mlp_trainer(case: Case, x: np.ndarray, y: np.ndarray) -> Callable[[], float]:
-    """One epoch of ``mlp.fit`` per call; returns its training seconds (as ``fit`` measures them)."""
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
-        layers += [Dense(fan_in, fan_out)] + ([ReLU()] if i < len(case.widths) - 2 else [])
-    model = Sequential(layers, seed=0)
-    optimizer: Optimizer = {"sgd": SGD(lr=0.01), "momentum": SGD(lr=0.01, momentum=0.9),
-                            "adam": Adam(lr=1e-3)}[case.optimizer]
-    loss = SoftmaxCrossEntropy()
-    epochs = 0
+class MlpTrainer:
+    """One epoch of ``mlp.fit`` per call, returning its training seconds (as ``fit`` measures them)."""
 
-    def epoch() -> float:
-        nonlocal epochs
-        epochs += 1
-        history = fit(model, loss, optimizer, x, y, epochs=1, batch_size=case.batch_size, seed=epochs, verbose=0)
+    def __init__(self, case: Case, x: np.ndarray, y: np.ndarray, flush_denormals: bool = True) -> None:
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
+            layers += [Dense(fan_in, fan_out)] + ([ReLU()] if i < len(case.widths) - 2 else [])
+        self.model = Sequential(layers, seed=0)
+        self.optimizer: Optimizer = {"sgd": SGD(lr=0.01), "momentum": SGD(lr=0.01, momentum=0.9),
+                                     "adam": Adam(lr=1e-3)}[case.optimizer]
+        self.case, self.x, self.y, self.flush, self.epochs = case, x, y, flush_denormals, 0
+
+    def __call__(self) -> float:
+        self.epochs += 1
+        history = fit(self.model, SoftmaxCrossEntropy(), self.optimizer, self.x, self.y, epochs=1,
+                      batch_size=self.case.batch_size, seed=self.epochs, verbose=0, flush_denormals=self.flush)
         return float(history["time"][0])
 
-    return epoch
+    def denormal_fraction(self) -> float:
+        """Fraction of the optimizer's state entries (velocities, moments) that are denormal floats."""
+        arrays = [a for slot in self.optimizer.state.values() for a in slot.values()]
+        tiny = np.finfo(np.float32).tiny
+        denormal = sum(int(np.count_nonzero((a != 0) & (np.abs(a) < tiny))) for a in arrays)
+        return denormal / max(1, sum(a.size for a in arrays))
 
 
 def torch_trainer(case: Case, x: np.ndarray, y: np.ndarray, threads: int) -> Callable[[], float] | None:
@@ -138,11 +159,15 @@ def torch_trainer(case: Case, x: np.ndarray, y: np.ndarray, threads: int) -> Cal
 
 
 def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int, roofline: float) -> None:
-    trainers = {"mlp": mlp_trainer(case, x, y)}
+    """Alternate epochs of each trainer; print medians (drift cases: also the last epochs against the first)."""
+    mlp_trainers = {"mlp": MlpTrainer(case, x, y)}
+    if case.drift:
+        mlp_trainers["mlp-noftz"] = MlpTrainer(case, x, y, flush_denormals=False)
+    trainers: dict[str, Callable[[], float]] = dict(mlp_trainers)
     torch_epoch = torch_trainer(case, x, y, threads)
     if torch_epoch is not None:
         trainers["torch"] = torch_epoch
-    count = 20 if case.drift else epochs + 1  # the first epoch of each is the warm-up
+    count = DRIFT_EPOCHS if case.drift else epochs + 1  # the first epoch of each is the warm-up
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for _ in range(count):
         for name, epoch in trainers.items():
@@ -151,13 +176,50 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
           f"roofline {roofline:.2f} s)")
     medians = {name: float(np.median(t[1:])) for name, t in times.items()}
     for name, t in times.items():
-        line = (f"  {name:<6} {medians[name]:6.3f} s/epoch  {len(x) / medians[name]:9,.0f} samples/s  "
+        line = (f"  {name:<9} {medians[name]:6.3f} s/epoch  {len(x) / medians[name]:9,.0f} samples/s  "
                 f"{medians[name] / roofline:4.2f}x roofline")
-        if name == "mlp" and "torch" in medians:
-            line += f"  {medians['mlp'] / medians['torch']:4.2f}x PyTorch's time"
+        if name.startswith("mlp") and "torch" in medians:
+            line += f"  {medians[name] / medians['torch']:4.2f}x PyTorch's time"
         if case.drift:
-            line += f"  last/first epoch {t[-1] / float(np.median(t[1:4])):4.2f} (first = median of epochs 2-4)"
+            line += f"  last/first {np.median(t[-3:]) / np.median(t[1:4]):4.2f}"
+        if name in mlp_trainers and case.drift:
+            line += f"  denormal state {mlp_trainers[name].denormal_fraction():.2%}"
         print(line)
+
+
+def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
+    """Time of a momentum update and of an sgemm on denormal operands relative to normal ones,
+    with the flush-to-zero flags off and on: how much denormals cost on this CPU, and what the flags remove."""
+    def median_time(operation: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            operation()
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    def momentum_update(value: float) -> Callable[[], object]:
+        v, g = np.empty(n, np.float32), np.full(n, value, np.float32)
+
+        def update() -> None:
+            v.fill(value)  # refilled each time: under the flags the first update turns denormals into zeros
+            np.multiply(v, np.float32(0.9), out=v)  # v <- 0.9 v - 0.01 g, in place
+            np.subtract(v, np.float32(0.01) * g, out=v)
+        return update
+
+    def product(value: float) -> Callable[[], object]:
+        a, b = np.full((512, 512), value, np.float32), np.ones((512, 512), np.float32)
+        return lambda: a @ b
+
+    tiny = float(np.finfo(np.float32).tiny)  # denormal operands: tiny / 10; normal ones: 1e-3
+    print("\ncost of denormal operands (time with denormals / time with normal floats):")
+    for flush in (False, True):
+        with fpenv.flush_denormals(flush):
+            ratios = [median_time(make(tiny / 10)) / median_time(make(1e-3)) for make in (momentum_update, product)]
+        print(f"  flush-to-zero {'on ' if flush else 'off'}  momentum update {ratios[0]:4.2f}x  "
+              f"sgemm 512^3 {ratios[1]:4.2f}x")
+    if not fpenv.supported():
+        print("  (the flags cannot be set on this platform: flush-to-zero 'on' is the same as 'off')")
 
 
 PEAK_RSS = """
@@ -183,12 +245,15 @@ def peak_rss_of_training(epochs: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 timed epochs per case, no 20-epoch drift runs")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"epochs over {QUICK_ROWS:,} rows, 3 timed per case, no {DRIFT_EPOCHS}-epoch drift runs")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (after one warm-up)")
     args = parser.parse_args()
-    epochs = 2 if args.quick else args.epochs
+    epochs = 3 if args.quick else args.epochs
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     x, y, source = load_data()
+    if args.quick:
+        x, y = x[:QUICK_ROWS], y[:QUICK_ROWS]
     gflops = sgemm_gflops()
     try:
         import torch
@@ -196,13 +261,14 @@ def main() -> None:
         torch_version = f"PyTorch {torch.__version__}"
     except ImportError:
         torch_version = "PyTorch not installed (pip install torch==2.13.0 for the comparison)"
-    print(f"{platform.processor() or platform.machine()}, {threads} threads; Python {platform.python_version()}, "
+    print(f"{cpu_name()}, {threads} threads; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, {torch_version}")
     print(f"data: {source}, {len(x):,} rows; NumPy sgemm (2048^3): {gflops:.0f} GFLOP/s")
     for case in CASES:
         if args.quick and case.drift:
             continue
         run_case(case, x, y, epochs, threads, epoch_gflop(case.widths, len(x)) / gflops)
+    denormal_cost()
     print(f"\npeak RSS: {peak_rss_of_training(1 if args.quick else 3)}")
 
 

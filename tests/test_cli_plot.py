@@ -1,13 +1,15 @@
-"""``mlp plot``: learning curves of a run directory's history.json as a PNG."""
+"""``mlp plot``: learning curves, gradient norms, weights and confusion matrix of a run as PNGs."""
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import png_size
+from conftest import SPIRALS, invoke, png_size
 
 from mlp.cli import main
 from mlp.history import History
@@ -96,3 +98,69 @@ def test_missing_matplotlib(tmp_path, monkeypatch):
     assert_error(plot(run), 'mlp plot needs matplotlib, which is not installed; install it with: '
                             'pip install "mlp[plot]"  (or pip install matplotlib)')
     assert not (run / "learning_curves.png").exists()
+
+
+# -- gradient norms, weights, confusion matrix: from a real (tiny) run ---------------------------------------
+
+
+@pytest.fixture
+def digits_run(tmp_path, offline_mnist) -> Path:
+    """A 2-epoch run on 40 digits of the bundled MNIST sample (40 test digits), with gradient norms
+    recorded every batch."""
+    root = tmp_path / "digits"
+    root.mkdir()
+    config = root / "digits.yaml"
+    config.write_text(
+        "name: digits\ndata: {dataset: mnist, validation_split: 0.25, limit: 40}\n"
+        "model: {layers: [{dense: 16, activation: relu}, {dense: 10}]}\n"
+        "training: {epochs: 2, batch_size: 10, gradient_norms: {every: 1}}\n"
+    )
+    result = invoke("train", config, "--out", root / "runs", "--quiet")
+    assert result.exit_code == 0, result.output
+    return next((root / "runs").iterdir())
+
+
+def test_a_run_records_gradient_norms_and_plot_draws_them(digits_run):
+    norms = History.from_json(digits_run / "gradient_norms.json")
+    assert norms["epoch"] == pytest.approx([k / 3 for k in range(1, 7)])  # 30 training rows, batches of 10
+    assert (digits_run / "gradient_norms.csv").read_text().startswith(
+        "epoch,0.W/grad_norm,0.W/update_ratio,2.W/grad_norm,2.W/update_ratio\n")
+    result = plot(digits_run)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote {digits_run / 'learning_curves.png'}\nwrote {digits_run / 'gradient_norms.png'}\n"
+    assert png_size(digits_run / "gradient_norms.png") == (1000, 400)
+
+
+def test_weights_and_confusion_images(digits_run, tmp_path):
+    out = tmp_path / "figures" / "curves.png"
+    result = plot(digits_run, "--out", out, "--weights", "--units", "12", "--confusion")
+    assert result.exit_code == 0, result.output
+    names = ["curves.png", "gradient_norms.png", "weights.png", "confusion_matrix.png", "most_confused.png"]
+    assert result.stdout == "".join(f"wrote {out.parent / name}\n" for name in names)
+    assert result.stderr.startswith("warning: MNIST NOT FOUND, USING THE BUNDLED SAMPLE")  # the data of the run
+    assert png_size(out.parent / "weights.png") == (800, 240)  # 12 units: 2 rows of 8, 100 px each, + title
+    assert png_size(out.parent / "confusion_matrix.png") == (600, 600)
+    wrong = 40 - round(40 * json.loads((digits_run / "metrics.json").read_text())["test"]["accuracy"])
+    rows = math.ceil(min(wrong, 32) / 8)  # the most confident of the wrong guesses, 8 to a row
+    assert png_size(out.parent / "most_confused.png") == (800, 100 * rows + 40)
+
+
+def test_weights_need_image_inputs(tmp_path):
+    result = invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path, "--quiet")
+    assert result.exit_code == 0, result.output
+    run = next(tmp_path.iterdir())
+    assert_error(plot(run, "--weights"), "the input has 2 features, not a square image (e.g. 784 = 28x28 pixels); "
+                                         "weight and digit images need image data such as MNIST")
+
+
+def test_resumed_runs_keep_the_earlier_gradient_norms(tmp_path, offline_mnist):
+    config = tmp_path / "digits.yaml"
+    config.write_text("data: {dataset: mnist, limit: 20}\n"
+                      "model: {layers: [{dense: 8, activation: relu}, {dense: 10}]}\n"
+                      "training: {epochs: 1, batch_size: 8, gradient_norms: {every: 1}}\n")
+    assert invoke("train", config, "--out", tmp_path / "runs", "-q").exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    result = invoke("train", "--resume", run, "--epochs", "3", "-q")
+    assert result.exit_code == 0, result.output
+    # 16 training rows in batches of 8: two records an epoch, for the three epochs.
+    assert History.from_json(run / "gradient_norms.json")["epoch"] == pytest.approx([0.5, 1, 1.5, 2, 2.5, 3])

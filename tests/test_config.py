@@ -41,7 +41,7 @@ DEFAULT = {
                   "decay_bias": False, "max_norm": None},
     "schedule": None,
     "training": {"epochs": 20, "batch_size": 128, "shuffle": True, "drop_last": False, "early_stopping": None,
-                 "reduce_lr_on_plateau": None},
+                 "reduce_lr_on_plateau": None, "gradient_norms": None},
     "output": {"dir": "runs", "keep": "last", "monitor": "val_loss"},
 }
 ADAM = {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
@@ -114,6 +114,7 @@ def test_callbacks_take_their_defaults():
     assert training["early_stopping"] == {"monitor": "val_loss", "patience": 5, "mode": "auto", "min_delta": 0.0,
                                           "restore_best_weights": True}
     assert training["reduce_lr_on_plateau"]["patience"] == 1
+    assert resolve({"training": {"gradient_norms": True}})["training"]["gradient_norms"] == {"every": 10}
     assert resolve({"training": {"early_stopping": False}})["training"]["early_stopping"] is None
 
 
@@ -201,7 +202,7 @@ def test_wrong_types(raw, message):
      "normalize, limit"),
     ({"training": {"epoch": 3}},
      "unknown key 'epoch' in training (did you mean 'epochs'?); valid keys: epochs, batch_size, shuffle, "
-     "drop_last, early_stopping, reduce_lr_on_plateau"),
+     "drop_last, early_stopping, reduce_lr_on_plateau, gradient_norms"),
     ({"model": {"layer": []}}, "unknown key 'layer' in model (did you mean 'layers'?); valid keys: layers, dtype"),
     ({"output": {"kept": "best"}},
      "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor"),
@@ -243,6 +244,8 @@ def test_unknown_keys_and_malformed_layers(raw, message):
      "training.early_stopping: EarlyStopping patience must be >= 0, got -1"),
     ({"training": {"reduce_lr_on_plateau": {"factor": 2}}},
      "training.reduce_lr_on_plateau: ReduceLROnPlateau factor must be in (0, 1), got 2.0"),
+    ({"training": {"gradient_norms": {"every": 0}}},
+     "training.gradient_norms: GradientNorms every must be a positive integer, got 0"),
     ({"schedule": {"name": "step", "step_size": 0}}, "schedule: StepDecay step_size must be >= 1, got 0"),
 ])
 def test_impossible_values(raw, message):

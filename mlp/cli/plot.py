@@ -1,17 +1,25 @@
-"""``mlp plot``: the learning curves of a run as a PNG."""
+"""``mlp plot``: a run's learning curves, gradient norms, first-layer weights and confusion matrix as PNGs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import numpy as np
 
 from mlp.cli.common import debug_option
+from mlp.cli.evaluate import load_rows, load_trained
+from mlp.dense import Dense
 from mlp.history import History
-from mlp.plots import plot_history
+from mlp.metrics import confusion_matrix
+from mlp.plots import plot_confusion_matrix, plot_gradient_norms, plot_history, plot_misclassified, plot_weights
+from mlp.run import NORMS_JSON
 
 HISTORY_FILE = "history.json"  # what `mlp train` writes in a run directory (History.to_json)
 DEFAULT_OUT = "learning_curves.png"
+NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"
+CONFUSION_OUT, MISTAKES_OUT = "confusion_matrix.png", "most_confused.png"
+MISTAKES_SHOWN = 32
 
 
 def find_history(run: Path) -> Path:
@@ -40,24 +48,78 @@ def read_history(path: Path) -> History:
     return history
 
 
+def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusion: bool,
+                     data_dir: Path | None) -> list[Path]:
+    """The images of ``run``'s ``model.npz``: first-layer weights, and the confusion matrix and most confident
+    mistakes on the run's test set."""
+    trained = load_trained(run)
+    written = []
+    if weights:
+        first = next((layer for layer in trained.model if isinstance(layer, Dense)), None)
+        assert first is not None, "a model written by mlp train starts with a Dense layer"
+        written.append(plot_weights(first.params["W"], folder / WEIGHTS_OUT, units,
+                                    title=f"{run.name}: incoming weights of the first {units} hidden units"))
+    if confusion:
+        if trained.classes is None:
+            raise ValueError(f"{run} is a regression model; a confusion matrix needs classes")
+        rows = load_rows(trained, None, data_dir, "test")
+        output = trained.model.predict(rows.x)
+        predicted = trained.predicted_classes(output)
+        matrix = confusion_matrix(rows.y, predicted, len(trained.classes))
+        accuracy = np.trace(matrix) / len(rows.y)
+        written.append(plot_confusion_matrix(matrix, trained.classes, folder / CONFUSION_OUT,
+                                             title=f"{run.name}: test accuracy {accuracy:.2%}"))
+        wrong = np.flatnonzero(predicted != rows.y)
+        if len(wrong):
+            probabilities = trained.probabilities(output)
+            confidence = probabilities[wrong, predicted[wrong]] if probabilities is not None else np.zeros(len(wrong))
+            shown = wrong[np.argsort(-confidence, kind="stable")[:MISTAKES_SHOWN]]
+            labels = [f"{trained.classes[rows.y[i]]} -> {trained.classes[predicted[i]]}"
+                      + (f" ({probabilities[i, predicted[i]]:.2f})" if probabilities is not None else "")
+                      for i in shown]
+            written.append(plot_misclassified(
+                rows.x[shown], labels, folder / MISTAKES_OUT,
+                title=f"{run.name}: the most confident of {len(wrong):,} test mistakes (true -> predicted)"))
+    return written
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help=f"PNG file to write. [default: RUN_DIR/{DEFAULT_OUT}]")
+              help=f"PNG file for the learning curves; the other images go in its folder. "
+                   f"[default: RUN_DIR/{DEFAULT_OUT}]")
+@click.option("--weights", is_flag=True, help=f"Also draw the first layer's weights as images ({WEIGHTS_OUT}).")
+@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True,
+              help="How many hidden units --weights draws.")
+@click.option("--confusion", is_flag=True,
+              help=f"Also draw the test set's confusion matrix ({CONFUSION_OUT}) and the most confident mistakes "
+                   f"({MISTAKES_OUT}).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder with the dataset's files, for --confusion.")
 @debug_option
-def plot(run_dir: Path, out: Path | None) -> None:
-    """Plot the learning curves of a run as a PNG.
+def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: bool, data_dir: Path | None) -> None:
+    """Plot a run: learning curves, gradient norms, weights, confusion matrix.
 
-    Loss and accuracy per epoch, training and validation, with the best validation loss marked (a
-    regression run gets the loss panel only). RUN_DIR is a run directory written by `mlp train`, or
-    its history.json. Needs matplotlib: pip install "mlp[plot]".
+    Always the learning curves: loss and accuracy per epoch, training and validation, with the best
+    validation loss marked (a regression run gets the loss panel only). If the run recorded them
+    (training.gradient_norms), also each layer's gradient norm and update ratio over training.
+    --weights and --confusion draw from the run's model.npz. RUN_DIR is a run directory written by
+    `mlp train`, or its history.json. Needs matplotlib: pip install "mlp[plot]".
 
     \b
     Examples:
       mlp plot runs/mnist-20261121-101500
+      mlp plot runs/mnist-20261121-101500 --weights --confusion
       mlp plot runs/mnist-20261121-101500/history.json --out curves.png
     """
     history_path = find_history(run_dir)
-    out = out or history_path.parent / DEFAULT_OUT
-    path = plot_history(read_history(history_path), out, title=history_path.parent.resolve().name)
-    click.echo(f"wrote {path}")
+    run = history_path.parent
+    out = out or run / DEFAULT_OUT
+    title = run.resolve().name
+    written = [plot_history(read_history(history_path), out, title=title)]
+    if (run / NORMS_JSON).is_file():
+        norms = read_history(run / NORMS_JSON)
+        written.append(plot_gradient_norms(norms, out.parent / NORMS_OUT, title=f"{title}: gradients by layer"))
+    if weights or confusion:
+        written += plot_model_views(run, out.parent, weights, units, confusion, data_dir)
+    for path in written:
+        click.echo(f"wrote {path}")
