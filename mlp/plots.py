@@ -210,10 +210,11 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: str | Pa
     np.fill_diagonal(errors, np.nan)
     ax.imshow(errors, cmap="Reds")
     n = len(classes)
+    dark = 0.6 * np.nanmax(errors) if n > 1 else np.inf  # white text on the darkest cells
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8 if n <= 10 else 6,
-                    color="black" if i != j else "green")
+            color = "green" if i == j else "white" if errors[i, j] > dark else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8 if n <= 10 else 6, color=color)
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted class", ylabel="true class",
            title=title or "confusion matrix")
     ax.set_xticklabels(classes)

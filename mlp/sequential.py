@@ -83,11 +83,14 @@ class Sequential(Layer):
     def backward(self, grad_out: np.ndarray, input_grad: bool = False) -> np.ndarray | None:
         """``grad_out = dL/d(output)`` -> ``dL/dX`` (only if ``input_grad``); fills every layer's ``grads``.
 
-        By default the first layer skips ``Delta @ W.T``: nobody needs the gradient w.r.t. the data.
+        By default the backward pass stops at the first layer with parameters, which skips its
+        ``Delta @ W.T``: below it (e.g. an input ``Dropout``) there is only the gradient w.r.t. the data,
+        which nobody needs.
         """
-        for i in range(len(self.layers) - 1, 0, -1):
+        last = 0 if input_grad else next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for i in range(len(self.layers) - 1, last, -1):
             grad_out = self.layers[i].backward(grad_out)
-        return self.layers[0].backward(grad_out, input_grad)
+        return self.layers[last].backward(grad_out, input_grad)
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Network output for ``x: (n, in_features)`` in evaluation mode, ``batch_size`` rows at a time."""

@@ -12,7 +12,8 @@ from mlp import config
 from mlp.cli import main
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
-PROMISED = {"mnist", "keras_example", "mnist_fast", "mnist_best", "fashion_mnist", "spirals", "csv_example"}
+PROMISED = {"mnist", "keras_example", "mnist_fast", "mnist_best", "fashion_mnist", "spirals", "csv_example",
+            "deep_sigmoid", "deep_tanh", "deep_relu"}
 
 
 def test_every_promised_config_is_shipped():
@@ -48,3 +49,13 @@ def test_config_trains_one_short_epoch(path, tmp_path, offline_mnist):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 1
     assert 0 <= metrics["test"]["accuracy"] <= 1
+
+
+def test_the_depth_study_varies_only_the_activation():
+    studies = {act: config.load(CONFIGS / f"deep_{act}.yaml") for act in ("sigmoid", "tanh", "relu")}
+    for act, resolved in studies.items():
+        assert [layer["dense"] for layer in resolved["model"]["layers"]] == [256] * 5 + [10]
+        assert [layer["activation"] for layer in resolved["model"]["layers"]] == [act] * 5 + ["linear"]
+        assert resolved["training"]["gradient_norms"] == {"every": 25}
+        others = {key: value for key, value in resolved.items() if key not in ("name", "model")}
+        assert others == {key: value for key, value in studies["relu"].items() if key not in ("name", "model")}

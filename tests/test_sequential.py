@@ -77,6 +77,18 @@ def test_first_layer_skips_the_input_gradient():
     assert model.backward(np.ones_like(out), input_grad=True).shape == (5, 4)
 
 
+def test_backward_stops_at_the_first_layer_with_parameters(monkeypatch):
+    """Input dropout needs no backward pass: below the first Dense layer there is only dL/dX."""
+    monkeypatch.setattr(CountingDense, "input_grads", 0)
+    model = Sequential([Dropout(0.2), CountingDense(4, 3), ReLU(), CountingDense(3, 2)], seed=0)
+    out = model.forward(np.ones((5, 4)), training=True)
+    assert model.backward(np.ones_like(out)) is None
+    assert CountingDense.input_grads == 1
+    assert model[1].grads["W"].any()
+    assert model.backward(np.ones_like(out), input_grad=True).shape == (5, 4)
+    assert CountingDense.input_grads == 3
+
+
 def test_seed_fixes_the_whole_network():
     def build(seed):
         return Sequential([Dense(6, 5), Dropout(0.5), Dense(5, 2)], seed=seed)

@@ -1,0 +1,159 @@
+"""Train the recipes of docs/results.md and rewrite its table from the runs' metrics.json files.
+
+    python scripts/results.py run              # every recipe and seed not yet in docs/results/runs, then plot and table
+    python scripts/results.py run mnist_fast   # one recipe's seeds
+    python scripts/results.py table            # rewrite the table from the runs that are there
+    python scripts/results.py table --check    # exit 1 if docs/results.md does not match the runs
+
+Each run is the command the table shows, ``mlp train configs/<recipe>.yaml --seed S --out docs/results/runs``,
+with ``MLP_DATA_DIR`` set to ``../shared/datasets/mnist`` unless it is set already. The runs' model files stay
+out of git (docs/results/.gitignore); their metrics, histories, logs and plots are committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "results" / "runs"
+PAGE = ROOT / "docs" / "results.md"
+BEGIN, END = "<!-- table: scripts/results.py -->", "<!-- end of table -->"
+
+
+@dataclass
+class Recipe:
+    config: str  # the stem of configs/<config>.yaml
+    seeds: tuple[int, ...]
+    published: str  # the result in the literature this row corresponds to
+    plots: tuple[str, ...] = ()  # extra `mlp plot` options for the seed-0 run
+
+
+RECIPES = [
+    Recipe("keras_example", (0, 1, 2), "93.8 (Keras 3 running the same code on this machine [1])"),
+    Recipe("mnist", (0, 1, 2), "95.3 (300 HU, MSE [2]); 98.4 (800 HU, cross-entropy [3])", ("--weights",)),
+    Recipe("mnist_fast", (0, 1, 2), "98.0 in 5 epochs, 4.3 s (PyTorch, SGD 0.1 + Nesterov 0.9 [1])"),
+    Recipe("mnist_best", (0,), "98.75 / 98.94 (dropout, ReLU 3x1024, without / with max-norm [4])",
+           ("--weights", "--confusion")),
+    Recipe("deep_sigmoid", (0,), "-"),
+    Recipe("deep_tanh", (0,), "-"),
+    Recipe("deep_relu", (0,), "-"),
+]
+
+
+def command(recipe: Recipe, seed: int) -> str:
+    return f"mlp train configs/{recipe.config}.yaml --seed {seed} --out docs/results/runs"
+
+
+def runs() -> dict[tuple[str, int], Path]:
+    """The finished runs in ``RUNS`` by (config name, seed); the latest one where a seed ran twice."""
+    found: dict[tuple[str, int], Path] = {}
+    for metrics in sorted(RUNS.glob("*/metrics.json")):  # run folders end in a timestamp: later sorts last
+        config = yaml.safe_load((metrics.parent / "config.yaml").read_text())
+        found[(config["name"], config["seed"])] = metrics.parent
+    return found
+
+
+def config_name(recipe: Recipe) -> str:
+    return yaml.safe_load((ROOT / "configs" / f"{recipe.config}.yaml").read_text())["name"]
+
+
+def train(recipes: list[Recipe]) -> None:
+    env = os.environ.copy()
+    data = ROOT.parent / "shared" / "datasets" / "mnist"
+    if "MLP_DATA_DIR" not in env and data.is_dir():
+        env["MLP_DATA_DIR"] = str(data)
+    mlp = [sys.executable, "-c", "from mlp.cli import main; main()"]  # the `mlp` of this interpreter
+    for recipe in recipes:
+        for seed in recipe.seeds:
+            if (config_name(recipe), seed) in runs():
+                continue
+            print(f"$ {command(recipe, seed)}", flush=True)
+            subprocess.run([*mlp, *command(recipe, seed).split()[1:], "--quiet"], check=True, cwd=ROOT, env=env)
+        run = runs()[(config_name(recipe), recipe.seeds[0])]
+        subprocess.run([*mlp, "plot", str(run), *recipe.plots], check=True, cwd=ROOT, env=env)
+
+
+def describe_network(config_path: Path) -> str:
+    """``784-512-10 relu (407,050)`` from a run's config.yaml (MNIST: 784 inputs)."""
+    layers = yaml.safe_load(config_path.read_text())["model"]["layers"]
+    widths = [784] + [layer["dense"] for layer in layers if "dense" in layer]
+    params = sum(fan_in * fan_out + fan_out for fan_in, fan_out in pairwise(widths))
+    dropout = ", dropout" if any("dropout" in layer for layer in layers) else ""
+    activation = next(layer["activation"] for layer in layers if "dense" in layer)
+    return f"{'-'.join(map(str, widths))} {activation}{dropout} ({params:,})"
+
+
+def _mean_std(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
+    mean = statistics.mean(values) * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+
+
+def table() -> str:
+    """The markdown table of every recipe that has runs."""
+    found = runs()
+    lines = ["| recipe | network (parameters) | epochs | training s | test accuracy % | seeds | published accuracy % |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for recipe in RECIPES:
+        metrics: list[dict[str, Any]] = [json.loads((found[(config_name(recipe), seed)] / "metrics.json").read_text())
+                                         for seed in recipe.seeds if (config_name(recipe), seed) in found]
+        if not metrics:
+            continue
+        network = describe_network(found[(config_name(recipe), recipe.seeds[0])] / "config.yaml")
+        accuracies = [m["test"]["accuracy"] for m in metrics]
+        seconds = [m["training_seconds"] for m in metrics]
+        epochs = "/".join(sorted({str(m["epochs"]) for m in metrics}))
+        if not metrics[0]["model"].endswith("(last)"):  # e.g. "best val_accuracy (0.9880) at epoch 57"
+            epochs += f" (kept: {metrics[0]['model']})"
+        lines.append(
+            f"| [`{recipe.config}`](../configs/{recipe.config}.yaml) | {network} | {epochs} | "
+            f"{_mean_std(seconds, digits=1)} | {_mean_std(accuracies, 100)} | "
+            f"{len(metrics)} | {recipe.published} |")
+    return "\n".join(lines)
+
+
+def write_table(check: bool) -> int:
+    page = PAGE.read_text()
+    start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
+    new = page[:start] + "\n" + table() + "\n" + page[end:]
+    if check:
+        if new != page:
+            print(f"{PAGE} does not match the runs in {RUNS}; run: python scripts/results.py table", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.write_text(new)
+    print(f"wrote the table of {PAGE}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_parser = sub.add_parser("run", help="train the recipes' missing seeds, plot, and rewrite the table")
+    run_parser.add_argument("recipes", nargs="*", metavar="RECIPE", help=", ".join(r.config for r in RECIPES))
+    table_parser = sub.add_parser("table", help="rewrite the table from the runs")
+    table_parser.add_argument("--check", action="store_true", help="only check that the page matches the runs")
+    args = parser.parse_args()
+    if args.action == "run":
+        names = [r.config for r in RECIPES]
+        unknown = sorted(set(args.recipes) - set(names))
+        if unknown:
+            parser.error(f"unknown recipe {', '.join(unknown)}; recipes: {', '.join(names)}")
+        train([r for r in RECIPES if not args.recipes or r.config in args.recipes])
+    return write_table(check=args.action == "table" and args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
