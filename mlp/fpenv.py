@@ -47,7 +47,7 @@ def supported() -> bool:
     return _LIBM is not None
 
 
-def _mxcsr() -> _Fenv:
+def _environment() -> _Fenv:
     env = _Fenv()
     if _LIBM.fegetenv(ctypes.byref(env)) != 0:  # type: ignore[union-attr]
         raise OSError("fegetenv failed")
@@ -55,7 +55,7 @@ def _mxcsr() -> _Fenv:
 
 
 def _set_flags(bits: int) -> None:
-    env = _mxcsr()
+    env = _environment()
     env.mxcsr = (env.mxcsr & ~_FTZ_DAZ) | bits
     if _LIBM.fesetenv(ctypes.byref(env)) != 0:  # type: ignore[union-attr]
         raise OSError("fesetenv failed")
@@ -72,7 +72,7 @@ def flush_denormals(enabled: bool = True) -> Iterator[bool]:
     if not (enabled and supported()):
         yield False
         return
-    previous = _mxcsr().mxcsr & _FTZ_DAZ
+    previous = _environment().mxcsr & _FTZ_DAZ
     _set_flags(_FTZ_DAZ)
     try:
         yield True
