@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from mlp.cli.train import read_config
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "results" / "runs"
 PAGE = ROOT / "docs" / "results.md"
@@ -55,17 +57,21 @@ def command(recipe: Recipe, seed: int) -> str:
     return f"mlp train configs/{recipe.config}.yaml --seed {seed} --out docs/results/runs"
 
 
-def runs() -> dict[tuple[str, int], Path]:
-    """The finished runs in ``RUNS`` by (config name, seed); the latest one where a seed ran twice."""
-    found: dict[tuple[str, int], Path] = {}
+def runs(recipe: Recipe) -> dict[int, Path]:
+    """The recipe's finished runs in ``RUNS`` by seed: those whose config.yaml is what ``command`` resolves
+    to now (so a run of an earlier version of the config is not counted), the latest where a seed ran twice."""
+    found: dict[int, Path] = {}
     for metrics in sorted(RUNS.glob("*/metrics.json")):  # run folders end in a timestamp: later sorts last
-        config = yaml.safe_load((metrics.parent / "config.yaml").read_text())
-        found[(config["name"], config["seed"])] = metrics.parent
+        stored = yaml.safe_load((metrics.parent / "config.yaml").read_text())
+        if stored == recipe_config(recipe, stored["seed"]):
+            found[stored["seed"]] = metrics.parent
     return found
 
 
-def config_name(recipe: Recipe) -> str:
-    return yaml.safe_load((ROOT / "configs" / f"{recipe.config}.yaml").read_text())["name"]
+def recipe_config(recipe: Recipe, seed: int) -> dict[str, Any]:
+    """The resolved config ``command(recipe, seed)`` trains, as ``mlp train`` stores it in config.yaml."""
+    return read_config(ROOT / "configs" / f"{recipe.config}.yaml", (), seed=(["seed"], seed),
+                       out=(["output", "dir"], str(RUNS.relative_to(ROOT))))
 
 
 def train(recipes: list[Recipe]) -> None:
@@ -76,11 +82,11 @@ def train(recipes: list[Recipe]) -> None:
     mlp = [sys.executable, "-c", "from mlp.cli import main; main()"]  # the `mlp` of this interpreter
     for recipe in recipes:
         for seed in recipe.seeds:
-            if (config_name(recipe), seed) in runs():
+            if seed in runs(recipe):
                 continue
             print(f"$ {command(recipe, seed)}", flush=True)
             subprocess.run([*mlp, *command(recipe, seed).split()[1:], "--quiet"], check=True, cwd=ROOT, env=env)
-        run = runs()[(config_name(recipe), recipe.seeds[0])]
+        run = runs(recipe)[recipe.seeds[0]]
         subprocess.run([*mlp, "plot", str(run), *recipe.plots], check=True, cwd=ROOT, env=env)
 
 
@@ -103,15 +109,15 @@ def _mean_std(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
 
 def table() -> str:
     """The markdown table of every recipe that has runs."""
-    found = runs()
     lines = ["| recipe | network (parameters) | epochs | training s | test accuracy % | seeds | published accuracy % |",
              "|---|---|---:|---:|---:|---:|---|"]
     for recipe in RECIPES:
-        metrics: list[dict[str, Any]] = [json.loads((found[(config_name(recipe), seed)] / "metrics.json").read_text())
-                                         for seed in recipe.seeds if (config_name(recipe), seed) in found]
+        found = runs(recipe)
+        metrics: list[dict[str, Any]] = [json.loads((found[seed] / "metrics.json").read_text())
+                                         for seed in recipe.seeds if seed in found]
         if not metrics:
             continue
-        network = describe_network(found[(config_name(recipe), recipe.seeds[0])] / "config.yaml")
+        network = describe_network(found[min(found)] / "config.yaml")
         accuracies = [m["test"]["accuracy"] for m in metrics]
         seconds = [m["training_seconds"] for m in metrics]
         epochs = "/".join(sorted({str(m["epochs"]) for m in metrics}))
@@ -125,6 +131,10 @@ def table() -> str:
 
 
 def write_table(check: bool) -> int:
+    missing = [recipe.config for recipe in RECIPES if not runs(recipe)]
+    if missing:
+        print(f"no run of the current {', '.join(f'configs/{name}.yaml' for name in missing)} in {RUNS}; "
+              f"run: python scripts/results.py run {' '.join(missing)}", file=sys.stderr)
     page = PAGE.read_text()
     start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
     new = page[:start] + "\n" + table() + "\n" + page[end:]
