@@ -4,12 +4,15 @@
     python scripts/benchmark.py --quick    # shorter epochs and no 20-epoch drift runs, under a minute
 
 For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a
-warm-up epoch of each), and the script prints the median seconds per epoch, samples/s and the ratio.
+warm-up epoch of each, with a pause before every epoch), and the script prints the median seconds per epoch,
+samples/s and the ratio.
 PyTorch is used when it is importable (``pip install torch==2.13.0`` on the project's machine installs a
 local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_threads`` set to the cores
 ``mlp`` uses. Data: MNIST from ``MLP_DATA_DIR`` or ``../shared/datasets/mnist`` if present, else random
 data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
-reaches on large square matrices here. Peak RSS is measured on a separate full ``mlp train`` run.
+reaches on large square matrices here, measured after each case. The script also times each case's
+matrix products alone, with the real shapes, in NumPy and in PyTorch: no trainer calling that BLAS can be
+faster. Peak RSS is measured on a separate full ``mlp train`` run.
 
 The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flush-to-zero flags (the
 default, ``mlp.fpenv``) and without them (``mlp-noftz``), and compare the median of the last three epochs
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
 QUICK_ROWS = 16_000  # --quick: epochs over a third of them
 DRIFT_EPOCHS = 20
+# Seconds of rest before each epoch. OpenBLAS's worker threads spin for a while after their last call, and
+# would take the cores from the PyTorch epoch that follows an mlp epoch: without the pause, PyTorch's epochs
+# over 16,000 rows measured 1.2-1.9x slower, which made mlp's ratio look better than it is.
+PAUSE = 0.5
 
 
 @dataclass
@@ -101,6 +109,27 @@ def epoch_gflop(widths: tuple[int, ...], rows: int) -> float:
     return 2 * rows * products / 1e9
 
 
+def products_seconds(case: Case, rows: int, convert: Callable[[np.ndarray], Any], repeats: int = 3) -> float:
+    """Median seconds of one epoch's matrix products alone (those ``epoch_gflop`` counts, batch by batch),
+    on operands made by ``convert`` from float32 NumPy arrays: NumPy's BLAS, or PyTorch's with ``torch.from_numpy``.
+    Nothing else runs, so no trainer that calls this BLAS can take less time per epoch."""
+    rng = np.random.default_rng(0)
+    operands = []
+    for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
+        x, w, delta = (convert(rng.standard_normal(shape, dtype=np.float32))
+                       for shape in ((case.batch_size, fan_in), (fan_in, fan_out), (case.batch_size, fan_out)))
+        operands += [(x, w), (x.T, delta)] + ([(delta, w.T)] if i else [])  # X @ W, X.T @ Delta, Delta @ W.T
+    times = []
+    for _ in range(repeats):
+        time.sleep(PAUSE)
+        start = time.perf_counter()
+        for _ in range(rows // case.batch_size):
+            for a, b in operands:
+                a @ b
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 class MlpTrainer:
     """One epoch of ``mlp.fit`` per call, returning its training seconds (as ``fit`` measures them)."""
 
@@ -158,7 +187,7 @@ def torch_trainer(case: Case, x: np.ndarray, y: np.ndarray, threads: int) -> Cal
     return epoch
 
 
-def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int, roofline: float) -> None:
+def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int) -> None:
     """Alternate epochs of each trainer; print medians (drift cases: also the last epochs against the first)."""
     mlp_trainers = {"mlp": MlpTrainer(case, x, y)}
     if case.drift:
@@ -171,9 +200,13 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for _ in range(count):
         for name, epoch in trainers.items():
+            time.sleep(PAUSE)
             times[name].append(epoch())
-    print(f"\n{case.name}  ({epoch_gflop(case.widths, len(x)):.1f} GFLOP of matrix products per epoch, "
-          f"roofline {roofline:.2f} s)")
+    # Measured after the case, so that the roofline reflects the machine's speed of the moment (it is shared).
+    gflops = sgemm_gflops()
+    roofline = epoch_gflop(case.widths, len(x)) / gflops
+    print(f"\n{case.name}  ({epoch_gflop(case.widths, len(x)):.1f} GFLOP of matrix products per epoch; "
+          f"sgemm 2048^3 {gflops:.0f} GFLOP/s now, roofline {roofline:.2f} s)")
     medians = {name: float(np.median(t[1:])) for name, t in times.items()}
     for name, t in times.items():
         line = (f"  {name:<9} {medians[name]:6.3f} s/epoch  {len(x) / medians[name]:9,.0f} samples/s  "
@@ -185,6 +218,16 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
         if name in mlp_trainers and case.drift:
             line += f"  denormal state {mlp_trainers[name].denormal_fraction():.2%}"
         print(line)
+    if case.drift:
+        return
+    numpy_products = products_seconds(case, len(x), lambda a: a)
+    line = f"  matrix products alone: NumPy {numpy_products:.3f} s/epoch"
+    if "torch" in medians:
+        import torch
+
+        line += (f", PyTorch {products_seconds(case, len(x), torch.from_numpy):.3f}; NumPy's alone are "
+                 f"{numpy_products / medians['torch']:.2f}x PyTorch's epoch")
+    print(line)
 
 
 def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
@@ -254,7 +297,6 @@ def main() -> None:
     x, y, source = load_data()
     if args.quick:
         x, y = x[:QUICK_ROWS], y[:QUICK_ROWS]
-    gflops = sgemm_gflops()
     try:
         import torch
 
@@ -263,11 +305,11 @@ def main() -> None:
         torch_version = "PyTorch not installed (pip install torch==2.13.0 for the comparison)"
     print(f"{cpu_name()}, {threads} threads; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, {torch_version}")
-    print(f"data: {source}, {len(x):,} rows; NumPy sgemm (2048^3): {gflops:.0f} GFLOP/s")
+    print(f"data: {source}, {len(x):,} rows")
     for case in CASES:
         if args.quick and case.drift:
             continue
-        run_case(case, x, y, epochs, threads, epoch_gflop(case.widths, len(x)) / gflops)
+        run_case(case, x, y, epochs, threads)
     denormal_cost()
     print(f"\npeak RSS: {peak_rss_of_training(1 if args.quick else 3)}")
 
