@@ -42,10 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
 QUICK_ROWS = 16_000  # --quick: epochs over a third of them
 DRIFT_EPOCHS = 20
-# Seconds of rest before each epoch. OpenBLAS's worker threads spin for a while after their last call, and
-# would take the cores from the PyTorch epoch that follows an mlp epoch: without the pause, PyTorch's epochs
-# over 16,000 rows measured 1.2-1.9x slower, which made mlp's ratio look better than it is.
-PAUSE = 0.5
+# Seconds of rest before each epoch. OpenBLAS's worker threads spin for a while after their last call (2^28
+# cycles, about 0.1 s, by default) and would take the cores from the PyTorch epoch that follows an mlp epoch:
+# without the pause, PyTorch's epochs over 16,000 rows measured 1.2-1.9x slower, which made mlp's ratio look
+# better than it is.
+PAUSE = 0.3
 
 
 @dataclass
@@ -120,8 +121,8 @@ def products_seconds(case: Case, rows: int, convert: Callable[[np.ndarray], Any]
                        for shape in ((case.batch_size, fan_in), (fan_in, fan_out), (case.batch_size, fan_out)))
         operands += [(x, w), (x.T, delta)] + ([(delta, w.T)] if i else [])  # X @ W, X.T @ Delta, Delta @ W.T
     times = []
+    time.sleep(PAUSE)
     for _ in range(repeats):
-        time.sleep(PAUSE)
         start = time.perf_counter()
         for _ in range(rows // case.batch_size):
             for a, b in operands:
