@@ -204,9 +204,9 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
             time.sleep(PAUSE)
             times[name].append(epoch())
     # Measured after the case, so that the roofline reflects the machine's speed of the moment (it is shared).
-    gflops = sgemm_gflops()
-    roofline = epoch_gflop(case.widths, len(x)) / gflops
-    print(f"\n{case.name}  ({epoch_gflop(case.widths, len(x)):.1f} GFLOP of matrix products per epoch; "
+    gflops, gflop = sgemm_gflops(), epoch_gflop(case.widths, len(x))
+    roofline = gflop / gflops
+    print(f"\n{case.name}  ({gflop:.1f} GFLOP of matrix products per epoch; "
           f"sgemm 2048^3 {gflops:.0f} GFLOP/s now, roofline {roofline:.2f} s)")
     medians = {name: float(np.median(t[1:])) for name, t in times.items()}
     for name, t in times.items():
