@@ -1,7 +1,9 @@
 """Optimizers: update every parameter in place from its gradient, through ``params`` / ``grads``.
 
 ``optimizer.step(model.params, model.grads)`` updates each array of ``params`` in place from the
-array of ``grads`` with the same key. Everything here is per-parameter and layer-agnostic:
+array of ``grads`` with the same key. Updates of the form ``y <- y + alpha x`` go through
+``mlp.blas.axpy`` (one pass over memory on every core instead of NumPy's two on one). Everything here is
+per-parameter and layer-agnostic:
 
 - L2 weight decay adds ``weight_decay * W`` to the gradient of every weight matrix (``ndim >= 2``),
   i.e. it minimises ``L + (weight_decay / 2) ||W||^2``; biases are left alone unless ``decay_bias``.
@@ -17,6 +19,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from mlp.blas import axpy
 
 
 class Optimizer:
@@ -103,6 +107,13 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a number > 0, got {value!r}")
 
 
+def _normalized(m: np.ndarray, s: np.ndarray, eps: float) -> np.ndarray:
+    """``m / (sqrt(s) + eps)``, elementwise, with one temporary array: the step direction of Adam and RMSprop."""
+    direction = np.sqrt(s)
+    direction += eps
+    return np.divide(m, direction, out=direction)
+
+
 class SGD(Optimizer):
     """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -126,15 +137,16 @@ class SGD(Optimizer):
 
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         if self.momentum == 0:
-            w -= self.lr * g
+            axpy(-self.lr, g, w)  # w <- w - lr g
             return
         v = self._slot("velocity", name, w)
         v *= self.momentum
-        v -= self.lr * g
+        axpy(-self.lr, g, v)  # v <- mu v - lr g
         if self.nesterov:
-            w += self.momentum * v - self.lr * g
+            axpy(self.momentum, v, w)  # w <- w + mu v - lr g
+            axpy(-self.lr, g, w)
         else:
-            w += v
+            axpy(1.0, v, w)  # w <- w + v
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -163,15 +175,15 @@ class Adam(Optimizer):
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         m, v = self._slot("m", name, w), self._slot("v", name, w)
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        axpy(1 - self.beta1, g, m)
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)
+        axpy(1 - self.beta2, g * g, v)
         # Both corrections folded into one scalar step size (the paper's section 2); math.sqrt keeps
         # it a Python float, which does not upcast float32 arrays as a NumPy float64 scalar would.
         t = self.iterations
         step = self.lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         eps_hat = self.eps * math.sqrt(1 - self.beta2**t)
-        w -= step * m / (np.sqrt(v) + eps_hat)
+        axpy(-step, _normalized(m, v, eps_hat), w)
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
@@ -192,8 +204,8 @@ class RMSprop(Optimizer):
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         s = self._slot("square_avg", name, w)
         s *= self.rho
-        s += (1 - self.rho) * (g * g)
-        w -= self.lr * g / (np.sqrt(s) + self.eps)
+        axpy(1 - self.rho, g * g, s)
+        axpy(-self.lr, _normalized(g, s, self.eps), w)
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"rho": self.rho, "eps": self.eps}
