@@ -21,6 +21,7 @@ OpenBLAS's worker threads run these calls with their own flush-to-zero flags, no
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ _SUFFIXES = (".so", ".dylib", ".dll")
 MIN_SIZE = 1 << 16
 
 
-def _load_routines() -> dict[np.dtype, ctypes._CFuncPtr]:
+def _load_routines() -> dict[np.dtype, Callable[..., None]]:
     """``{dtype: axpy}`` from the OpenBLAS that came with NumPy, or ``{}`` if there is none."""
     package = Path(np.__file__).parent
     for folder in (package.parent / "numpy.libs", package / ".dylibs"):
@@ -66,4 +67,4 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
             or not y.flags.c_contiguous or not y.flags.writeable):
         y += alpha * x
         return
-    routine(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+    routine(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)  # float(): ctypes refuses NumPy scalars

@@ -30,6 +30,12 @@ def test_axpy_adds_alpha_times_x_in_place(dtype, size):
     np.testing.assert_allclose(y, expected, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
 
 
+def test_numpy_scalar_alpha():
+    y = np.zeros(LARGE, np.float32)
+    blas.axpy(np.float32(0.5), np.ones(LARGE, np.float32), y)
+    np.testing.assert_array_equal(y, 0.5)
+
+
 def test_views_and_mixed_dtypes_take_numpys_path_with_the_same_result():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((512, 512)).astype(np.float32)
