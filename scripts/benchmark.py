@@ -18,8 +18,8 @@ The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flus
 default, ``mlp.fpenv``) and without them (``mlp-noftz``), and compare the fastest of the last five epochs
 with the fastest of epochs 2-6. Other work on a shared machine only ever adds time, so the minima show a
 slowdown that every late epoch has (denormals) and not a busy minute: in one run here the medians of three
-epochs gave 0.62-1.49 for the six drift trainers, 1.40 for PyTorch with momentum. The last section times denormal against normal operands
-with the flags off and on.
+epochs gave 0.62-1.49 for the six drift trainers, 1.40 for PyTorch with momentum. The last section times
+denormal against normal operands with the flags off and on.
 """
 
 from __future__ import annotations
