@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import SGD, Adam, RMSprop, blas, fpenv
+from mlp import SGD, Adam, Dense, ReLU, RMSprop, Sequential, SoftmaxCrossEntropy, blas, fit, fpenv
 
 LARGE = blas.MIN_SIZE * 4  # long enough for OpenBLAS to split the vector over its threads
 bundled = any((Path(np.__file__).parent.parent / "numpy.libs").glob("*scipy_openblas64_*"))
@@ -108,3 +108,20 @@ def test_optimizers_on_blas_sized_float32_weights_match_the_rules_in_float64(mak
         w = rule(w, g.astype(np.float64), t, state)
     assert params["W"].dtype == np.float32
     np.testing.assert_allclose(params["W"], w, rtol=1e-5, atol=1e-5)
+
+
+def test_training_with_blas_sized_weights_is_reproducible():
+    """The README's promise (same seeds, same weights) on the threaded path: 300x256 weights, momentum."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((256, 300)).astype(np.float32), rng.integers(0, 4, 256)
+
+    def train():
+        model = Sequential([Dense(300, 256), ReLU(), Dense(256, 4)], seed=4)
+        fit(model, SoftmaxCrossEntropy(), SGD(0.05, momentum=0.9), x, y, epochs=2, batch_size=32, seed=5, verbose=0)
+        return model.params
+
+    first, second = train(), train()
+    assert first["0.W"].size >= blas.MIN_SIZE
+    assert not np.array_equal(first["0.W"], Sequential([Dense(300, 256)], seed=4).params["0.W"])  # it trained
+    for key, value in first.items():
+        np.testing.assert_array_equal(second[key], value)
