@@ -87,7 +87,11 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    """``f(a) = a`` for ``a > 0``, ``alpha * (exp(a) - 1)`` otherwise; ``f'(a) = 1`` or ``z + alpha``."""
+    """``f(a) = a`` for ``a > 0``, ``alpha * (exp(a) - 1)`` otherwise; ``f'(a) = 1`` or ``alpha * exp(a)``.
+
+    ``alpha * exp(a)`` equals ``z + alpha``, but that sum cancels for very negative ``a`` (``z`` is then
+    ``-alpha`` to within rounding), losing every digit by ``a = -40``; ``exp(a)`` keeps them.
+    """
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
@@ -100,7 +104,8 @@ class ELU(Activation):
         return np.where(a > 0, a, self.alpha * np.expm1(np.minimum(a, 0)))
 
     def df(self, a: np.ndarray, z: np.ndarray) -> np.ndarray:
-        return np.where(a > 0, 1, z + self.alpha).astype(a.dtype)
+        one, alpha = a.dtype.type(1), a.dtype.type(self.alpha)  # in a's dtype: no float64 temporary
+        return np.where(a > 0, one, alpha * np.exp(np.minimum(a, 0)))
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}

@@ -63,12 +63,11 @@ def _activation(spec: dict[str, Any]) -> Layer:
     return cls(alpha=spec["alpha"]) if "alpha" in spec else cls()
 
 
-def build_model(config: dict[str, Any], dataset: Dataset) -> Sequential:
-    """The network of ``config["model"]``: the first dense layer takes the data's features, and the
-    last one must give the loss what the targets need (one output per class, or per target value)."""
+def model_layers(config: dict[str, Any], num_features: int) -> list[Layer]:
+    """The layers of ``config["model"]`` for data of ``num_features`` features (fresh weights)."""
     dtype = np.dtype(config["model"]["dtype"])
     layers: list[Layer] = []
-    width = dataset.num_features
+    width = num_features
     for spec in config["model"]["layers"]:
         if "dense" in spec:
             layers.append(Dense(width, spec["dense"], init=spec["init"], bias=spec["bias"], dtype=dtype))
@@ -79,7 +78,15 @@ def build_model(config: dict[str, Any], dataset: Dataset) -> Sequential:
             layers.append(Dropout(spec["dropout"]))
         else:
             layers.append(_activation(spec))
-    _check_outputs(config["loss"], width, dataset)
+    return layers
+
+
+def build_model(config: dict[str, Any], dataset: Dataset) -> Sequential:
+    """The network of ``config["model"]``: the first dense layer takes the data's features, and the
+    last one must give the loss what the targets need (one output per class, or per target value)."""
+    layers = model_layers(config, dataset.num_features)
+    outputs = next(layer.output_size(None) for layer in reversed(layers) if layer.output_size(None) is not None)
+    _check_outputs(config["loss"], outputs, dataset)
     return Sequential(layers, seed=config["seed"])
 
 

@@ -1,17 +1,6 @@
-"""Callbacks: small objects ``fit`` calls at fixed points of training.
-
-The interface (every method optional, each gets the ``TrainingState``):
-
-- ``on_train_begin(state)`` / ``on_train_end(state)``: once; ``on_train_end`` also runs after an
-  interruption (``state.interrupted``) or a divergence.
-- ``on_epoch_begin(state)``: before the epoch ``state.epoch`` (0-based) starts.
-- ``on_batch_begin(state)``: before each batch's forward pass.
-- ``on_batch_end(state, logs)``: after each optimizer step; ``logs`` has the running ``loss``
-  (and ``accuracy``) of the epoch so far and ``samples``, the number of samples seen in it.
-- ``on_epoch_end(state, logs)``: after validation; ``logs`` is the epoch's history record.
-  Setting ``state.stop = True`` ends training after this epoch.
-
-Progress display, learning-rate schedules, early stopping and checkpoints are all callbacks.
+"""The built-in callbacks: progress display, learning-rate schedules, reduce-on-plateau, early stopping
+and checkpoints. The contract they implement (``Callback``, ``TrainingState``, when each hook runs) is
+``mlp.callback``.
 """
 
 from __future__ import annotations
@@ -20,33 +9,19 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 from tqdm import tqdm
 
+from mlp.callback import Callback, TrainingState
 from mlp.checkpoint import save_model
+from mlp.fileio import remove_partial_writes
+from mlp.messages import name_list
 from mlp.schedules import Schedule
 
-if TYPE_CHECKING:
-    from mlp.training import TrainingState
-
-
-class Callback:
-    """Base class with no-op hooks: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_begin``,
-    ``on_batch_end``, ``on_epoch_end``, ``on_train_end`` (the module docstring says when each runs)."""
-
-    def on_train_begin(self, state: TrainingState) -> None: ...
-
-    def on_epoch_begin(self, state: TrainingState) -> None: ...
-
-    def on_batch_begin(self, state: TrainingState) -> None: ...
-
-    def on_batch_end(self, state: TrainingState, logs: dict[str, float]) -> None: ...
-
-    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None: ...
-
-    def on_train_end(self, state: TrainingState) -> None: ...
+__all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "Monitor", "ProgressLogger",
+           "ReduceLROnPlateau", "TrainingState"]
 
 
 @dataclass
@@ -70,7 +45,7 @@ class Monitor:
     def value(self, logs: dict[str, Any]) -> float:
         if self.name not in logs:
             hint = "; pass validation_split or validation_data" if self.name.startswith("val_") else ""
-            raise ValueError(f"cannot monitor {self.name!r}: the history has {', '.join(logs)}{hint}")
+            raise ValueError(f"cannot monitor {self.name!r}: the history has {name_list(list(logs))}{hint}")
         return float(logs[self.name])
 
     def update(self, logs: dict[str, Any]) -> bool:
@@ -85,14 +60,20 @@ class Monitor:
 
 
 class ProgressLogger(Callback):
-    """A tqdm bar per epoch (running loss/accuracy, samples/s) and one summary line per epoch.
+    """A tqdm bar per epoch (running loss/accuracy, samples/s), one summary line per epoch, and at the end
+    why training stopped early, if it did: early stopping, or an interruption (then, on ``errors``, what
+    was saved and how to resume).
 
     ``verbose=1``: the bar when ``stderr`` is a terminal, and the lines; ``verbose=2``: the lines only.
+    ``file`` and ``errors`` default to standard output and standard error.
     """
 
-    def __init__(self, verbose: int = 1, file: IO[str] | None = None) -> None:
+    order = 2  # after the checkpoints, so that the last lines can say what they saved
+
+    def __init__(self, verbose: int = 1, file: IO[str] | None = None, errors: IO[str] | None = None) -> None:
         self.verbose = verbose
         self.file = file
+        self.errors = errors
         self.bar: Any = None
 
     def on_epoch_begin(self, state: TrainingState) -> None:
@@ -116,6 +97,11 @@ class ProgressLogger(Callback):
 
     def on_train_end(self, state: TrainingState) -> None:
         self._close_bar()
+        ending = state.ending()
+        if ending.status in ("stopped", "interrupted"):  # a divergence is an error, for the caller to report
+            print(ending.headline, file=self.file or sys.stdout, flush=True)
+        if ending.status == "interrupted" and ending.notes:
+            print(f"interrupted: {'; '.join(ending.notes)}", file=self.errors or sys.stderr, flush=True)
 
 
 def format_epoch(logs: dict[str, Any], epochs: int, n_train: int) -> str:
@@ -141,7 +127,7 @@ class LearningRateScheduler(Callback):
 
 class ReduceLROnPlateau(Callback):
     """Multiplies the lr by ``factor`` when ``monitor`` has not improved for ``patience`` epochs
-    (not below ``min_lr``); then waits ``cooldown`` epochs before counting again."""
+    (not below ``min_lr``); then waits ``cooldown`` epochs before counting again (Keras' rule)."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, mode: str = "auto",
                  min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0) -> None:
@@ -164,11 +150,19 @@ class ReduceLROnPlateau(Callback):
                 state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
                 self.wait, self.cooling = 0, self.cooldown
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.monitor.best, "wait": self.wait, "cooling": self.cooling}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.monitor.best, self.wait, self.cooling = state["best"], state["wait"], state["cooling"]
+
 
 class EarlyStopping(Callback):
-    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a row
+    (Keras' rule: with ``patience=5``, the fifth epoch without improvement is the last).
 
-    With ``restore_best_weights`` the model ends training with the weights of its best epoch.
+    With ``restore_best_weights`` the model ends training with the weights of its best epoch (unless training
+    was interrupted: a run that will be resumed keeps its current weights).
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, mode: str = "auto", min_delta: float = 0.0,
@@ -182,15 +176,6 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.best_weights: dict[str, np.ndarray] | None = None
 
-    def on_train_begin(self, state: TrainingState) -> None:
-        # A resumed run continues counting from its history; the weights of epochs before the resume
-        # are gone, so only a later improvement can be restored.
-        for record in state.history.records:
-            if self.monitor.update(record):
-                self.wait, self.best_epoch = 0, record["epoch"]
-            else:
-                self.wait += 1
-
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
         if self.monitor.update(logs):
             self.wait, self.best_epoch = 0, logs["epoch"]
@@ -198,25 +183,37 @@ class EarlyStopping(Callback):
                 self.best_weights = {k: v.copy() for k, v in state.model.params.items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             state.stop = True
             state.stop_reason = (f"early stopping: {self.monitor.name} has not improved for {self.wait} epochs "
                                  f"(best {self.monitor.best:.4f} at epoch {self.best_epoch})")
 
     def on_train_end(self, state: TrainingState) -> None:
-        if self.best_weights is not None:
+        if self.best_weights is not None and not state.interrupted:
             for key, param in state.model.params.items():
                 param[...] = self.best_weights[key]
 
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"best": self.monitor.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        return state | {f"best_weights/{k}": v for k, v in (self.best_weights or {}).items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.monitor.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        weights = {k.removeprefix("best_weights/"): v for k, v in state.items() if k.startswith("best_weights/")}
+        self.best_weights = weights or None
+
 
 class ModelCheckpoint(Callback):
-    """Writes the full training state to ``path`` after every epoch (and when training is interrupted),
-    and, with ``best_path``, the model of the best epoch by ``monitor`` there.
+    """Writes the full training state to ``path`` after every epoch and when training is interrupted (the
+    exact batch it stopped at), and, with ``best_path``, the model of the best epoch by ``monitor`` there.
 
-    Files are written atomically, so the previous one survives a crash; resume with
-    ``fit(..., resume=path)`` (``resume_hint`` is what the interruption message suggests). On resume the
-    best value so far is taken from the history, so ``best_path`` only changes on a real improvement.
+    It runs after the other callbacks, so the state it saves includes theirs for the same epoch. Files are
+    written atomically, so the previous one survives a crash; ``fit`` never hands it a diverged state, so
+    ``path`` always holds the last good one. Resume with ``fit(..., resume=path)`` (``resume_hint`` is what
+    the interruption note suggests).
     """
+
+    order = 1
 
     def __init__(self, path: str | Path, best_path: str | Path | None = None, monitor: str = "val_loss",
                  mode: str = "auto", extra: dict[str, Any] | None = None, resume_hint: str | None = None) -> None:
@@ -225,22 +222,35 @@ class ModelCheckpoint(Callback):
         self.monitor = Monitor(monitor, mode)
         self.extra = extra or {}
         self.resume_hint = resume_hint or f"fit(..., resume={str(self.path)!r})"
+        self.saved_epoch: int | None = None  # the epoch whose end ``path`` holds, once written in this fit
 
     def on_train_begin(self, state: TrainingState) -> None:
-        if self.best_path is not None:
-            for record in state.history.records:  # a resumed run's best so far
-                self.monitor.update(record)
+        for path in (self.path, self.best_path):
+            if path is not None and path.parent.is_dir():
+                remove_partial_writes(path.parent, path.name)
 
-    def save(self, state: TrainingState, path: Path, completed_epochs: int, **extra: Any) -> None:
-        save_model(path, state.model, state.optimizer, epoch=completed_epochs, history=state.history,
-                   rng=state.rng, extra=self.extra | extra)
+    def save(self, state: TrainingState, path: Path, **extra: Any) -> None:
+        save_model(path, state.model, state.optimizer, history=state.history, position=state.position,
+                   rng=state.rng, callbacks=state.callback_states(), extra=self.extra | extra)
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
-        self.save(state, self.path, logs["epoch"])
-        if self.best_path is not None and self.monitor.update(logs):
-            self.save(state, self.best_path, logs["epoch"], best={self.monitor.name: self.monitor.best})
+        improved = self.best_path is not None and self.monitor.update(logs)  # first: the saved state includes it
+        self.save(state, self.path)
+        self.saved_epoch = logs["epoch"]
+        if improved:
+            self.save(state, self.best_path, best={self.monitor.name: self.monitor.best})  # type: ignore[arg-type]
 
     def on_train_end(self, state: TrainingState) -> None:
-        if state.interrupted:
-            self.save(state, self.path, len(state.history), interrupted=True)
-            print(f"interrupted: saved {self.path}; resume with {self.resume_hint}", file=sys.stderr)
+        if state.interrupted and state.resumable:
+            self.save(state, self.path, interrupted=True)
+            state.notes.append(f"saved {self.path}; resume with {self.resume_hint}")
+        elif (state.interrupted or state.diverged) and self.saved_epoch is not None:
+            state.notes.append(f"{self.path} holds epoch {self.saved_epoch}, the last good state")
+        elif state.interrupted or state.diverged:
+            state.notes.append(f"nothing was saved: no epoch completed in this run ({self.path} is unchanged)")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.monitor.best} if self.best_path is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.monitor.best = state["best"]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import difflib
 import inspect
+import os
 import re
 import types
 import typing
@@ -49,6 +50,7 @@ from mlp.diagnostics import GradientNorms
 from mlp.dropout import Dropout
 from mlp.init import ALIASES, INITIALIZERS
 from mlp.losses import LOSSES
+from mlp.messages import quoted, shorten
 from mlp.optim import OPTIMIZERS, Optimizer
 from mlp.schedules import SCHEDULES
 
@@ -110,7 +112,7 @@ COMMON_DATA_KEYS = {
 FILE_KEYS = {
     "path": Key(REQUIRED, str),
     "test_path": Key(None, str),
-    "test_split": Key(0.2, float, FRACTION),
+    "test_split": Key(None, float, FRACTION),  # 0.2 unless there is a test_path
     "task": Key("auto", str, choices=("auto", "classification", "regression")),
 }
 DATA_KEYS: dict[str, dict[str, Key]] = {
@@ -149,7 +151,7 @@ LAYER_KINDS = ("dense", "dropout", "activation")
 LOSS_NAMES = tuple(LOSSES)
 LOSS_ALIASES = {"bce": "binary_crossentropy", "mean_squared_error": "mse", "cross_entropy": "categorical_crossentropy"}
 LOGIT_LOSSES = {  # losses that take raw scores, and the activation they apply themselves
-    "softmax_cross_entropy": "softmax", "binary_crossentropy": "sigmoid", "hinge": None,
+    "softmax_cross_entropy": "softmax", "binary_crossentropy": "sigmoid", "multiclass_hinge": None,
 }
 
 # -- sections whose keys are a class's arguments -----------------------------------------------------
@@ -184,18 +186,71 @@ CALLBACK_KEYS = {name: keys_from_signature(cls.__init__) for name, cls in CALLBA
 
 
 # -- reading and overriding ------------------------------------------------------------------------
+MAX_CONFIG_BYTES = 1 << 20  # configs are a few kilobytes
+MAX_YAML_VALUES = 100_000  # values a document may expand to through its aliases
+
+
+class YAMLTooLargeError(yaml.YAMLError):
+    """A YAML document that expands (through aliases) or nests beyond what a config can need."""
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
+    """How many values ``node`` stands for once every alias in it is expanded; counted once per node, so
+    in time linear in the document however far its aliases would expand."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in active:
+        raise YAMLTooLargeError("an alias (*name) refers to the value that contains it")
+    active.add(key)
+    children = ([item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode)
+                else node.value if isinstance(node, yaml.SequenceNode) else [])
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, active)
+        if total > MAX_YAML_VALUES:
+            raise YAMLTooLargeError(f"its aliases (*name) expand it to more than {MAX_YAML_VALUES:,} values; "
+                                    f"write the values out")
+    active.discard(key)
+    sizes[key] = total
+    return total
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a document whose aliases would expand it past ``MAX_YAML_VALUES``
+    values (an "alias bomb" of a few hundred bytes can stand for billions) or make it contain itself."""
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _expanded_size(node, {}, set())
+        return node
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` within bounds: ``YAMLTooLargeError`` for alias bombs and absurd nesting."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader: no Python objects
+    except RecursionError:
+        raise YAMLTooLargeError("it is nested too deeply") from None
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config; relative data paths in it are made relative to the file's folder, and the
-    run ``name`` defaults to the file's stem (``configs/spirals.yaml`` -> ``spirals``)."""
+    """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
+    and the run ``name`` defaults to the file's stem (``configs/spirals.yaml`` -> ``spirals``)."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a config "
+                              f"(at most {MAX_CONFIG_BYTES:,})")
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (IsADirectoryError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not a readable YAML file ({err})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
+    except YAMLTooLargeError as err:
+        raise ConfigError(f"{path} is not a usable config: {err}") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -210,8 +265,8 @@ def load_file(path: str | Path) -> dict[str, Any]:
     data = raw.get("data")
     if isinstance(data, dict):
         for key in PATH_KEYS:
-            if isinstance(data.get(key), str):
-                data[key] = str(path.parent / Path(data[key]).expanduser())  # an absolute path stays as it is
+            if isinstance(data.get(key), str):  # an absolute path stays as it is
+                data[key] = os.path.abspath(path.parent / Path(data[key]).expanduser())
     return raw
 
 
@@ -219,9 +274,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optimizer.lr=0.05"`` -> ``(["optimizer", "lr"], 0.05)``; the value is read as YAML."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set optimizer.lr=0.05")
+        raise ConfigError(f"--set {quoted(text)}: expected KEY.PATH=VALUE, e.g. --set optimizer.lr=0.05")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = safe_load(value) if value.strip() else None
+    except YAMLTooLargeError as err:
+        raise ConfigError(f"--set {quoted(key)}: the value is not usable: {err}") from None
     except yaml.YAMLError:
         parsed = value  # an unquoted string YAML cannot read is meant as that string
     return key.strip().split("."), parsed
@@ -312,32 +369,34 @@ def _coerce(where: str, value: Any, key: Key) -> Any:
         for kind in kinds
     )
     if not ok:
-        raise ConfigError(f"{where} must be {_type_name(key.kind)}, got {value!r}")
+        raise ConfigError(f"{where} must be {_type_name(key.kind)}, got {quoted(value)}")
     if float in kinds and isinstance(value, int) and not isinstance(value, bool) and int not in kinds:
         value = float(value)
     if key.choices and value not in key.choices:
-        raise ConfigError(f"{where}: unknown value {value!r}{_suggest(value, key.choices)}; "
+        raise ConfigError(f"{where}: unknown value {quoted(value)}{_suggest(value, key.choices)}; "
                           f"valid values: {', '.join(key.choices)}")
     if key.rule is not None and not key.rule.test(value):
-        raise ConfigError(f"{where} must be {key.rule.text}, got {value!r}")
+        raise ConfigError(f"{where} must be {key.rule.text}, got {quoted(value)}")
     return value
 
 
 def _suggest(word: Any, options: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    if not isinstance(word, str) or len(word) > 100:  # nothing sensible is that long; difflib would be slow
+        return ""
+    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _mapping(where: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping (key: value, ...), got {value!r}")
+        raise ConfigError(f"{where} must be a mapping (key: value, ...), got {quoted(value)}")
     return value
 
 
 def _check_keys(where: str, given: dict[str, Any], allowed: Any, what: str = "") -> None:
     for name in given:
         if name not in allowed:
-            raise ConfigError(f"unknown key {name!r} in {where}{what}{_suggest(name, allowed)}; "
+            raise ConfigError(f"unknown key {quoted(name)} in {where}{what}{_suggest(name, allowed)}; "
                               f"valid keys: {', '.join(allowed)}")
 
 
@@ -362,7 +421,7 @@ def _named(where: str, given: Any, default: dict[str, Any] | None, options: Any)
     if name is None:
         raise ConfigError(f"{where}.{name_key} is required; valid values: {', '.join(options)}")
     if name not in options:
-        raise ConfigError(f"{where}.{name_key}: unknown value {name!r}{_suggest(name, options)}; "
+        raise ConfigError(f"{where}.{name_key}: unknown value {quoted(name)}{_suggest(name, options)}; "
                           f"valid values: {', '.join(options)}")
     return (default if default.get(name_key) == name else {}) | given
 
@@ -375,11 +434,26 @@ def _build(where: str, build: Callable[..., Any], **kwargs: Any) -> Any:
         raise ConfigError(f"{where}: {err}") from None
 
 
+DEFAULT_TEST_SPLIT = 0.2
+
+
 def _resolve_data(given: Any, default: dict[str, Any]) -> dict[str, Any]:
+    """The data section, with its paths absolute (relative ones are relative to where ``mlp`` runs; a file's
+    were made relative to the file when it was read), so that a run's stored config works from anywhere."""
     data = _named("data", given, default, tuple(DATA_KEYS))
     dataset = data["dataset"]
     keys = {"dataset": Key(REQUIRED, str), **DATA_KEYS[dataset], **COMMON_DATA_KEYS}
-    return _section("data", data, keys, f" (dataset {dataset})")
+    values = _section("data", data, keys, f" (dataset {dataset})")
+    for key in PATH_KEYS:
+        if isinstance(values.get(key), str):
+            values[key] = os.path.abspath(os.path.expanduser(values[key]))
+    if "test_path" in values:
+        if values["test_path"] is not None and values["test_split"] is not None:
+            raise ConfigError("data.test_split and data.test_path are both given, but the test file is the test set "
+                              "(nothing is split off); remove data.test_split")
+        if values["test_path"] is None and values["test_split"] is None:
+            values["test_split"] = DEFAULT_TEST_SPLIT
+    return values
 
 
 def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
@@ -389,7 +463,7 @@ def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
         raise ConfigError(f"{where} needs one of {', '.join(LAYER_KINDS)}, e.g. {{dense: 128, activation: relu}}")
     if "dropout" in kinds and len(kinds) > 1:
         raise ConfigError(f"{where} mixes dropout with {kinds[0] if kinds[0] != 'dropout' else kinds[1]}; "
-                          f"put the dropout in a layer entry of its own: {{dropout: {spec['dropout']}}}")
+                          f"put the dropout in a layer entry of its own: {{dropout: {shorten(spec['dropout'])}}}")
     if kinds[0] == "dropout":
         layer = _section(where, spec, {"dropout": Key(REQUIRED, float)})
         _build(where, Dropout, p=layer["dropout"])
@@ -420,6 +494,9 @@ def _resolve_model(given: Any, default: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_loss(given: Any, layers: list[dict[str, Any]]) -> str:
     options = (*LOSS_NAMES, *LOSS_ALIASES)
+    if given == "hinge":
+        raise ConfigError("loss hinge is ambiguous: Keras' hinge is binary (targets -1 or +1), mlp's is the multiclass "
+                          "hinge of cs231n (Weston-Watkins); write `loss: multiclass_hinge`")
     name = _coerce("loss", given, Key(REQUIRED, str, choices=options))
     name = LOSS_ALIASES.get(name, name)
     last = next(layer.get("activation", "linear") for layer in reversed(layers) if "dropout" not in layer)
@@ -482,7 +559,7 @@ def _check_monitors(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where} is {metric}, but data.validation_split is 0 so there is no validation set; "
                               f"set data.validation_split (e.g. 0.2) or monitor {metric.removeprefix('val_')}")
         if metric not in MONITORS:
-            raise ConfigError(f"{where}: unknown metric {metric!r}{_suggest(metric, MONITORS)}; "
+            raise ConfigError(f"{where}: unknown metric {quoted(metric)}{_suggest(metric, MONITORS)}; "
                               f"valid metrics: {', '.join(MONITORS)}")
         if metric.endswith("accuracy") and config["loss"] == "mse":
             raise ConfigError(f"{where} is {metric}, but loss mse has no accuracy; monitor a loss instead")
@@ -515,6 +592,18 @@ def resolve(raw: dict[str, Any] | None = None) -> dict[str, Any]:
     config["output"] = _section("output", _mapping("output", merged["output"]), OUTPUT_KEYS)
     _check_monitors(config)
     return {key: config[key] for key in TOP_KEYS}
+
+
+def upgrade_stored_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config stored by an earlier ``mlp`` in today's terms: the loss ``hinge`` is now ``multiclass_hinge``,
+    and a data section with a ``test_path`` has no ``test_split``."""
+    config = copy.deepcopy(config)
+    if config.get("loss") == "hinge":
+        config["loss"] = "multiclass_hinge"
+    data = config.get("data")
+    if isinstance(data, dict) and data.get("test_path") is not None:
+        data.pop("test_split", None)
+    return config
 
 
 def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:

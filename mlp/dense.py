@@ -87,6 +87,11 @@ class Dense(Layer):
             grad_out.sum(axis=0, out=self.grads["b"])
         return grad_out @ self.params["W"].T if input_grad else None
 
+    @classmethod
+    def parameter_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        shapes = {"W": (int(config["in_features"]), int(config["out_features"]))}
+        return shapes | ({"b": (int(config["out_features"]),)} if config.get("bias", True) else {})
+
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias,
                 "dtype": self.dtype.name}

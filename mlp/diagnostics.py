@@ -14,15 +14,12 @@ that curves of runs with different batch sizes line up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from mlp.callbacks import Callback
+from mlp.callback import Callback, TrainingState
 from mlp.history import History
-
-if TYPE_CHECKING:
-    from mlp.training import TrainingState
 
 
 class GradientNorms(Callback):
@@ -38,18 +35,13 @@ class GradientNorms(Callback):
             raise ValueError(f"GradientNorms every must be a positive integer, got {every!r}")
         self.every = every
         self.history = History()
-        self._batch = 0
         self._before: dict[str, np.ndarray] | None = None
 
-    def on_epoch_begin(self, state: TrainingState) -> None:
-        self._batch = 0
-
     def on_batch_begin(self, state: TrainingState) -> None:
-        if self._batch % self.every == 0:
+        if state.position.batch % self.every == 0:  # batches of the epoch done before this one
             self._before = {key: w.copy() for key, w in state.model.params.items() if w.ndim == 2}
 
     def on_batch_end(self, state: TrainingState, logs: dict[str, float]) -> None:
-        self._batch += 1
         if self._before is None:
             return
         record: dict[str, Any] = {"epoch": state.epoch + logs["samples"] / state.n_train}
@@ -61,3 +53,9 @@ class GradientNorms(Callback):
                 record[f"{key}/update_ratio"] = float(np.linalg.norm(w - before) / max(np.linalg.norm(before), 1e-30))
         self.history.append(record)
         self._before = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"records": self.history.records}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = History(state["records"])

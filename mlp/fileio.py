@@ -1,29 +1,156 @@
-"""Atomic file writes, shared by checkpoints and downloads."""
+"""Files that survive kills and full disks: atomic writes, leftovers of interrupted ones, bounded JSON reads,
+and the lock that gives a run directory to one process.
+
+Every file ``mlp`` writes goes through ``atomic_write``: a temporary file in the same folder, flushed to disk,
+then renamed over the target, so a crash or kill at any moment leaves either the old file or the new one,
+never half of one.
+"""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
-import tempfile
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from mlp.messages import shorten
+
+TEMP_SUFFIX = ".tmp"
+LOCK_FILE = ".lock"
+MAX_JSON_BYTES = 256 << 20  # histories and metrics are far smaller; a larger "JSON" file is not ours
+
+
+class DiskFullError(OSError):
+    """The device ran out of space (or quota) while ``path`` was being written; ``hint`` says what to do."""
+
+    ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+    def __init__(self, path: Path, hint: str = "") -> None:
+        super().__init__(f"no space left on the device to write {path}{hint}")
+        self.errno = errno.ENOSPC
+        self.path = path
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, flush it to disk, rename it over ``path``.
 
-    A crash, kill or exception at any moment leaves either the old ``path`` or the new one, never half
-    of one; if ``write`` raises, the temporary file is removed and the exception propagates.
+    The file gets the mode the user's umask gives a new file, as ``open(path, "w")`` would. A crash, kill or
+    exception at any moment leaves either the old ``path`` or the new one; if ``write`` raises, the temporary
+    file is removed and the exception propagates. A full disk raises ``DiskFullError`` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _temporary_name(path)
     try:
+        # os.open applies the umask to 0o666, as open() does; tempfile.mkstemp would force 0o600.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, DiskFullError) and err.errno in DiskFullError.ERRNOS:
+            raise DiskFullError(path, " (the file is unchanged)") from None
         raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """``atomic_write`` of a text file (UTF-8)."""
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def remove_partial_writes(folder: Path, name: str | None = None) -> list[Path]:
+    """Delete what interrupted atomic writes left in ``folder`` (of the file ``name``, or of any file).
+
+    Only call this where no other process can be writing: in a run directory one holds the lock of.
+    """
+    pattern = f".{name}.*{TEMP_SUFFIX}" if name is not None else f".*{TEMP_SUFFIX}"
+    removed = []
+    for leftover in folder.glob(pattern):
+        try:
+            leftover.unlink()
+            removed.append(leftover)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON value in ``path``; ``ValueError`` naming the file and ``what`` it should be if it is not
+    readable JSON, larger than any file ``mlp`` writes, or nested too deeply to parse."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ValueError(f"{path} is larger than any {what} mlp writes ({path.stat().st_size:,} bytes)")
+        return json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path} is not {what} (not readable JSON: {shorten(str(err))})") from None
+
+
+def available_memory() -> int:
+    """Bytes a new allocation can take: the smaller of the system's available memory (Linux's MemAvailable)
+    and what the process's cgroup (a container's limit) has left; a very large number where neither is known."""
+    limits = [1 << 62]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        maximum = (cgroup / "memory.max").read_text().strip()
+        if maximum != "max":
+            limits.append(int(maximum) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return max(min(limits), 0)
+
+
+class FolderLockedError(OSError):
+    """Another process holds the lock of a folder."""
+
+
+@contextmanager
+def folder_lock(folder: Path, purpose: str) -> Iterator[None]:
+    """Hold ``folder/.lock`` while the block runs: a second process gets a ``FolderLockedError`` naming the
+    holder's PID. The operating system drops the lock when its holder dies, so a lock left by a killed
+    process is simply taken over. The lock file is removed when the block ends."""
+    import fcntl  # POSIX; imported here so that the rest of mlp does not depend on it
+
+    lock_path = folder / LOCK_FILE
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderLockedError(
+                errno.EBUSY, f"{folder} is in use by another process ({holder}); wait for it to finish or stop it"
+            ) from None
+        # The holder before us may have removed the file between our open and our lock: then we hold a lock
+        # on a file nobody else can see, and must lock the one at the path now.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock_path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, {purpose}\n".encode())
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        os.close(fd)

@@ -79,6 +79,12 @@ class Layer:
         """The constructor arguments that rebuild this layer's architecture (not its weights)."""
         return {}
 
+    @classmethod
+    def parameter_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shape of each parameter a layer built from ``config`` (a ``get_config()``) has, without
+        building it: a model file's arrays are checked against them before any layer allocates its own."""
+        return {}
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"

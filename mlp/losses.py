@@ -88,17 +88,24 @@ class SoftmaxCrossEntropy(Loss):
     """Softmax and cross-entropy fused, on logits ``Z: (batch, classes)``.
 
     ``L = -(1/N) sum_n sum_j T_nj log softmax(Z_n)_j`` with a log-sum-exp stable ``log_softmax``;
-    ``dL/dZ = (softmax(Z) - T) / N`` -- the ``Y - T`` output delta.
+    ``dL/dZ = (Y rowsum(T) - T) / N`` with ``Y = softmax(Z)``: for targets whose rows sum to 1 (labels,
+    one-hot or soft labels) the ``(Y - T) / N`` output delta. Rows that sum to something else (multi-hot
+    targets) keep the general form, which is the true gradient of ``L`` for them.
     """
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         T = as_target_matrix(output, target)
         log_y = F.log_softmax(output)
         self._y, self._t = np.exp(log_y), T
+        # d/dZ_nk of -sum_j T_nj (Z_nj - logsumexp(Z_n)) is Y_nk sum_j T_nj - T_nk: the sum is 1 for
+        # distributions, and only then may it be left out.
+        sums = T.sum(axis=1, keepdims=True)
+        self._row_sums = None if np.all(sums == 1) else sums
         return float(-(T * log_y).sum() / output.shape[0])
 
     def backward(self) -> np.ndarray:
-        return (self._y - self._t) / self._t.shape[0]
+        y = self._y if self._row_sums is None else self._y * self._row_sums
+        return (y - self._t) / self._t.shape[0]
 
     def probabilities(self, output: np.ndarray) -> np.ndarray:
         return F.softmax(output)
@@ -175,15 +182,23 @@ class MeanSquaredError(Loss):
 
 
 class MulticlassHinge(Loss):
-    """Multiclass SVM loss on scores ``S: (batch, classes)`` (cs231n / Weston-Watkins form).
+    """Multiclass SVM loss on scores ``S: (batch, classes)`` (cs231n / Weston-Watkins form; config name
+    ``multiclass_hinge``).
 
     ``L = (1/N) sum_n sum_{j != y_n} max(0, S_nj - S_ny + 1)``. With ``M_nj = 1`` where that margin is
     positive: ``dL/dS_nj = M_nj / N`` for ``j != y_n`` and ``dL/dS_ny = -sum_j M_nj / N``.
-    Targets are class labels or one-hot rows.
+    Targets are class labels or one-hot rows: for soft targets the margins are not defined.
+
+    Relatives: PyTorch's ``MultiMarginLoss()`` is this divided by the number of classes; Keras'
+    ``categorical_hinge`` is the Crammer-Singer form ``max(0, 1 + max_{j != y} S_j - S_y)`` (the largest
+    margin only), and Keras' ``hinge`` is binary, on targets -1 or +1.
     """
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         T = as_target_matrix(output, target)
+        if not (np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)):
+            raise ValueError("MulticlassHinge takes class labels or one-hot rows (a single 1 per row); soft or "
+                             "multi-hot targets have no margin to enforce")
         correct = (output * T).sum(axis=1, keepdims=True)
         margins = np.maximum(output - correct + 1, 0) * (1 - T)
         self._active = (margins > 0).astype(output.dtype)
@@ -201,5 +216,5 @@ LOSSES: dict[str, type[Loss]] = {
     "categorical_crossentropy": CrossEntropy,
     "binary_crossentropy": BinaryCrossEntropy,
     "mse": MeanSquaredError,
-    "hinge": MulticlassHinge,
+    "multiclass_hinge": MulticlassHinge,
 }

@@ -1,24 +1,15 @@
-"""A training run from a resolved config: its folder, the training, and what is written there.
+"""A training run from a resolved config: its folder (``mlp.rundir``), the training, and what is written.
 
-``OUT/<name>-<YYYYmmdd-HHMMSS>/`` holds
-
-- ``config.yaml``: the resolved config (``mlp train --resume`` reads it back from the checkpoint);
-- ``train.log``: everything the run printed;
-- ``last.npz``: the full training state after every epoch (weights, optimizer, history, random state);
-- ``model.npz``: the model kept, the last epoch's or the best by ``output.monitor`` (``output.keep``);
-- ``history.csv`` and ``history.json``: one record per epoch;
-- ``gradient_norms.csv`` and ``.json``, with ``training.gradient_norms``: per-layer gradient norms and
-  update ratios over training (``mlp.diagnostics.GradientNorms``);
-- ``metrics.json``: test metrics of ``model.npz``, which model it is, timing, data source, versions.
-
-Every model file carries the resolved config, the class names and the standardizer in its metadata,
-so ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
+``train`` holds the run directory's lock for as long as it works in it, checks a resume completely (checkpoint,
+architecture, data) before it changes any file, keeps the history files current after every epoch, and
+ends every run, however it ends (finished, stopped early, interrupted, diverged), with a ``model.npz`` that
+holds a good state where there is one and a ``metrics.json`` that says what happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import platform
 import sys
@@ -33,21 +24,31 @@ import numpy as np
 
 from mlp import __version__
 from mlp.builders import build_callbacks, build_loss, build_model, build_optimizer, build_schedule, load_data
-from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressLogger
-from mlp.checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore, save_model
+from mlp.callback import Callback, TrainingState
+from mlp.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
+from mlp.checkpoint import Checkpoint, restore, save_model
 from mlp.config import ConfigError, to_yaml
 from mlp.data import Dataset
 from mlp.diagnostics import GradientNorms
-from mlp.fileio import atomic_write
-from mlp.history import History
+from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
+from mlp.history import Ending, History
 from mlp.losses import Loss
 from mlp.optim import Optimizer
+from mlp.rundir import (
+    CONFIG_FILE,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    LAST_FILE,
+    LOG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    NORMS_CSV,
+    NORMS_JSON,
+    new_run_dir,
+    read_metrics,
+)
 from mlp.sequential import Sequential
-from mlp.training import DivergenceError, TrainingState, evaluate, fit, training_rows
-
-CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
-HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
-NORMS_CSV, NORMS_JSON = "gradient_norms.csv", "gradient_norms.json"
+from mlp.training import DivergenceError, evaluate, fit, training_rows
 
 
 class Console:
@@ -58,11 +59,13 @@ class Console:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.log: TextIO | None = None
+        self.log_path: Path | None = None
         self._pending = ""
         self._early: list[str] = []
 
     def open_log(self, path: Path) -> None:
         self.log = open(path, "a")  # noqa: SIM115 -- closed by close(), the run outlives any with-block
+        self.log_path = path
         for line in self._early:
             self.to_log(line)
 
@@ -74,9 +77,14 @@ class Console:
     def to_log(self, message: str) -> None:
         if self.log is None:
             self._early.append(message)
-        else:
+            return
+        try:
             self.log.write(message + "\n")
             self.log.flush()
+        except OSError as err:
+            if isinstance(err, DiskFullError) or err.errno not in DiskFullError.ERRNOS:
+                raise
+            raise DiskFullError(self.log_path or Path(LOG_FILE)) from None
 
     def write(self, text: str) -> None:
         *lines, self._pending = (self._pending + text).split("\n")
@@ -85,20 +93,50 @@ class Console:
 
     def flush(self) -> None: ...
 
+    @property
+    def errors(self) -> _Errors:
+        """A file whose lines the console shows on stderr (even when quiet) and logs."""
+        return _Errors(self)
+
     def close(self) -> None:
         if self.log is not None:
-            self.log.close()
-            self.log = None
+            log, self.log = self.log, None
+            with contextlib.suppress(OSError):  # a full disk, already reported by the write that failed
+                log.close()
 
 
-class Outcome(Callback):
-    """Remembers how training ended: interrupted (Ctrl-C) or stopped early, and why."""
+class _Errors:
+    def __init__(self, console: Console) -> None:
+        self.console = console
 
-    interrupted = False
-    stop_reason: str | None = None
+    def write(self, text: str) -> None:
+        for line in text.splitlines():
+            self.console.echo(line, stderr=True)
+
+    def flush(self) -> None: ...
+
+
+class RunFiles(Callback):
+    """Keeps the run directory's history files current: after every epoch, and when training ends, so that a
+    killed run still has its curves."""
+
+    order = 1
+
+    def __init__(self, run_dir: Path, norms: GradientNorms | None) -> None:
+        self.run_dir, self.norms = run_dir, norms
+
+    def write(self, history: History) -> None:
+        history.to_csv(self.run_dir / HISTORY_CSV)
+        history.to_json(self.run_dir / HISTORY_JSON)
+        if self.norms is not None:
+            self.norms.history.to_csv(self.run_dir / NORMS_CSV)
+            self.norms.history.to_json(self.run_dir / NORMS_JSON)
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        self.write(state.history)
 
     def on_train_end(self, state: TrainingState) -> None:
-        self.interrupted, self.stop_reason = state.interrupted, state.stop_reason
+        self.write(state.history)
 
 
 @dataclass
@@ -107,45 +145,9 @@ class RunResult:
     history: History
     metrics: dict[str, Any]
 
-
-def new_run_dir(out: str | Path, name: str) -> Path:
-    """``out/<name>-<timestamp>``, with ``-2``, ``-3``... if a run started in the same second."""
-    stem = Path(out) / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
-    for n in range(1, 1000):
-        path = stem if n == 1 else stem.with_name(f"{stem.name}-{n}")
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            continue
-    raise OSError(f"cannot create a run folder next to {stem}")
-
-
-def find_model_file(path: str | Path, name: str = MODEL_FILE) -> Path:
-    """A model file given directly, or the file ``name`` in a run directory."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / name
-        if not path.is_file():
-            raise CheckpointError(f"{path.parent} has no {name}; is it a run directory written by `mlp train`?")
-    elif not path.exists():
-        raise CheckpointError(f"{path}: no such run directory or model file")
-    return path
-
-
-def load_run_checkpoint(path: str | Path) -> Checkpoint:
-    """A model file written by ``mlp train``: its ``extra`` holds the resolved ``config``, the ``classes``
-    and the ``standardizer``."""
-    checkpoint = load_checkpoint(path)
-    if "config" not in checkpoint.extra:
-        raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); "
-                              f"give a run directory or a model file from one")
-    return checkpoint
-
-
-def run_config(path: str | Path) -> dict[str, Any]:
-    """The resolved config stored in a model file written by ``mlp train``."""
-    return load_run_checkpoint(path).extra["config"]
+    @property
+    def ending(self) -> Ending:
+        return self.history.ending
 
 
 def load_run_data(config: dict[str, Any], console: Console) -> Dataset:
@@ -182,46 +184,46 @@ def _versions() -> dict[str, Any]:
             "platform": platform.platform(), "cpus": os.cpu_count()}
 
 
-def _kept_model(config: dict[str, Any], kept: Checkpoint, callbacks: list[Any], history: History,
-                outcome: Outcome) -> str:
-    """Say which weights ``model.npz`` (read back as ``kept``) holds."""
-    if config["output"]["keep"] == "best":
-        monitor, value = next(iter(kept.extra.get("best", {config["output"]["monitor"]: None}).items()))
-        return f"best {monitor} ({value:.4f}) at epoch {kept.epoch}" if value is not None else "last epoch"
-    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping) and c.best_weights is not None), None)
-    if stopper is not None:
-        return f"epoch {stopper.best_epoch}, best {stopper.monitor.name} (restored by early stopping)"
-    if outcome.interrupted:
-        return f"the weights when interrupted, during epoch {len(history) + 1}"
-    return f"epoch {len(history)} (last)"
+def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optimizer: Optimizer) -> int:
+    """Everything a resume needs, checked before any file is touched: the checkpoint loads into the network
+    the config builds for this data, and there is something left to do. Returns the completed epochs."""
+    checkpoint = restore(resume, model, optimizer)
+    done, epochs = checkpoint.position.epoch, config["training"]["epochs"]
+    if done >= epochs and read_metrics(resume.parent) is not None:
+        raise ConfigError(f"{resume} has completed {_plural(done, 'epoch')} of {epochs}; to "
+                          f"train on, resume with more, e.g. --epochs {done + 10}")
+    return done
 
 
 def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = False) -> RunResult:
     """Train ``config`` in a new run directory under ``config["output"]["dir"]``, or continue the run whose
-    ``last.npz`` is ``resume``, and write everything listed in the module docstring.
+    ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
 
-    Ctrl-C stops training cleanly: the files are written and the resume command is printed.
+    Ctrl-C, SIGTERM and SIGHUP stop training at the next batch boundary: the exact point is saved, the
+    files are written and the resume command is printed (``result.ending`` says which signal it was).
     """
     started = time.perf_counter()
     console = Console(quiet)
     dataset = load_run_data(config, console)
     model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
-    done = 0 if resume is None else load_checkpoint(resume).epoch or 0
-    if done >= config["training"]["epochs"]:
-        raise ConfigError(f"{resume} has completed {_plural(done, 'epoch')} of {config['training']['epochs']}; to "
-                          f"train on, resume with more, e.g. --epochs {done + 10}")
     # The run gets its folder only once the data and the network are known to fit together.
     run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
-    console.open_log(run_dir / LOG_FILE)
-    try:
-        atomic_write(run_dir / CONFIG_FILE, lambda f: f.write(to_yaml(config).encode()))
-        _describe(config, dataset, run_dir, console)
-        if resume is not None:
-            console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
-        model.summary(print_fn=console.echo)
-        return _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
-    finally:
-        console.close()
+    with folder_lock(run_dir, "mlp train"):
+        done = _check_resume(resume, config, model, optimizer) if resume is not None else 0
+        remove_partial_writes(run_dir)  # what a killed write left; no other process writes here while we hold the lock
+        console.open_log(run_dir / LOG_FILE)
+        try:
+            write_text(run_dir / CONFIG_FILE, to_yaml(config))
+            _describe(config, dataset, run_dir, console)
+            if resume is not None:
+                console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
+            model.summary(print_fn=console.echo)
+            return _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
+        except DiskFullError as err:
+            raise DiskFullError(err.path, f"; free some space, then continue with: mlp train --resume {run_dir}") \
+                from None
+        finally:
+            console.close()
 
 
 def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
@@ -234,10 +236,11 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
         run_dir / LAST_FILE, best_path=run_dir / MODEL_FILE if output["keep"] == "best" else None,
         monitor=output["monitor"], extra=extra, resume_hint=f"mlp train --resume {run_dir}",
     )
-    outcome = Outcome()
     # Quiet runs still log one line per epoch (verbose=2: no bar); the console keeps them off the screen.
-    progress = ProgressLogger(2 if console.quiet else 1, file=console)  # type: ignore[arg-type]
-    callbacks = [*build_callbacks(config), checkpoint, progress, outcome]
+    progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]
+    callbacks = build_callbacks(config)
+    norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
+    callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
     training = config["training"]
     try:
         history = fit(
@@ -247,24 +250,77 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
             verbose=0, drop_last=training["drop_last"], resume=resume,
         )
     except DivergenceError as err:
-        _write_history(err.history, run_dir, callbacks, resume)
         console.to_log(f"error: {err}")  # the command line shows it
+        kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started)
+        if kept is not None:
+            console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
+            raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}", err.history) \
+                from None
         raise
-    if outcome.stop_reason:
-        console.echo(outcome.stop_reason)
-    _write_history(history, run_dir, callbacks, resume)
-    model_path = run_dir / MODEL_FILE
-    if output["keep"] == "last" or not model_path.exists():
+    result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started)
+    assert result is not None, "a run that did not diverge keeps a model"
+    _report(result.metrics, run_dir, console)
+    return result
+
+
+def _kept_model(config: dict[str, Any], run_dir: Path, model: Sequential, history: History,
+                callbacks: list[Callback], extra: dict[str, Any]) -> Checkpoint | None:
+    """Write ``model.npz`` as the run's ending calls for, and read it back (``None``: there is no good state).
+
+    - ``output.keep: best``: the best epoch's model, written during training (none if no epoch completed);
+    - a finished or stopped run: the model as training left it (early stopping may have restored its best);
+    - an interrupted run: the weights at the interruption if they were a consistent point, else ``last.npz``;
+    - a diverged run: ``last.npz``, the last good state (none if no epoch completed).
+    """
+    ending = history.ending
+    model_path, last_path = run_dir / MODEL_FILE, run_dir / LAST_FILE
+    if config["output"]["keep"] == "best":
+        return restore(model_path, model) if model_path.exists() else None
+    if ending.status == "diverged" or (ending.status == "interrupted" and not ending.resumable):
+        if not last_path.exists():
+            return None
+        epoch = restore(last_path, model).position.epoch
+        save_model(model_path, model, epoch=epoch, history=History(history.records[:epoch]), extra=extra)
+    else:
         save_model(model_path, model, epoch=len(history), history=history, extra=extra)
-    kept = restore(model_path, model)
+    return restore(model_path, model)
+
+
+def _which_model(config: dict[str, Any], kept: Checkpoint, callbacks: list[Callback], history: History) -> str:
+    """Say which weights ``model.npz`` (read back as ``kept``) holds."""
+    ending = history.ending
+    if config["output"]["keep"] == "best":
+        monitor, value = next(iter(kept.extra.get("best", {config["output"]["monitor"]: None}).items()))
+        return f"best {monitor} ({value:.4f}) at epoch {kept.epoch}" if value is not None else "last epoch"
+    if ending.status == "diverged":
+        return f"epoch {kept.epoch}, the last before training diverged"
+    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping) and c.best_weights is not None), None)
+    if stopper is not None and ending.status != "interrupted":
+        return f"epoch {stopper.best_epoch}, best {stopper.monitor.name} (restored by early stopping)"
+    if ending.status == "interrupted":
+        if not ending.resumable:
+            return f"epoch {kept.epoch}, the last saved before the interruption"
+        return f"the weights when interrupted, during epoch {len(history) + 1}"
+    return f"epoch {len(history)} (last)"
+
+
+def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tuple[Dataset, Sequential, Loss],
+            callbacks: list[Callback], extra: dict[str, Any], started: float) -> RunResult | None:
+    """``model.npz`` and ``metrics.json`` for however the run ended; ``None`` if there is no model to keep."""
+    dataset, model, loss = objects
+    ending = history.ending
+    kept = _kept_model(config, run_dir, model, history, callbacks, extra)
     metrics: dict[str, Any] = {
         "name": config["name"],
-        "model_file": MODEL_FILE,
-        "model": _kept_model(config, kept, callbacks, history, outcome),
+        "status": ending.status,
+        "reason": ending.reason,
+        "model_file": MODEL_FILE if kept is not None else None,
+        "model": _which_model(config, kept, callbacks, history) if kept is not None else None,
         "epochs": len(history),
-        "interrupted": outcome.interrupted,
+        "interrupted": ending.status == "interrupted",
         "final_epoch": history.records[-1] if history.records else None,
-        "test": evaluate(model, loss, dataset.x_test, dataset.y_test) if dataset.x_test is not None else None,
+        "test": (evaluate(model, loss, dataset.x_test, dataset.y_test)
+                 if kept is not None and dataset.x_test is not None else None),
         "training_seconds": round(sum(history["time"]) if history.records else 0.0, 3),
         "wall_seconds": round(time.perf_counter() - started, 3),
         "data": {"dataset": dataset.name, "source": dataset.source, "train_rows": len(dataset.x_train),
@@ -272,26 +328,8 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
         "versions": _versions(),
         "finished": datetime.now().isoformat(timespec="seconds"),
     }
-    atomic_write(run_dir / METRICS_FILE, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
-    _report(metrics, run_dir, console)
-    return RunResult(run_dir, history, metrics)
-
-
-def _write_history(history: History, run_dir: Path, callbacks: list[Callback], resume: Path | None) -> None:
-    """The epoch records, and the gradient-norm records if they were taken (a resumed run's continue the
-    records of the epochs it kept)."""
-    history.to_csv(run_dir / HISTORY_CSV)
-    history.to_json(run_dir / HISTORY_JSON)
-    norms = next((c.history for c in callbacks if isinstance(c, GradientNorms)), None)
-    if norms is None:
-        return
-    if resume is not None and (run_dir / NORMS_JSON).exists():
-        # Records of the epochs before the resume; those of an interrupted epoch are taken again.
-        done = math.floor(norms.records[0]["epoch"]) if norms.records else math.inf
-        kept = [r for r in History.from_json(run_dir / NORMS_JSON).records if r["epoch"] <= done]
-        norms = History(kept + norms.records)
-    norms.to_csv(run_dir / NORMS_CSV)
-    norms.to_json(run_dir / NORMS_JSON)
+    write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=1))
+    return RunResult(run_dir, history, metrics) if kept is not None else None
 
 
 def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:

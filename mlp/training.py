@@ -7,7 +7,10 @@ BACKPROP.md followed by an optimizer step::
     model.backward(loss.backward())                        # output delta, then the delta recursion
     optimizer.step(model.params, model.grads)              # W <- W - lr dL/dW (or momentum, Adam, ...)
 
-Everything else (progress display, schedules, early stopping, checkpoints) is a callback.
+Everything else (progress display, schedules, early stopping, checkpoints) is a callback
+(``mlp.callback``). Where training stands is a ``Position`` that checkpoints save, so a run stopped at
+any batch boundary resumes as if it had never stopped; stop signals are held until such a boundary
+(``mlp.interrupts``), and a diverged state is never handed to the callbacks that save.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Any
 import numpy as np
 
 from mlp import fpenv
-from mlp.callbacks import Callback, LearningRateScheduler, ProgressLogger
+from mlp.arrays import finite, first_non_finite
+from mlp.callback import Callback, Position, TrainingState, callback_keys
+from mlp.callbacks import LearningRateScheduler, ProgressLogger
 from mlp.checkpoint import restore
 from mlp.history import History
+from mlp.interrupts import StopRequests, stop_signals
 from mlp.losses import Loss
 from mlp.optim import Optimizer
 from mlp.schedules import Schedule
@@ -31,29 +37,19 @@ from mlp.sequential import Sequential
 
 
 class DivergenceError(RuntimeError):
-    """The training loss became NaN or infinite; ``history`` holds the epochs completed before."""
+    """The training loss, a monitored metric, the weights or the optimizer state became NaN or infinite;
+    ``history`` holds the epochs completed before, and the message says what checkpoints hold."""
 
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
 
 
-@dataclass
-class TrainingState:
-    """What callbacks see: the objects being trained and where training is."""
+INTACT = "Checkpoints written before this point are intact."
 
-    model: Sequential
-    loss: Loss
-    optimizer: Optimizer
-    history: History
-    rng: np.random.Generator
-    epochs: int
-    n_train: int
-    batch_size: int
-    epoch: int = 0
-    stop: bool = False
-    stop_reason: str | None = None
-    interrupted: bool = False
+
+class _StopRequestedError(Exception):
+    """A stop signal was received; raised at a batch boundary to leave the loops."""
 
 
 def training_rows(n: int, validation_split: float) -> int:
@@ -81,81 +77,151 @@ def _check_data(x: np.ndarray, y: np.ndarray, what: str) -> None:
 def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
     """Mean loss (and accuracy, for classification losses) of ``model`` on ``x: (n, in)``, ``y``.
 
-    Runs in evaluation mode (no dropout), ``batch_size`` rows at a time.
+    Runs in evaluation mode (no dropout), ``batch_size`` rows at a time. A model whose outputs overflow
+    gives an infinite or NaN loss, without NumPy warnings.
     """
+    x, y = finite(x, None, "evaluate: x", unit="feature"), finite(y, None, "evaluate: y")
     _check_data(x, y, "evaluate")
-    output = model.predict(x, batch_size)
-    result = {"loss": loss.forward(output, y)}
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        output = model.predict(x, batch_size)
+        result = {"loss": loss.forward(output, y)}
     if loss.classification:
         result["accuracy"] = float(np.mean(loss.predict_labels(output) == loss.target_labels(y)))
     return result
 
 
-def _train_epoch(
-    state: TrainingState, x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, shuffle: bool, drop_last: bool,
-    callbacks: list[Callback],
-) -> dict[str, float]:
-    model, loss, optimizer = state.model, state.loss, state.optimizer
-    params, grads = model.params, model.grads
-    order = state.rng.permutation(len(x)) if shuffle else np.arange(len(x))
-    total_loss, correct, counted, seen = 0.0, 0, 0, 0
-    logs: dict[str, float] = {}
-    # Overflow on the way to a NaN loss is reported once, clearly, by the divergence check below
-    # instead of as a burst of NumPy warnings.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for batch, start in enumerate(range(0, len(x), state.batch_size)):
-            index = order[start : start + state.batch_size]
-            if drop_last and len(index) < state.batch_size:
-                break
-            for callback in callbacks:
-                callback.on_batch_begin(state)
-            output = model.forward(x[index], training=True)
-            value = loss.forward(output, y[index])
-            if not math.isfinite(value):
-                raise DivergenceError(
-                    f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {batch + 1} "
-                    f"(lr {optimizer.lr:g}); lower the learning rate (e.g. lr={optimizer.lr / 10:g}). "
-                    f"Checkpoints written before this point are intact.",
-                    state.history,
-                )
-            model.backward(loss.backward())
-            optimizer.step(params, grads)
-            seen += len(index)
-            total_loss += value * len(index)
-            logs = {"loss": total_loss / seen}
-            if labels is not None:
-                hits = loss.predict_labels(output) == labels[index]
-                correct += int(hits.sum())
-                counted += hits.size
-                logs["accuracy"] = correct / counted
-            batch_logs = logs | {"samples": seen}
-            for callback in callbacks:
-                callback.on_batch_end(state, batch_logs)
+@dataclass
+class _Data:
+    """The rows ``fit`` trains and validates on, and how it goes through them."""
+
+    x: np.ndarray
+    y: np.ndarray
+    labels: np.ndarray | None  # what accuracy compares with (None: a regression loss)
+    x_val: np.ndarray
+    y_val: np.ndarray
+    shuffle: bool
+    drop_last: bool
+
+
+def _running_logs(position: Position, labels: bool) -> dict[str, float]:
+    logs = {"loss": position.loss_sum / position.seen}
+    if labels:
+        logs["accuracy"] = position.correct / position.counted
     return logs
 
 
-def _train_epochs(
-    state: TrainingState, x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, x_val: np.ndarray,
-    y_val: np.ndarray, shuffle: bool, drop_last: bool, callbacks: list[Callback],
-) -> None:
-    """Epochs from the first not yet in ``state.history`` to ``state.epochs``, or until a callback stops."""
-    for epoch in range(len(state.history), state.epochs):
-        state.epoch = epoch
+def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], stop: StopRequests) -> None:
+    """The batches of the epoch in progress that ``state.position`` has not done yet."""
+    model, loss, optimizer, position = state.model, state.loss, state.optimizer, state.position
+    params, grads = model.params, model.grads
+    state.rng.bit_generator.state = position.shuffle_state  # the generator before this epoch's permutation
+    order = state.rng.permutation(len(data.x)) if data.shuffle else np.arange(len(data.x))
+    started, elapsed = time.perf_counter(), position.elapsed
+    for start in range(position.batch * state.batch_size, len(data.x), state.batch_size):
+        if stop.received is not None:
+            raise _StopRequestedError
+        index = order[start : start + state.batch_size]
+        if data.drop_last and len(index) < state.batch_size:
+            break
+        for callback in callbacks:
+            callback.on_batch_begin(state)
+        state.resumable = False  # until the step and the sums are complete
+        output = model.forward(data.x[index], training=True)
+        value = loss.forward(output, data.y[index])
+        if not math.isfinite(value):
+            raise DivergenceError(
+                f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {position.batch + 1} "
+                f"(lr {optimizer.lr:g}); lower the learning rate (e.g. lr={optimizer.lr / 10:g})", state.history)
+        model.backward(loss.backward())
+        optimizer.step(params, grads)
+        position.batch += 1
+        position.seen += len(index)
+        position.loss_sum += value * len(index)
+        if data.labels is not None:
+            hits = loss.predict_labels(output) == data.labels[index]
+            position.correct += int(hits.sum())
+            position.counted += hits.size
+        position.elapsed = elapsed + time.perf_counter() - started
+        state.resumable = True
+        batch_logs = _running_logs(position, data.labels is not None) | {"samples": position.seen}
+        for callback in callbacks:
+            callback.on_batch_end(state, batch_logs)
+
+
+def _non_finite_state(state: TrainingState) -> str | None:
+    """What of the weights and the optimizer state is NaN or infinite, or ``None`` if all is finite."""
+    arrays = {f"weights {key}": w for key, w in state.model.params.items()}
+    arrays |= {f"optimizer state {key}": a for key, a in state.optimizer.state_dict().items() if "/" in key}
+    for name, array in arrays.items():
+        where = first_non_finite(array)
+        if where is not None:
+            return f"the {name} hold {array[where]}"
+    return None
+
+
+def _divergence(state: TrainingState, logs: dict[str, Any]) -> str | None:
+    """Why the epoch just trained must not be kept, or ``None``: a non-finite metric, weight or state."""
+    bad = [f"{name} is {value}" for name, value in logs.items() if not math.isfinite(value)]
+    problem = bad[0] if bad else _non_finite_state(state)
+    if problem is None:
+        return None
+    lr = state.optimizer.lr
+    return (f"training diverged in epoch {state.epoch + 1}: {problem} (lr {lr:g}); "
+            f"lower the learning rate (e.g. lr={lr / 10:g})")
+
+
+def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], stop: StopRequests) -> None:
+    """Epochs from ``state.position`` to ``state.epochs``, or until a callback stops training."""
+    while state.position.epoch < state.epochs:
+        state.epoch = state.position.epoch
         for callback in callbacks:
             callback.on_epoch_begin(state)
         lr = state.optimizer.lr
-        started = time.perf_counter()
-        logs: dict[str, Any] = {"epoch": epoch + 1}
-        logs |= _train_epoch(state, x, y, labels, shuffle, drop_last, callbacks)
-        elapsed = time.perf_counter() - started
-        if len(x_val):
-            logs |= {f"val_{k}": v for k, v in evaluate(state.model, state.loss, x_val, y_val).items()}
-        logs |= {"lr": lr, "time": elapsed}
+        _train_epoch(state, data, callbacks, stop)
+        position = state.position
+        logs: dict[str, Any] = {"epoch": position.epoch + 1} | _running_logs(position, data.labels is not None)
+        if len(data.x_val):
+            logs |= {f"val_{k}": v for k, v in evaluate(state.model, state.loss, data.x_val, data.y_val).items()}
+        problem = _divergence(state, logs)
+        if problem is not None:
+            raise DivergenceError(problem, state.history)
+        logs |= {"lr": lr, "time": position.elapsed}
         state.history.append(logs)
+        state.position = Position(position.epoch + 1, shuffle_state=state.rng.bit_generator.state)
         for callback in callbacks:
             callback.on_epoch_end(state, logs)
         if state.stop:
             break
+        if stop.received is not None:
+            raise _StopRequestedError
+
+
+def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, Any] | None, dtype: np.dtype,
+             loss: Loss, shuffle: bool, drop_last: bool) -> _Data:
+    """The training and validation rows, converted once to the model's ``dtype`` and checked."""
+    x, y = finite(x, dtype, "fit: x", unit="feature"), finite(y, None, "fit: y")
+    _check_data(x, y, "fit")
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("give validation_split or validation_data, not both")
+        x_val = finite(validation_data[0], dtype, "validation_data: x", unit="feature")
+        y_val = finite(validation_data[1], None, "validation_data: y")
+        _check_data(x_val, y_val, "validation_data")
+    else:
+        x, y, x_val, y_val = _split(x, y, validation_split)
+    labels = loss.target_labels(y) if loss.classification else None
+    return _Data(x, y, labels, x_val, y_val, shuffle, drop_last)
+
+
+def _resume(path: str | Path, state: TrainingState) -> None:
+    """Put ``state`` where the checkpoint ``path`` left training: weights, optimizer, history, position and
+    the state of every callback it has (callbacks it does not know start afresh)."""
+    checkpoint = restore(path, state.model, state.optimizer)
+    state.history = checkpoint.history or History()
+    state.position = checkpoint.position
+    for key, callback in callback_keys(state.callbacks).items():
+        if key in checkpoint.callbacks:
+            callback.load_state_dict(checkpoint.callbacks[key])
 
 
 def fit(
@@ -180,66 +246,72 @@ def fit(
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
     Args:
+        x, y: the data, converted once to the model's dtype (float32 unless built otherwise); every value
+            must be finite in that dtype.
         epochs: train until this many epochs are complete (with ``resume``, counting the earlier ones).
         batch_size: rows per step; the last, smaller batch is used unless ``drop_last``.
         validation_split: the last fraction of ``x, y`` (taken before shuffling, as in Keras) is held
             out and evaluated after every epoch; or give ``validation_data=(x_val, y_val)``.
         shuffle, seed: reshuffle the training rows every epoch from ``default_rng(seed)``.
-        callbacks: see ``mlp.callbacks``; ``schedule`` adds a ``LearningRateScheduler``.
+        callbacks: see ``mlp.callback``; ``schedule`` adds a ``LearningRateScheduler``.
         verbose: 0 silent; 1 a progress bar (on a terminal) and a line per epoch; 2 lines only.
-        resume: a checkpoint written by ``ModelCheckpoint``: weights, optimizer state, completed
-            epochs, history and random state are restored, so training continues exactly.
+        resume: a checkpoint written by ``ModelCheckpoint``: weights, optimizer state, history, the position
+            in the epoch (down to the batch), random state and callback state are restored, so training
+            continues exactly as if it had not stopped.
         flush_denormals: train with the CPU's flush-to-zero flags set (``mlp.fpenv``), so that values
             below float32's smallest normal number (1.2e-38) become 0 instead of taking the slow path
             denormals take on many CPUs.
 
     Returns:
         the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
-        ``val_accuracy``, ``lr`` and ``time`` (seconds spent in the training steps).
+        ``val_accuracy``, ``lr`` and ``time`` (seconds spent in the training steps); ``history.ending``
+        says how training ended (completed, stopped by a callback, or interrupted) and why.
+
+    Ctrl-C, SIGTERM or SIGHUP (in the main thread) end training at the next batch boundary: the callbacks'
+    ``on_train_end`` runs (``ModelCheckpoint`` then saves the exact point) and the history is returned,
+    ``ending.status == "interrupted"``. A second signal stops at once (``KeyboardInterrupt``).
 
     Raises:
-        DivergenceError: the loss became NaN or infinite. Ctrl-C ends training cleanly instead: the
-        callbacks' ``on_train_end`` runs (``ModelCheckpoint`` then saves) and the history is returned.
+        DivergenceError: the loss, a metric, the weights or the optimizer state became NaN or infinite.
+        Nothing diverged is handed to the callbacks, so checkpoints keep the last good state.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     dtype = next(iter(model.params.values())).dtype
-    x = np.asarray(x, dtype=dtype)  # converted once, not per batch
-    y = np.asarray(y)
-    _check_data(x, y, "fit")
-    if validation_data is not None:
-        if validation_split:
-            raise ValueError("give validation_split or validation_data, not both")
-        x_val, y_val = np.asarray(validation_data[0], dtype=dtype), np.asarray(validation_data[1])
-        _check_data(x_val, y_val, "validation_data")
-    else:
-        x, y, x_val, y_val = _split(x, y, validation_split)
-    labels = loss.target_labels(y) if loss.classification else None
-
-    state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(x), batch_size)
+    data = _prepare(x, y, validation_split, validation_data, dtype, loss, shuffle, drop_last)
+    callbacks = sorted([*([LearningRateScheduler(schedule)] if schedule is not None else []), *callbacks,
+                        *([ProgressLogger(verbose)] if verbose else [])], key=lambda callback: callback.order)
+    state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(data.x),
+                          batch_size, callbacks=callbacks)
+    state.position = Position(shuffle_state=state.rng.bit_generator.state)
     if resume is not None:
-        checkpoint = restore(resume, model, optimizer)
-        state.history = checkpoint.history or History()
-        if checkpoint.rng_state is not None:
-            state.rng.bit_generator.state = checkpoint.rng_state
-    callbacks = [
-        *([LearningRateScheduler(schedule)] if schedule is not None else []),
-        *callbacks,
-        *([ProgressLogger(verbose)] if verbose else []),
-    ]
-    for callback in callbacks:
-        callback.on_train_begin(state)
-    try:
-        with fpenv.flush_denormals(flush_denormals):
-            _train_epochs(state, x, y, labels, x_val, y_val, shuffle, drop_last, callbacks)
-    except KeyboardInterrupt:
-        state.interrupted = True
-        state.stop_reason = f"interrupted during epoch {state.epoch + 1}"
-    finally:
+        _resume(resume, state)
+        state.epoch = state.position.epoch
+    # Overflow on the way to a NaN is reported once, clearly, as a divergence, not as NumPy warnings.
+    with (np.errstate(over="ignore", invalid="ignore", divide="ignore"), stop_signals() as stop,
+          fpenv.flush_denormals(flush_denormals)):
         for callback in callbacks:
-            callback.on_train_end(state)
-    if state.stop_reason and verbose:
-        print(state.stop_reason)
+            callback.on_train_begin(state)
+        forced = False
+        try:
+            _train_epochs(state, data, callbacks, stop)
+        except _StopRequestedError:
+            state.interrupted = stop.received.name if stop.received is not None else "a stop signal"
+        except KeyboardInterrupt:  # raised by a callback, or a second signal: where it landed decides
+            state.interrupted, forced = "KeyboardInterrupt", True
+        except DivergenceError as err:
+            state.diverged = str(err)
+        finally:
+            if state.interrupted and state.resumable and _non_finite_state(state) is not None:
+                state.resumable = False  # the last steps diverged: nothing worth saving
+            for callback in callbacks:
+                callback.on_train_end(state)
+    state.history.ending = state.ending()
+    if state.diverged:  # what the checkpoints hold, if a callback said; else what is true of any
+        ending = state.history.ending
+        raise DivergenceError(ending.reason if ending.notes else f"{ending.headline}. {INTACT}", state.history)
+    if forced and stop.received is not None:
+        raise KeyboardInterrupt  # a second signal: the caller stops too
     return state.history

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from mlp.cli import main
 from mlp.data import write_idx
-from mlp.data.mnist import MNIST, IdxDatasetSpec, IdxFile
+from mlp.data.mnist import MNIST, IdxDatasetSpec
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def make_files(folder: Path, n_train=30, n_test=10, seed=0, naming="gz") -> dict
 
 
 def spec_for(md5s, mirrors=(), sample="mnist_sample.npz") -> IdxDatasetSpec:
-    files = {role: IdxFile(MNIST.files[role].stem, MNIST.files[role].rank, gz, raw) for role, (gz, raw) in md5s.items()}
+    files = {role: dataclasses.replace(MNIST.files[role], gz_md5=gz, raw_md5=raw) for role, (gz, raw) in md5s.items()}
     return IdxDatasetSpec("mnist", files, tuple(mirrors), MNIST.classes, sample)
 
 

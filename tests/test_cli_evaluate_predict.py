@@ -16,6 +16,7 @@ from click.testing import Result
 from conftest import SPIRALS, assert_one_line_error, invoke
 
 import mlp.run
+import mlp.trained
 from mlp import Dense, Sequential, save_model
 from mlp.data import FallbackWarning, Standardizer, blobs
 from mlp.losses import SoftmaxCrossEntropy
@@ -171,7 +172,7 @@ def test_evaluate_on_a_file_maps_its_labels_onto_the_models_classes(flowers, tmp
     assert evaluation["table"]["setosa"][0] == (y == 0).sum()
     assert_consistent(evaluation)
 
-    checkpoint = mlp.run.load_run_checkpoint(flowers / "model.npz")
+    checkpoint = mlp.trained.load_run_checkpoint(flowers / "model.npz")
     output = checkpoint.model.predict(Standardizer.from_state(checkpoint.extra["standardizer"]).transform(x))
     assert evaluation["loss"] == pytest.approx(SoftmaxCrossEntropy().forward(output, y), abs=5e-5)
 

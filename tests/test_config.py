@@ -4,6 +4,7 @@ overrides, reading YAML files, and the YAML written back (``to_yaml``)."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 
@@ -47,7 +48,7 @@ DEFAULT = {
 ADAM = {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
         "decay_bias": False, "max_norm": None}
 ACTIVATIONS = "linear, relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax"
-LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, hinge, bce, "
+LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, multiclass_hinge, bce, "
           "mean_squared_error, cross_entropy")
 
 
@@ -141,7 +142,7 @@ def test_losses_that_fit_the_last_layer():
     # a dropout after the output layer does not count as the last layer
     assert resolve({"loss": "categorical_crossentropy", **layers({"dense": 10, "activation": "softmax"},
                                                                  {"dropout": 0.1})})
-    assert resolve({"loss": "hinge", **layers({"dense": 10})})
+    assert resolve({"loss": "multiclass_hinge", **layers({"dense": 10})})
 
 
 # -- coercion -----------------------------------------------------------------------------------------
@@ -309,9 +310,9 @@ def test_binary_crossentropy_after_a_sigmoid():
 
 
 def test_hinge_after_a_relu():
-    with raises("loss hinge takes raw scores (logits), but the last layer has `activation: relu`; remove it from "
-                "the last layer"):
-        resolve({"loss": "hinge", **layers({"dense": 10}, {"activation": "relu"})})
+    with raises("loss multiclass_hinge takes raw scores (logits), but the last layer has `activation: relu`; remove it "
+                "from the last layer"):
+        resolve({"loss": "multiclass_hinge", **layers({"dense": 10}, {"activation": "relu"})})
 
 
 def test_monitoring_validation_metrics_needs_a_validation_split():
@@ -370,8 +371,9 @@ def test_a_file_dataset_needs_its_path(dataset):
 
 def test_a_csv_dataset_and_its_defaults():
     assert resolve({"data": {"dataset": "csv", "path": "a.csv", "target": "label"}})["data"] == {
-        "dataset": "csv", "path": "a.csv", "test_path": None, "test_split": 0.2, "task": "auto", "target": "label",
-        "header": None, "delimiter": ",", "validation_split": 0.2, "normalize": "none", "limit": None}
+        "dataset": "csv", "path": os.path.abspath("a.csv"), "test_path": None, "test_split": 0.2, "task": "auto",
+        "target": "label", "header": None, "delimiter": ",", "validation_split": 0.2, "normalize": "none",
+        "limit": None}
 
 
 # -- --set -------------------------------------------------------------------------------------------------

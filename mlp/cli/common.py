@@ -16,6 +16,7 @@ import click
 from mlp.training import DivergenceError
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 
 
 class ErrorReportingGroup(click.Group):
@@ -29,6 +30,11 @@ class ErrorReportingGroup(click.Group):
         except BrokenPipeError:  # `mlp ... | head` closed the pipe: stop quietly, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C outside training, or a second one during it: stop at once
+            if ctx.meta.get("mlp.debug"):
+                raise
+            click.echo("error: interrupted; files written before are intact (every write is atomic)", err=True)
+            ctx.exit(INTERRUPTED)
         except (DivergenceError, ValueError, OSError) as err:
             if ctx.meta.get("mlp.debug"):
                 raise

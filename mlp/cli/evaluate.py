@@ -1,166 +1,19 @@
 """``mlp evaluate``: a trained model's loss and accuracy on its test set or other data, per class and as a
-confusion matrix. Also what ``mlp predict`` shares: a model file with its run's config, class names and
-standardizer, and data brought into the form the model was trained on."""
+confusion matrix."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 import numpy as np
 
-from mlp import run
-from mlp.builders import build_loss
-from mlp.checkpoint import Checkpoint
 from mlp.cli.common import debug_option
-from mlp.config import ConfigError, resolve
-from mlp.data import DATASETS, DataError, Standardizer
-from mlp.data.tabular import check_feature_count, map_classes
-from mlp.losses import Loss, as_target_matrix
+from mlp.losses import as_target_matrix
 from mlp.metrics import confusion_matrix
-from mlp.sequential import Sequential
-from mlp.training import training_rows
+from mlp.trained import FILE_TYPES, data_kind, load_rows, load_trained
 
-FILE_TYPES = {".csv": "csv", ".npz": "npz"}
-NAMED_DATASETS = tuple(name for name in DATASETS if name not in FILE_TYPES.values())
-DIR_DATASETS = ("mnist", "fashion-mnist")  # the datasets data.dir (--data-dir) applies to
-FILE_OPTIONS = ("target", "header", "delimiter", "x_key", "y_key")  # kept when --data is a file of the run's type
 TABLE_WIDTH = 100  # the confusion matrix is made to fit this many columns
-
-
-@dataclass
-class TrainedModel:
-    """A model file written by ``mlp train``, with what its run knew: the config, the class names (``None``
-    for regression) and the standardizer fitted on the training rows (``None`` if the run used none)."""
-
-    path: Path
-    checkpoint: Checkpoint
-    config: dict[str, Any]
-    loss: Loss
-    classes: list[str] | None
-    standardizer: Standardizer | None
-
-    @property
-    def model(self) -> Sequential:
-        return self.checkpoint.model
-
-    @property
-    def num_features(self) -> int:
-        return int(self.model.in_features or 0)
-
-    def describe(self) -> str:
-        """``spirals run, epoch 2: 2-64-64-2 (4,418 parameters), softmax_cross_entropy``."""
-        widths = [self.num_features, *(n for layer in self.model if (n := layer.output_size(None)) is not None)]
-        which = f"epoch {self.checkpoint.epoch}"
-        for monitor, value in self.checkpoint.extra.get("best", {}).items():
-            which += f" (best {monitor} {value:.4f})"
-        return (f"{self.config['name']} run, {which}: {'-'.join(map(str, widths))} "
-                f"({self.model.num_params():,} parameters), {self.config['loss']}")
-
-    def features(self, x: np.ndarray, where: str, table: bool = True) -> np.ndarray:
-        """``x: (n, features)`` checked against the model's input width and standardised as in training;
-        ``table``: ``x`` holds a file's columns."""
-        check_feature_count(where, x.shape[1], self.num_features, table)
-        return self.standardizer.transform(x) if self.standardizer is not None else x
-
-    def targets(self, y: np.ndarray, data_classes: list[str] | None, where: str) -> np.ndarray:
-        """Labels as indices into the model's classes, matched by name (values for a regression model)."""
-        if self.classes is not None:
-            return map_classes(y, data_classes, self.classes, where, "the model")
-        if data_classes is not None:
-            raise DataError(f"{where} has class labels, but the model is a regression model "
-                            f"(loss {self.config['loss']})")
-        return y
-
-    def predicted_classes(self, output: np.ndarray) -> np.ndarray:
-        """Class indices ``(n,)``: the loss's decision for one output (a sigmoid), the highest output otherwise."""
-        if output.shape[1] == 1:
-            return self.loss.predict_labels(output).reshape(-1).astype(np.int64)
-        return output.argmax(axis=1)
-
-    def probabilities(self, output: np.ndarray) -> np.ndarray | None:
-        """``(n, classes)`` class probabilities, where the loss defines them (one sigmoid output: ``1 - p, p``)."""
-        probabilities = self.loss.probabilities(output)
-        if probabilities is not None and probabilities.shape[1] == 1:
-            probabilities = np.hstack([1 - probabilities, probabilities])
-        return probabilities
-
-
-def load_trained(path: str | Path) -> TrainedModel:
-    """A run directory's ``model.npz``, or a model file given directly, written by ``mlp train``."""
-    checkpoint = run.load_run_checkpoint(run.find_model_file(path))
-    extra = checkpoint.extra
-    state = extra.get("standardizer")
-    return TrainedModel(checkpoint.path, checkpoint, extra["config"], build_loss(extra["config"]), extra.get("classes"),
-                        Standardizer.from_state(state) if state is not None else None)
-
-
-def data_kind(text: str) -> str:
-    """What a data argument names: ``"csv"`` or ``"npz"`` for a file of that type, else a dataset name."""
-    suffix = Path(text).suffix.lower()
-    if suffix in FILE_TYPES:
-        return FILE_TYPES[suffix]
-    if text in NAMED_DATASETS:
-        return text
-    choices = f"give a .csv or .npz file or a dataset name ({', '.join(NAMED_DATASETS)})"
-    if suffix or Path(text).exists():
-        raise DataError(f"{text}: unknown input file type {suffix or '(no extension)'}; {choices}")
-    raise DataError(f"unknown dataset {text!r}; {choices}")
-
-
-@dataclass
-class Rows:
-    """Rows ready for the model: ``x`` standardised as in training, ``y`` the model's class indices (or values)."""
-
-    name: str
-    source: str
-    part: str
-    x: np.ndarray
-    y: np.ndarray
-
-
-def data_config(trained: TrainedModel, data: str | None, data_dir: Path | None) -> dict[str, Any]:
-    """The run's config with the data to use: the run's own (with its options), another dataset by name (its
-    defaults), or a ``.csv``/``.npz`` file (all of its rows as one set); never normalised again."""
-    section = dict(trained.config["data"])
-    if data is not None:
-        kind = data_kind(data)
-        if kind in FILE_TYPES.values():
-            kept = {k: v for k, v in section.items() if k in FILE_OPTIONS} if section["dataset"] == kind else {}
-            task = "classification" if trained.classes is not None else "regression"
-            section = kept | {"dataset": kind, "path": data, "test_split": 0.0, "task": task}
-        elif kind != section["dataset"]:
-            section = {"dataset": kind, "validation_split": section["validation_split"]}
-    if data_dir is not None:
-        if section["dataset"] not in DIR_DATASETS:
-            raise ConfigError(f"--data-dir applies to {' and '.join(DIR_DATASETS)}, not to {section['dataset']}")
-        section["dir"] = str(data_dir)
-    section["normalize"] = "none"  # the run's own standardizer is applied instead: it is never fitted again
-    return trained.config | {"data": resolve({"data": section})["data"]}
-
-
-def load_rows(trained: TrainedModel, data: str | None, data_dir: Path | None, split: str) -> Rows:
-    """The ``split`` ("test" or "train": the rows ``fit`` trained on) of the run's data or of ``data`` (a
-    dataset name, or a file, used whole), as the model saw data in training. Warnings go to stderr."""
-    config = data_config(trained, data, data_dir)
-    whole = data is not None and config["data"]["dataset"] in FILE_TYPES.values()
-    dataset = run.load_run_data(config, run.Console())
-    where = data if whole and data is not None else dataset.name
-    if whole:
-        x, y, part = dataset.x_train, dataset.y_train, "the whole file"
-    elif split == "train":
-        rows = training_rows(len(dataset.x_train), config["data"]["validation_split"])
-        x, y = dataset.x_train[:rows], dataset.y_train[:rows]
-        part = f"training rows (without the {len(dataset.x_train) - rows:,} validation rows)"
-    elif dataset.x_test is None or dataset.y_test is None:
-        raise DataError(f"{dataset.name} has no test set (data.test_split is 0 and there is no data.test_path); "
-                        f"use --split train or --data FILE")
-    else:
-        x, y, part = dataset.x_test, dataset.y_test, "test set"
-    return Rows(dataset.name, dataset.source, part, trained.features(x, where, table=whole),
-                trained.targets(y, dataset.classes, where))
 
 
 @click.command()

@@ -8,12 +8,12 @@ import click
 import numpy as np
 
 from mlp.cli.common import debug_option
-from mlp.cli.evaluate import load_rows, load_trained
 from mlp.dense import Dense
 from mlp.history import History
 from mlp.metrics import confusion_matrix
 from mlp.plots import plot_confusion_matrix, plot_gradient_norms, plot_history, plot_misclassified, plot_weights
-from mlp.run import NORMS_JSON
+from mlp.rundir import NORMS_JSON
+from mlp.trained import load_rows, load_trained
 
 HISTORY_FILE = "history.json"  # what `mlp train` writes in a run directory (History.to_json)
 DEFAULT_OUT = "learning_curves.png"

@@ -10,10 +10,10 @@ import click
 import numpy as np
 
 from mlp.cli.common import debug_option
-from mlp.cli.evaluate import TrainedModel, data_kind, load_rows, load_trained
 from mlp.data.tabular import load_features_csv, load_features_npz
 from mlp.fileio import atomic_write
 from mlp.metrics import accuracy
+from mlp.trained import TrainedModel, data_kind, load_rows, load_trained
 
 DECIMALS = 6  # of the probabilities
 

@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 from mlp import run
-from mlp.cli.common import debug_option
+from mlp.cli.common import INTERRUPTED, debug_option
 from mlp.config import ConfigError, apply_override, load_file, resolve, set_value
-
-INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+from mlp.interrupts import exit_code
+from mlp.rundir import LAST_FILE, find_model_file
+from mlp.trained import load_run_checkpoint
 
 config_argument = click.argument(
     "config_file", metavar="[CONFIG.yaml]", required=False, type=click.Path(path_type=Path)
@@ -56,7 +57,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     accuracy). `mlp config show` prints every setting and its default.
 
     Each run writes OUT/<name>-<timestamp>/: config.yaml, train.log, history.csv/.json,
-    metrics.json, model.npz and last.npz (resume point). Ctrl-C stops cleanly and says how to resume.
+    metrics.json, model.npz and last.npz (resume point). Ctrl-C, SIGTERM or SIGHUP stop at the next
+    batch and save it; --resume continues exactly there (exit code 130, 143 or 129).
 
     \b
     Examples:
@@ -78,13 +80,14 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         if changed:
             raise ConfigError(f"{changed[0]} cannot change a resumed run, which keeps its own config; "
                               f"only --epochs and --data-dir apply to --resume")
-        checkpoint = run.find_model_file(resume, run.LAST_FILE)
-        base = run.run_config(checkpoint)
+        checkpoint = find_model_file(resume, LAST_FILE)
+        base = load_run_checkpoint(checkpoint).extra["config"]
     config = read_config(
         config_file, overrides, base, epochs=(["training", "epochs"], epochs),
         data_dir=(["data", "dir"], None if data_dir is None else str(data_dir)),
         out=(["output", "dir"], None if out is None else str(out)), seed=(["seed"], seed),
     )
     result = run.train(config, resume=checkpoint, quiet=quiet)
-    if result.metrics["interrupted"]:
-        ctx.exit(INTERRUPTED)
+    if result.ending.status == "interrupted":
+        signal = result.ending.signal
+        ctx.exit(exit_code(signal) if signal is not None and signal.startswith("SIG") else INTERRUPTED)

@@ -44,6 +44,9 @@ def from_file(path: str | Path, test_path: str | Path | None = None, **kwargs: A
     dataset = Dataset(path.stem, x, y, classes=classes, source=f"file {path}")
     if test_path is not None:
         x_test, y_test, test_classes = reader(test_path, **kwargs)
+        if x_test.shape[1] != x.shape[1]:
+            raise DataError(f"{test_path} has {x_test.shape[1]} feature columns, but {path} has {x.shape[1]}; the "
+                            f"test file must have the training file's columns")
         if classes is not None:  # the test file's own class indices -> the training file's
             y_test = map_classes(y_test, test_classes, classes, str(test_path), str(path))
         dataset.x_test, dataset.y_test = x_test, y_test

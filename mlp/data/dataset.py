@@ -9,10 +9,15 @@ import numpy as np
 
 from mlp.training import training_rows
 
+OLD_STD_FLOOR = 1e-8  # what files of earlier versions hold for a constant feature
+
 
 @dataclass
 class Standardizer:
-    """Per-feature standardisation ``x' = (x - mean) / std`` (``std`` floored at ``1e-8``).
+    """Per-feature standardisation ``x' = (x - mean) / std``, with ``std = 1`` for a feature that is constant
+    in the training rows (as scikit-learn's ``StandardScaler`` does): such a feature is then only centred,
+    so a test value that differs from the constant stays of its own size instead of being blown up by a
+    tiny divisor (the border pixels of digit images are 0 in every training row, and 1 in a few test rows).
 
     Fitted on training rows only; ``get_state``/``from_state`` carry it into a model file so that
     prediction applies the same transform.
@@ -23,9 +28,16 @@ class Standardizer:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> Standardizer:
-        """``x: (n, features)`` -> the mean and standard deviation of each feature (in float64)."""
+        """``x: (n, features)`` -> the mean and standard deviation of each feature (in float64).
+
+        A feature is constant when its variance is within the rounding error of computing it,
+        ``n eps var + (n eps mean)^2`` (scikit-learn's bound): then its scale is 1.
+        """
         x64 = np.asarray(x, dtype=np.float64)
-        return cls(x64.mean(axis=0), np.maximum(x64.std(axis=0), 1e-8))
+        mean, var = x64.mean(axis=0), x64.var(axis=0)
+        eps, n = np.finfo(np.float64).eps, len(x64)
+        constant = var <= n * eps * var + (n * eps * mean) ** 2
+        return cls(mean, np.where(constant, 1.0, np.sqrt(var)))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """``(x - mean) / std`` in ``x``'s float dtype (float32 stays float32)."""
@@ -37,7 +49,10 @@ class Standardizer:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Standardizer:
-        return cls(np.asarray(state["mean"], dtype=np.float64), np.asarray(state["std"], dtype=np.float64))
+        """What ``get_state`` gave; the scale of a constant feature in a file of an earlier version (which floored
+        it at 1e-8) becomes 1, as ``fit`` gives now."""
+        std = np.asarray(state["std"], dtype=np.float64)
+        return cls(np.asarray(state["mean"], dtype=np.float64), np.where(std <= OLD_STD_FLOOR, 1.0, std))
 
 
 @dataclass

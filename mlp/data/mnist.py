@@ -17,6 +17,7 @@ folder is hashed once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +30,8 @@ import numpy as np
 
 from mlp.data.dataset import Dataset, images_to_features
 from mlp.data.download import download
-from mlp.data.idx import DataError, parse_idx, read_bytes
+from mlp.data.idx import DataError, read_idx
+from mlp.fileio import read_json, write_text
 
 
 class FallbackWarning(UserWarning):
@@ -38,13 +40,15 @@ class FallbackWarning(UserWarning):
 
 @dataclass(frozen=True)
 class IdxFile:
-    """One IDX file: ``stem`` such as "train-images", its IDX rank, and the MD5s of the published ``.gz`` file
-    and of its decompressed content (``None`` where not known)."""
+    """One IDX file: ``stem`` such as "train-images", its IDX rank, the MD5s of the published ``.gz`` file and
+    of its decompressed content (``None`` where not known), and the largest shape it may hold (the published
+    one), checked before its data is read."""
 
     stem: str
     rank: int
     gz_md5: str
     raw_md5: str | None = None
+    max_shape: tuple[int, ...] | None = None
 
     @property
     def download_name(self) -> str:
@@ -70,21 +74,19 @@ class IdxDatasetSpec:
     sample: str | None = None  # file name of a bundled sample inside mlp/data
 
 
+TRAIN_IMAGES, TEST_IMAGES = (60000, 28, 28), (10000, 28, 28)  # published shapes, MNIST's and Fashion-MNIST's
+
 MNIST = IdxDatasetSpec(
     name="mnist",
     files={
-        "train_images": IdxFile(
-            "train-images", 3, gz_md5="f68b3c2dcbeaaa9fbdd348bbdeb94873", raw_md5="6bbc9ace898e44ae57da46a324031adb"
-        ),
-        "train_labels": IdxFile(
-            "train-labels", 1, gz_md5="d53e105ee54ea40749a09fcbcd1e9432", raw_md5="a25bea736e30d166cdddb491f175f624"
-        ),
-        "test_images": IdxFile(
-            "t10k-images", 3, gz_md5="9fb629c4189551a2d022fa330f9573f3", raw_md5="2646ac647ad5339dbf082846283269ea"
-        ),
-        "test_labels": IdxFile(
-            "t10k-labels", 1, gz_md5="ec29112dd5afa0611ce80d1b7f02629c", raw_md5="27ae3e4e09519cfbb04c329615203637"
-        ),
+        "train_images": IdxFile("train-images", 3, gz_md5="f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                                raw_md5="6bbc9ace898e44ae57da46a324031adb", max_shape=TRAIN_IMAGES),
+        "train_labels": IdxFile("train-labels", 1, gz_md5="d53e105ee54ea40749a09fcbcd1e9432",
+                                raw_md5="a25bea736e30d166cdddb491f175f624", max_shape=TRAIN_IMAGES[:1]),
+        "test_images": IdxFile("t10k-images", 3, gz_md5="9fb629c4189551a2d022fa330f9573f3",
+                               raw_md5="2646ac647ad5339dbf082846283269ea", max_shape=TEST_IMAGES),
+        "test_labels": IdxFile("t10k-labels", 1, gz_md5="ec29112dd5afa0611ce80d1b7f02629c",
+                               raw_md5="27ae3e4e09519cfbb04c329615203637", max_shape=TEST_IMAGES[:1]),
     },
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     classes=tuple(str(d) for d in range(10)),
@@ -94,10 +96,10 @@ MNIST = IdxDatasetSpec(
 FASHION_MNIST = IdxDatasetSpec(
     name="fashion-mnist",
     files={
-        "train_images": IdxFile("train-images", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        "train_labels": IdxFile("train-labels", 1, "25c81989df183df01b3e8a0aad5dffbe"),
-        "test_images": IdxFile("t10k-images", 3, "bef4ecab320f06d8554ea6380940ec79"),
-        "test_labels": IdxFile("t10k-labels", 1, "bb300cfdad3c16e7a12a480ee83cd310"),
+        "train_images": IdxFile("train-images", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d", max_shape=TRAIN_IMAGES),
+        "train_labels": IdxFile("train-labels", 1, "25c81989df183df01b3e8a0aad5dffbe", max_shape=TRAIN_IMAGES[:1]),
+        "test_images": IdxFile("t10k-images", 3, "bef4ecab320f06d8554ea6380940ec79", max_shape=TEST_IMAGES),
+        "test_labels": IdxFile("t10k-labels", 1, "bb300cfdad3c16e7a12a480ee83cd310", max_shape=TEST_IMAGES[:1]),
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
@@ -131,9 +133,10 @@ class _VerifiedFiles:
     def __init__(self, cache: Path) -> None:
         self.path = cache / "verified.json"
         try:
-            self.known: dict[str, list[int]] = json.loads(self.path.read_text())
+            known = read_json(self.path, "a record of verified files")
         except (OSError, ValueError):
-            self.known = {}
+            known = {}
+        self.known: dict[str, list[int]] = known if isinstance(known, dict) else {}
 
     @staticmethod
     def _key(path: Path) -> tuple[str, list[int]]:
@@ -149,23 +152,21 @@ class _VerifiedFiles:
         self.known[key] = stamp
 
     def save(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.known, indent=1))
-        except OSError:
-            pass  # a read-only cache only costs a re-check next time
+        # Atomic: processes loading MNIST at the same time (a sweep's trials) may all write it.
+        with contextlib.suppress(OSError):  # a read-only or full cache only costs a re-check next time
+            write_text(self.path, json.dumps(self.known, indent=1))
 
 
 def _load_file(path: Path, spec_file: IdxFile, verified: _VerifiedFiles) -> np.ndarray:
-    data = read_bytes(path)
-    if not verified.seen(path):
-        if spec_file.raw_md5 is not None and hashlib.md5(data).hexdigest() != spec_file.raw_md5:
-            raise DataError(
-                f"{path} does not hold the official {spec_file.stem} data (MD5 of its content "
-                f"{hashlib.md5(data).hexdigest()}, expected {spec_file.raw_md5}); replace or delete it"
-            )
-        verified.add(path)
-    return parse_idx(data, path)
+    digest = hashlib.md5() if spec_file.raw_md5 is not None and not verified.seen(path) else None
+    array = read_idx(path, max_shape=spec_file.max_shape, digest=digest)
+    if digest is not None and digest.hexdigest() != spec_file.raw_md5:
+        raise DataError(
+            f"{path} does not hold the official {spec_file.stem} data (MD5 of its content "
+            f"{digest.hexdigest()}, expected {spec_file.raw_md5}); replace or delete it"
+        )
+    verified.add(path)
+    return array
 
 
 def _load_files(spec: IdxDatasetSpec, files: dict[str, Path], verified: _VerifiedFiles) -> dict[str, np.ndarray]:

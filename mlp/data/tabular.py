@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import csv
 import math
-import zipfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlp.arrays import finite, first_non_finite
 from mlp.data.idx import DataError
+from mlp.messages import name_list, quoted, shorten
+from mlp.npzfile import read_npz, require_arrays
 
 
 def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
@@ -60,54 +64,128 @@ def map_classes(
     return np.array([classes.index(c) for c in file_classes], dtype=np.int64)[y]
 
 
-def _check_finite(x: np.ndarray, where: str) -> None:
-    bad = np.argwhere(~np.isfinite(x))
-    if len(bad):
-        row, col = bad[0]
-        raise DataError(f"{where}: row {row}, feature {col} is {x[row, col]}; fill in or drop missing "
-                        f"and infinite values")
+MAX_COLUMNS = 1_000_000  # far more than any table an MLP trains on; a longer line is refused, not parsed
+LONG_LINE = 1 << 20  # characters: a longer line is only counted, not split, when looking for a problem
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _read_rows(path: Path, header: bool | None, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The column names of a CSV file (its header, or "0", "1"... without one; ``header=None`` detects it:
-    a non-number in the first line) and its non-empty data rows, each with its line number."""
+@dataclass(frozen=True)
+class _Layout:
+    """A CSV file's column ``names`` (its header's, or "0", "1"... without one) and ``skip``, the lines before
+    its first data row."""
+
+    path: Path
+    names: list[str]
+    skip: int
+    delimiter: str
+
+
+def _layout(path: Path, header: bool | None, delimiter: str) -> _Layout:
+    """The layout, from the file's first non-empty line alone (``header=None`` detects a header: a
+    non-number in that line)."""
     try:
-        with open(path, newline="") as f:
-            rows = [(n, row) for n, row in enumerate(csv.reader(f, delimiter=delimiter), 1) if row]
+        with open(path, encoding="utf-8", newline="") as f:
+            lines = 0
+            for line in f:
+                lines += 1
+                if line.strip():
+                    break
+            else:
+                raise DataError(f"{path} is empty")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path} is not a readable CSV file ({err})") from None
-    if not rows:
-        raise DataError(f"{path} is empty")
-    width = len(rows[0][1])
-    for line, row in rows:
-        if len(row) != width:
-            raise DataError(f"{path} line {line} has {len(row)} fields, but the first line has {width}")
+    except (UnicodeDecodeError, IsADirectoryError) as err:
+        raise DataError(f"{path} is not a readable CSV file ({shorten(str(err))})") from None
+    if line.count(delimiter) >= MAX_COLUMNS:
+        raise DataError(f"{path} line {lines} has {line.count(delimiter) + 1:,} fields; mlp reads at most "
+                        f"{MAX_COLUMNS:,} columns")
+    first = _fields(line, delimiter)
     if header is None:
-        header = not all(is_number(cell) for cell in rows[0][1])
-    names = [c.strip() for c in rows[0][1]] if header else [str(i) for i in range(width)]
-    body = rows[1:] if header else rows
-    if not body:
-        raise DataError(f"{path} has a header but no data rows")
-    return names, body
+        header = not all(is_number(cell) for cell in first)
+    names = [c.strip() for c in first] if header else [str(i) for i in range(len(first))]
+    return _Layout(path, names, lines if header else lines - 1, delimiter)
 
 
-def _parse_features(path: Path, names: list[str], body: list[tuple[int, list[str]]], columns: list[int]) -> np.ndarray:
-    """The cells of ``columns`` as numbers ``(rows, len(columns))`` float32; a non-number or a missing
-    or infinite value is an error naming the line and column."""
-    x = np.empty((len(body), len(columns)), dtype=np.float32)
-    for r, (line, row) in enumerate(body):
-        for c, i in enumerate(columns):
-            try:
-                value = float(row[i])
-            except ValueError:
-                raise DataError(f"{path} line {line}, column {names[i]!r}: {row[i]!r} is not a number") from None
-            if not math.isfinite(value):
-                raise DataError(f"{path} line {line}, column {names[i]!r}: {row[i].strip()} is not allowed; "
-                                f"fill in or drop missing and infinite values")
-            x[r, c] = value
-    return x
+def _fields(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter))
+    except csv.Error as err:
+        raise DataError(f"a line cannot be read as CSV ({shorten(str(err))})") from None
+
+
+def _data_lines(layout: _Layout) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each non-empty data line, one at a time."""
+    with open(layout.path, encoding="utf-8", newline="") as f:
+        for number, line in enumerate(f, 1):
+            if number > layout.skip and line.strip():
+                yield number, line
+
+
+def _cell_problem(text: str) -> str | None:
+    """What is wrong with a cell that should hold a float32 number, or ``None``."""
+    try:
+        value = float(text)
+    except ValueError:
+        return f"{shorten(text.strip())!r} is not a number"
+    if not math.isfinite(value):
+        return f"{text.strip()} is not allowed; fill in or drop missing and infinite values"
+    if abs(value) > FLOAT32_MAX:
+        return (f"{text.strip()} is beyond the range of float32 (largest {FLOAT32_MAX:.3g}), which mlp trains in; "
+                f"rescale the column")
+    return None
+
+
+def _first_problem(layout: _Layout, columns: list[int]) -> DataError | None:
+    """The first problem in the data lines, streaming: a line of another width, or a cell of ``columns`` that
+    is not a finite float32 number; each named by line and column. Memory stays that of one line."""
+    width = len(layout.names)
+    for number, line in _data_lines(layout):
+        fields = _fields(line, layout.delimiter)
+        if len(fields) != width:
+            return DataError(f"{layout.path} line {number} has {len(fields)} fields, but the first line has {width}")
+        for column in columns:
+            problem = _cell_problem(fields[column])
+            if problem is not None:
+                return DataError(f"{layout.path} line {number}, column {quoted(layout.names[column])}: {problem}")
+    return None
+
+
+def _check_long_lines(layout: _Layout) -> None:
+    """Refuse a line much longer than a line of the table can be before NumPy's parser splits it (which takes
+    about twelve bytes per character): one pass over the file, a tenth of the parse's time."""
+    width, delimiter = len(layout.names), layout.delimiter.encode()
+    with open(layout.path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if len(line) > LONG_LINE and number > layout.skip and line.count(delimiter) + 1 != width:
+                raise DataError(f"{layout.path} line {number} has about {line.count(delimiter) + 1:,} fields, but "
+                                f"the first line has {width}")
+
+
+def _read_table(layout: _Layout, target: int | None) -> tuple[np.ndarray, list[str]]:
+    """Every column as float32 ``(rows, columns)`` with NumPy's C parser, the ``target`` column's cells kept
+    apart as text (its column holds 0). Any problem is then looked for line by line and named."""
+    _check_long_lines(layout)
+    labels: list[str] = []
+
+    def keep_label(text: str) -> float:
+        labels.append(text.strip())
+        return 0.0
+
+    features = [i for i in range(len(layout.names)) if i != target]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": said below, as an error
+            table = np.loadtxt(layout.path, dtype=np.float32, delimiter=layout.delimiter, skiprows=layout.skip,
+                               comments=None, quotechar='"', ndmin=2, encoding="utf-8",
+                               converters={target: keep_label} if target is not None else None)
+    except ValueError as err:  # a ragged line, a word, text that is not UTF-8: find it, and name it
+        raise _first_problem(layout, features) or DataError(
+            f"{layout.path} is not a readable CSV file ({shorten(str(err))})") from None
+    if table.size == 0:
+        raise DataError(f"{layout.path} has a header but no data rows")
+    if first_non_finite(table) is not None:  # NaN, inf, or beyond float32's range (inf after the cast)
+        raise _first_problem(layout, features) or DataError(f"{layout.path} holds values that are not finite")
+    return table, labels
 
 
 def load_csv(
@@ -131,9 +209,9 @@ def load_csv(
     """
     path = Path(path)
     if task not in ("auto", "classification", "regression"):
-        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-    names, body = _read_rows(path, header, delimiter)
-    width = len(names)
+        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {quoted(task)}")
+    layout = _layout(path, header, delimiter)
+    names, width = layout.names, len(layout.names)
     if isinstance(target, str) and target in names:  # without a header, names are "0", "1"...: the same column
         column = names.index(target)
     elif isinstance(target, int) or target.lstrip("-").isdigit():
@@ -142,9 +220,14 @@ def load_csv(
             raise DataError(f"{path} has {width} columns, so there is no target column {column}")
         column %= width
     else:
-        raise DataError(f"{path} has no column {target!r}; its columns are {', '.join(names)}")
-    x = _parse_features(path, names, body, [i for i in range(width) if i != column])
-    y, classes = _encode_targets([row[column].strip() for _, row in body], task, f"{path} column {names[column]!r}")
+        raise DataError(f"{path} has no column {quoted(target)}; its columns are {name_list(names)}")
+    table, labels = _read_table(layout, column)
+    x = np.delete(table, column, axis=1)
+    del table
+    where = f"{path} column {quoted(names[column])}"
+    y, classes = _encode_targets(labels, task, where)
+    if classes is None and first_non_finite(y) is not None:
+        raise _first_problem(layout, [column]) or DataError(f"{where} holds values that are not finite")
     return x, y, classes
 
 
@@ -159,10 +242,10 @@ def load_features_csv(
             error (checked before the cells are read, so that a target column of words is named as such).
     """
     path = Path(path)
-    names, body = _read_rows(path, header, delimiter)
+    layout = _layout(path, header, delimiter)
     if features is not None:
-        check_feature_count(str(path), len(names), features)
-    return _parse_features(path, names, body, list(range(len(names))))
+        check_feature_count(str(path), len(layout.names), features)
+    return _read_table(layout, None)[0]
 
 
 def check_feature_count(where: str, width: int, features: int, table: bool = True) -> None:
@@ -194,20 +277,17 @@ def load_npz(
     path = Path(path)
 
     def choose(names: list[str]) -> list[str]:
-        missing = [k for k in (x_key, y_key) if k not in names]
-        if missing:
-            raise DataError(f"{path} has no array {missing[0]!r}; it has {', '.join(names) or 'none'} "
-                            f"(choose others with x_key= / y_key=)")
+        require_arrays(path, names, [x_key, y_key], DataError, "choose others with x_key= / y_key=")
         return [x_key, y_key]
 
-    arrays = _read_npz(path, choose)
+    arrays = read_npz(path, "a .npz file", DataError, choose)
     x, y = _as_features(arrays[x_key], path, x_key), arrays[y_key]
     if len(x) != len(y):
         raise DataError(f"{path}: {x_key!r} has {len(x)} rows but {y_key!r} has {len(y)}")
     where = f"{path} array {y_key!r}"
     if task == "regression" or (task == "auto" and np.issubdtype(y.dtype, np.floating)
                                 and not np.all(np.mod(y, 1) == 0)):
-        return x, y.astype(np.float32), None
+        return x, finite(y, np.float32, f"{where}:", DataError), None
     if y.ndim != 1:
         raise DataError(f"{where} must be 1-D class labels, got shape {y.shape}")
     y_indices, classes = _as_class_indices(y, where)
@@ -221,41 +301,17 @@ def load_features_npz(path: str | Path, x_key: str | None = None) -> np.ndarray:
 
     def choose(names: list[str]) -> list[str]:
         key = x_key if x_key is not None else names[0] if len(names) == 1 else "x"
-        if key not in names:
-            raise DataError(f"{path} has no array {key!r}; it has {', '.join(names) or 'none'} "
-                            f"(name the features array x, or keep only it in the file)")
+        require_arrays(path, names, [key], DataError, "name the features array x, or keep only it in the file")
         return [key]
 
-    ((key, x),) = _read_npz(path, choose).items()
+    ((key, x),) = read_npz(path, "a .npz file", DataError, choose).items()
     return _as_features(x, path, key)
 
 
-def _read_npz(path: Path, choose: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` named by ``choose(names of the file's arrays)``, read without pickle."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(2) != b"PK":  # an .npz is a zip archive; anything else np.load would take for a pickle
-                raise DataError(f"{path} is not a readable .npz file (not a zip archive)")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as npz:
-                return {key: npz[key] for key in choose(list(npz.files))}
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise DataError(f"{path} is not a readable .npz file ({err})") from None
-    except ValueError as err:  # object arrays need pickle, which is never allowed
-        raise DataError(f"{path} holds arrays that cannot be read safely ({err}); save plain numeric arrays") from None
-
-
 def _as_features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
-    """An array read from ``path`` as features: 2-D, numeric, finite; float32."""
+    """An array read from ``path`` as features: 2-D, numeric, finite in float32."""
     if x.ndim != 2:
         raise DataError(f"{path}: {key!r} must be 2-D (samples, features), got shape {x.shape}")
-    try:
-        x = x.astype(np.float32)
-    except ValueError:
-        raise DataError(f"{path}: {key!r} is not numeric ({x.dtype})") from None
-    _check_finite(x, str(path))
-    return x
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+        raise DataError(f"{path}: {key!r} is not numeric ({x.dtype})")
+    return finite(x, np.float32, f"{path}:", DataError, unit="feature")

@@ -1,0 +1,5 @@
+"""``python -m mlp``: the ``mlp`` command."""
+
+from mlp.cli import main
+
+main()

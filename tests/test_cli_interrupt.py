@@ -1,0 +1,106 @@
+"""Stopping the real ``mlp train`` process: SIGINT, SIGTERM and SIGHUP save the exact point, say how to resume
+and exit 130, 143 or 129; SIGKILL leaves the last epoch's checkpoint and the history so far. Each resumed run
+ends bit-identical to an uninterrupted one (``scripts/interrupt_trials.py`` runs many more trials)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SPIRALS, assert_one_line_error, invoke
+
+from mlp.checkpoint import compare_checkpoints
+
+# 12,800 training rows in batches of 8: an epoch takes about a tenth of a second, so a signal sent a few
+# milliseconds after an epoch's line lands in the middle of the next one.
+ARGS = ["--set", "data.samples=16000", "--set", "training.batch_size=8", "--epochs", "4", "--seed", "0"]
+
+
+def start_training(out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mlp", "train", str(SPIRALS), *ARGS, "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
+
+
+def stop_after_epoch_line(process: subprocess.Popen, signum: int, epoch: int, delay: float) -> tuple[str, str]:
+    """Send ``signum`` ``delay`` seconds after the line of ``epoch``; return the whole stdout and stderr."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(f"epoch {epoch}/"):
+            time.sleep(delay)
+            process.send_signal(signum)
+            break
+    out, err = process.communicate(timeout=60)
+    return "".join(lines) + out, err
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    """One output folder for every run here: the runs' stored configs (and so their files) are then the same."""
+    return tmp_path_factory.mktemp("runs")
+
+
+def new_run(out: Path, before: set[Path]) -> Path:
+    (run,) = set(out.iterdir()) - before
+    return run
+
+
+@pytest.fixture(scope="module")
+def reference(out):
+    result = invoke("train", SPIRALS, *ARGS, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    return new_run(out, set())
+
+
+def without_time(path: Path) -> list[dict]:
+    return [{k: v for k, v in record.items() if k != "time"} for record in json.loads(path.read_text())]
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    for name in ("last.npz", "model.npz"):
+        assert compare_checkpoints(run / name, reference / name) == [], name
+    assert without_time(run / "history.json") == without_time(reference / "history.json")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_saves_says_how_to_resume_and_the_resumed_run_is_identical(out, reference, signum, code):
+    before = set(out.iterdir())
+    process = start_training(out)
+    stdout, err = stop_after_epoch_line(process, signum, epoch=1, delay=0.03)
+    run = new_run(out, before)
+    assert process.returncode == code, err
+    assert "interrupted during epoch 2 after batch" in stdout and f"({signum.name})" in stdout
+    assert f"interrupted: saved {run / 'last.npz'}; resume with mlp train --resume {run}" in err
+    assert "Traceback" not in err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["interrupted"] is True
+    assert len(json.loads((run / "history.json").read_text())) == 1
+    assert not (run / ".lock").exists()
+    resumed = invoke("train", "--resume", run, "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(run, reference)
+
+
+def test_a_killed_run_keeps_its_history_says_what_to_do_and_resumes_identically(tmp_path, out, reference):
+    before = set(out.iterdir())
+    process = start_training(out)
+    stop_after_epoch_line(process, signal.SIGKILL, epoch=2, delay=0.03)
+    run = new_run(out, before)
+    assert len(json.loads((run / "history.json").read_text())) >= 2  # written after every epoch
+    assert not (run / "metrics.json").exists() and not (run / "model.npz").exists()
+    assert_one_line_error(invoke("evaluate", run), f"{run} has no model.npz: the run did not finish",
+                          f"mlp train --resume {run}", f"mlp evaluate {run / 'last.npz'}")
+    assert invoke("evaluate", run / "last.npz").exit_code == 0
+    plotted = invoke("plot", run, "--out", tmp_path / "curves.png")
+    assert plotted.exit_code == 0, plotted.output
+    resumed = invoke("train", "--resume", run, "--quiet")  # the killed process's lock died with it
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(run, reference)
