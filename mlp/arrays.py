@@ -23,7 +23,8 @@ def finite(values: Any, dtype: DTypeLike | None, what: str, error: type[Exceptio
     ``error`` naming the first entry that is not, or that the conversion made infinite (a value beyond the
     range of float32, say). ``what`` names the array in the message ("fit: x"), ``unit`` its second axis."""
     original = np.asarray(values)
-    array = original.astype(dtype, copy=False) if dtype is not None else original
+    with np.errstate(over="ignore"):  # a value beyond dtype's range becomes inf, reported below
+        array = original.astype(dtype, copy=False) if dtype is not None else original
     where = first_non_finite(array)
     if where is None:
         return array

@@ -99,6 +99,9 @@ def _check_outputs(loss: str, outputs: int, dataset: Dataset) -> None:
         unit = f"{needed} target value{'s' * (needed > 1)}"
     else:
         needed = dataset.num_classes
+        if needed < 2:
+            raise ConfigError(f"{what} has a single class ({dataset.classes[0]}); a classifier "
+                              f"needs at least two")
         unit = f"{needed} classes"
         if LOSSES[loss] is BinaryCrossEntropy and needed == 2 and outputs == 1:
             return  # one sigmoid output for two classes

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,17 +70,19 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def remove_partial_writes(folder: Path, name: str | None = None) -> list[Path]:
+def remove_partial_writes(folder: Path, name: str | None = None, older_than: float | None = None) -> list[Path]:
     """Delete what interrupted atomic writes left in ``folder`` (of the file ``name``, or of any file).
 
-    Only call this where no other process can be writing: in a run directory one holds the lock of.
+    Only call this where no other process can be writing (a run directory one holds the lock of), or with
+    ``older_than`` seconds: a write that old is a dead process's, not one in progress.
     """
     pattern = f".{name}.*{TEMP_SUFFIX}" if name is not None else f".*{TEMP_SUFFIX}"
     removed = []
     for leftover in folder.glob(pattern):
         try:
-            leftover.unlink()
-            removed.append(leftover)
+            if older_than is None or time.time() - leftover.stat().st_mtime > older_than:
+                leftover.unlink()
+                removed.append(leftover)
         except FileNotFoundError:
             pass
     return removed
@@ -117,7 +120,11 @@ def available_memory() -> int:
 
 
 class FolderLockedError(OSError):
-    """Another process holds the lock of a folder."""
+    """Another process holds the lock of ``folder``; ``holder`` is what it wrote there (its PID, its purpose)."""
+
+    def __init__(self, folder: Path, holder: str) -> None:
+        super().__init__(f"{folder} is in use by another process ({holder}); wait for it to finish or stop it")
+        self.errno = errno.EBUSY
 
 
 @contextmanager
@@ -133,11 +140,9 @@ def folder_lock(folder: Path, purpose: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+            holder = shorten(" ".join(os.read(fd, 200).decode(errors="replace").split())) or "unknown"
             os.close(fd)
-            raise FolderLockedError(
-                errno.EBUSY, f"{folder} is in use by another process ({holder}); wait for it to finish or stop it"
-            ) from None
+            raise FolderLockedError(folder, holder) from None
         # The holder before us may have removed the file between our open and our lock: then we hold a lock
         # on a file nobody else can see, and must lock the one at the path now.
         try:

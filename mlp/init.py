@@ -3,6 +3,11 @@
 An initializer is any callable ``init(rng, shape, dtype) -> array``; ``get_initializer`` also accepts
 the names below. Biases always start at zero.
 
+The normal initializers draw from the full normal distribution with the variance shown (He et al. and
+Glorot & Bengio's own definition, and PyTorch's ``kaiming_normal_``/``xavier_normal_``). Keras'
+``HeNormal`` and ``GlorotNormal`` draw from a normal truncated at two standard deviations, rescaled to the
+same variance: the same scale, no values beyond 2 sigma.
+
 ================  ==============================================  =========================
 name              distribution                                    suited to
 ================  ==============================================  =========================

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlp.blas import axpy
+from mlp.messages import quoted
 
 
 class Optimizer:
@@ -218,5 +219,5 @@ def optimizer_from_config(name: str, config: dict[str, Any]) -> Optimizer:
     """Rebuild an optimizer from its class name (any case) and ``get_config()``."""
     cls = OPTIMIZERS.get(name.lower())
     if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+        raise ValueError(f"unknown optimizer {quoted(name)}; valid names: {', '.join(OPTIMIZERS)}")
     return cls(**config)

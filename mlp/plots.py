@@ -17,6 +17,7 @@ import numpy as np
 
 from mlp.fileio import atomic_write
 from mlp.history import History
+from mlp.messages import name_list
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -95,7 +96,7 @@ def plot_history(history: History, path: str | Path, title: str | None = None) -
             panels[name] = curves
     if not panels:
         raise ValueError(
-            f"nothing to plot: the history has no loss or accuracy (it has {', '.join(history.keys())})"
+            f"nothing to plot: the history has no loss or accuracy (it has {name_list(history.keys())})"
         )
 
     fig, axes = _new_figure(len(panels), title)

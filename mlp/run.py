@@ -32,6 +32,7 @@ from mlp.data import Dataset
 from mlp.diagnostics import GradientNorms
 from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
 from mlp.history import Ending, History
+from mlp.interrupts import stop_signals
 from mlp.losses import Loss
 from mlp.optim import Optimizer
 from mlp.rundir import (
@@ -141,9 +142,13 @@ class RunFiles(Callback):
 
 @dataclass
 class RunResult:
+    """What a run did: its directory, history and metrics, and the stop signal it received, if any (during
+    training, which it then ended, or after it, while the results were written)."""
+
     run_dir: Path
     history: History
     metrics: dict[str, Any]
+    stop_signal: str | None = None
 
     @property
     def ending(self) -> Ending:
@@ -175,8 +180,9 @@ def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: 
                  f"{_plural(training['epochs'], 'epoch')}, batch {training['batch_size']}, seed {config['seed']}")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'s' * (n != 1)}"
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 epoch"``, ``"3 epochs"``; ``plural`` where adding "s" is wrong (``"batches"``)."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def _versions() -> dict[str, Any]:
@@ -184,15 +190,17 @@ def _versions() -> dict[str, Any]:
             "platform": platform.platform(), "cpus": os.cpu_count()}
 
 
-def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optimizer: Optimizer) -> int:
+def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optimizer: Optimizer) -> str:
     """Everything a resume needs, checked before any file is touched: the checkpoint loads into the network
-    the config builds for this data, and there is something left to do. Returns the completed epochs."""
-    checkpoint = restore(resume, model, optimizer)
-    done, epochs = checkpoint.position.epoch, config["training"]["epochs"]
+    the config builds for this data, and there is something left to do (a run whose results were not
+    written yet is finished). Returns where training resumes, in words."""
+    position = restore(resume, model, optimizer).position
+    done, epochs = position.epoch, config["training"]["epochs"]
     if done >= epochs and read_metrics(resume.parent) is not None:
         raise ConfigError(f"{resume} has completed {_plural(done, 'epoch')} of {epochs}; to "
                           f"train on, resume with more, e.g. --epochs {done + 10}")
-    return done
+    batches = f" and {_plural(position.batch, 'batch', 'batches')} of epoch {done + 1}" if position.batch else ""
+    return f"after {_plural(done, 'epoch')}{batches}"
 
 
 def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = False) -> RunResult:
@@ -208,17 +216,21 @@ def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = F
     model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
     # The run gets its folder only once the data and the network are known to fit together.
     run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
-    with folder_lock(run_dir, "mlp train"):
-        done = _check_resume(resume, config, model, optimizer) if resume is not None else 0
+    # From here on a stop signal waits for a point where everything written is consistent (mlp.interrupts):
+    # training stops at the next batch, writing results finishes.
+    with folder_lock(run_dir, "mlp train"), stop_signals() as stop:
+        where = _check_resume(resume, config, model, optimizer) if resume is not None else ""
         remove_partial_writes(run_dir)  # what a killed write left; no other process writes here while we hold the lock
         console.open_log(run_dir / LOG_FILE)
         try:
             write_text(run_dir / CONFIG_FILE, to_yaml(config))
             _describe(config, dataset, run_dir, console)
             if resume is not None:
-                console.echo(f"resume   from {resume} after {_plural(done, 'epoch')}")
+                console.echo(f"resume   from {resume} {where}")
             model.summary(print_fn=console.echo)
-            return _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
+            result = _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
+            result.stop_signal = stop.received.name if stop.received is not None else None
+            return result
         except DiskFullError as err:
             raise DiskFullError(err.path, f"; free some space, then continue with: mlp train --resume {run_dir}") \
                 from None

@@ -12,6 +12,7 @@ from mlp.activations import ACTIVATIONS
 from mlp.dense import Dense
 from mlp.dropout import Dropout
 from mlp.layer import Layer, ShapeError
+from mlp.messages import quoted
 
 LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, Dropout, *ACTIVATIONS.values())}
 
@@ -148,7 +149,7 @@ class Sequential(Layer):
         for spec in config["layers"]:
             kind, args = spec["type"], {k: v for k, v in spec.items() if k != "type"}
             if kind not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {kind!r}; valid types: {', '.join(LAYER_TYPES)}")
+                raise ValueError(f"unknown layer type {quoted(kind)}; valid types: {', '.join(LAYER_TYPES)}")
             layers.append(LAYER_TYPES[kind](**args))
         return cls(layers)
 

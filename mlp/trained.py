@@ -60,6 +60,17 @@ class TrainedModel:
         return (f"{self.config['name']} run, {which}: {'-'.join(map(str, widths))} "
                 f"({self.model.num_params():,} parameters), {self.config['loss']}")
 
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """The network's outputs for ``x: (n, features)`` (evaluation mode); a model whose outputs overflow
+        gives infinities, without NumPy warnings."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.model.predict(x)
+
+    def loss_of(self, output: np.ndarray, y: np.ndarray) -> float:
+        """The run's loss of ``output`` against the targets ``y`` (inf or NaN for an overflowing model)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self.loss.forward(output, y)
+
     def features(self, x: np.ndarray, where: str, table: bool = True) -> np.ndarray:
         """``x: (n, features)`` checked against the model's input width and standardised as in training;
         ``table``: ``x`` holds a file's columns."""

@@ -51,11 +51,11 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
         raise click.UsageError("--split applies to a dataset; a file given with --data is evaluated whole")
     trained = load_trained(run_dir)
     rows = load_rows(trained, data, data_dir, split or "test")
-    output = trained.model.predict(rows.x)
+    output = trained.outputs(rows.x)
     click.echo(f"model    {trained.path}: {trained.describe()}")
     standardised = ", standardised with the run's mean and std" if trained.standardizer is not None else ""
     click.echo(f"data     {rows.name} from {rows.source}: {rows.part}, {len(rows.x):,} rows{standardised}")
-    click.echo(f"loss     {trained.loss.forward(output, rows.y):.4f} ({trained.config['loss']})")
+    click.echo(f"loss     {trained.loss_of(output, rows.y):.4f} ({trained.config['loss']})")
     if trained.classes is None:
         error = np.abs(output - as_target_matrix(output, rows.y)).mean()
         click.echo(f"mae      {error:.4f} (mean absolute error)")

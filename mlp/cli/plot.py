@@ -12,10 +12,9 @@ from mlp.dense import Dense
 from mlp.history import History
 from mlp.metrics import confusion_matrix
 from mlp.plots import plot_confusion_matrix, plot_gradient_norms, plot_history, plot_misclassified, plot_weights
-from mlp.rundir import NORMS_JSON
+from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, NORMS_JSON
 from mlp.trained import load_rows, load_trained
 
-HISTORY_FILE = "history.json"  # what `mlp train` writes in a run directory (History.to_json)
 DEFAULT_OUT = "learning_curves.png"
 NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"
 CONFUSION_OUT, MISTAKES_OUT = "confusion_matrix.png", "most_confused.png"
@@ -26,23 +25,21 @@ def find_history(run: Path) -> Path:
     """The ``history.json`` of a run directory, or ``run`` itself if it is a file."""
     if not run.exists():
         raise FileNotFoundError(
-            f"{run} does not exist; give a run directory written by `mlp train` or its {HISTORY_FILE}"
+            f"{run} does not exist; give a run directory written by `mlp train` or its {HISTORY_JSON}"
         )
     if run.is_file():
         return run
-    if not (run / HISTORY_FILE).is_file():
-        raise FileNotFoundError(f"{run} has no {HISTORY_FILE}; is it a run directory written by `mlp train`?")
-    return run / HISTORY_FILE
+    if not (run / HISTORY_JSON).is_file():
+        if (run / CONFIG_FILE).is_file():  # a run that has not finished an epoch (or was stopped before one)
+            raise FileNotFoundError(f"{run} has no {HISTORY_JSON} yet: no epoch of the run has finished (it is "
+                                    f"written after every epoch); see {run / LOG_FILE}")
+        raise FileNotFoundError(f"{run} has no {HISTORY_JSON}; is it a run directory written by `mlp train`?")
+    return run / HISTORY_JSON
 
 
 def read_history(path: Path) -> History:
-    """``History.from_json(path)``, with errors that name the file."""
-    try:
-        history = History.from_json(path)
-    except (ValueError, TypeError) as err:  # not JSON (json.JSONDecodeError), or not a list
-        raise ValueError(f"{path} is not a training history (a JSON list of per-epoch records): {err}") from err
-    if not all(isinstance(record, dict) for record in history.records):
-        raise ValueError(f"{path} is not a training history: expected a JSON list of per-epoch records")
+    """``History.from_json(path)`` (whose errors name the file), with at least one epoch."""
+    history = History.from_json(path)
     if not history.records:
         raise ValueError(f"{path} has no epochs yet; nothing to plot")
     return history
@@ -63,7 +60,7 @@ def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusi
         if trained.classes is None:
             raise ValueError(f"{run} is a regression model; a confusion matrix needs classes")
         rows = load_rows(trained, None, data_dir, "test")
-        output = trained.model.predict(rows.x)
+        output = trained.outputs(rows.x)
         predicted = trained.predicted_classes(output)
         matrix = confusion_matrix(rows.y, predicted, len(trained.classes))
         accuracy = np.trace(matrix) / len(rows.y)

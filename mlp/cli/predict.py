@@ -56,7 +56,7 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
     if limit is not None:
         x = x[:limit]
         labels = labels[:limit] if labels is not None else None
-    output = trained.model.predict(x)
+    output = trained.outputs(x)
     text = predictions_csv(trained, output)
     if out is None:
         click.echo(text, nl=False)
@@ -67,7 +67,7 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
         if trained.classes is not None:
             score = f"accuracy {accuracy(labels, trained.predicted_classes(output)):.4f}"
         else:
-            score = f"{trained.config['loss']} {trained.loss.forward(output, labels):.4f}"
+            score = f"{trained.config['loss']} {trained.loss_of(output, labels):.4f}"
         summary += f" ({what}: {score})"
     click.echo(summary)
 

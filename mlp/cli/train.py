@@ -88,6 +88,7 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         out=(["output", "dir"], None if out is None else str(out)), seed=(["seed"], seed),
     )
     result = run.train(config, resume=checkpoint, quiet=quiet)
+    if result.stop_signal is not None:  # the shell's code for a process its signal ended
+        ctx.exit(exit_code(result.stop_signal))
     if result.ending.status == "interrupted":
-        signal = result.ending.signal
-        ctx.exit(exit_code(signal) if signal is not None and signal.startswith("SIG") else INTERRUPTED)
+        ctx.exit(INTERRUPTED)

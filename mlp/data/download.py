@@ -16,9 +16,10 @@ from typing import IO
 from tqdm import tqdm
 
 from mlp.data.idx import DataError
-from mlp.fileio import atomic_write
+from mlp.fileio import atomic_write, remove_partial_writes
 
 CHUNK = 1 << 16
+STALE_DOWNLOAD = 3600.0  # seconds: no download of a dataset file takes that long and is still going
 
 
 class ChecksumError(DataError):
@@ -68,6 +69,8 @@ def download(
     seconds). The file is written to a temporary name and renamed only once verified, so an
     interrupted or corrupt transfer leaves nothing behind. Raises ``DataError`` listing every failure.
     """
+    if dest.parent.is_dir():  # what a killed download left; others may be downloading into this cache now
+        remove_partial_writes(dest.parent, dest.name, older_than=STALE_DOWNLOAD)
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename

@@ -23,10 +23,9 @@ from mlp.npzfile import read_npz, require_arrays
 
 
 def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    """Labels as indices into their sorted distinct values, the class names. A file may hold one class only (a
+    test file, rows to evaluate); training on it is refused where the network is built."""
     classes, indices = np.unique(values, return_inverse=True)
-    if len(classes) < 2:
-        raise DataError(f"{where} has a single class ({classes[0] if len(classes) else 'none'}); "
-                        f"a classifier needs at least two")
     return indices.astype(np.int64), [str(c) for c in classes]
 
 
@@ -57,10 +56,10 @@ def map_classes(
     one of ``classes`` or the targets are real values.
     """
     if file_classes is None:
-        raise DataError(f"{where} has real-valued targets, not the classes of {owner} ({', '.join(classes)})")
+        raise DataError(f"{where} has real-valued targets, not the classes of {owner} ({name_list(classes)})")
     unknown = sorted(set(file_classes) - set(classes))
     if unknown:
-        raise DataError(f"{where} has classes that {owner} does not: {', '.join(unknown)}")
+        raise DataError(f"{where} has classes that {owner} does not: {name_list(unknown)}")
     return np.array([classes.index(c) for c in file_classes], dtype=np.int64)[y]
 
 
