@@ -238,6 +238,8 @@ def load_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
     and the run ``name`` defaults to the file's stem (``configs/spirals.yaml`` -> ``spirals``)."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():  # a device or a pipe: /dev/zero never ends
+        raise ConfigError(f"{path} is not a regular file; give a YAML config file")
     try:
         if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a config "

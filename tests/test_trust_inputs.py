@@ -5,6 +5,7 @@ float32. (Time and memory are measured by ``scripts/hostile_inputs.py``, not her
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import pytest
@@ -172,3 +173,27 @@ def test_every_option_that_reads_a_file_reports_a_bomb_in_one_line(tmp_path):
     for args in (("train", bomb), ("config", "show", bomb), ("config", "validate", bomb), ("gradcheck", bomb)):
         assert_one_line_error(invoke(*args), "is not a usable config")
     assert invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path / "runs", "--quiet").exit_code == 0
+
+
+def test_devices_and_pipes_are_refused_instead_of_read_forever(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"pipe\.csv is not a regular file; give a CSV file"):
+        load_csv(fifo)
+    assert_one_line_error(invoke("config", "validate", "/dev/zero"), "/dev/zero is not a regular file; give a YAML "
+                                                                     "config file")
+    assert_one_line_error(invoke("train", "--set", "data.dataset=csv", "--set", "data.path=/dev/zero", "--epochs",
+                                 "1", "--out", tmp_path / "runs"), "/dev/zero is not a regular file")
+
+
+def test_text_that_is_not_utf8_is_named_by_line_and_a_byte_order_mark_is_not_a_character(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"a,b,c\n1,2,0\n3,caf\xe9,1\n")
+    with pytest.raises(DataError, match=r"latin\.csv line 3 is not UTF-8 text; save the file as UTF-8"):
+        load_csv(path)
+    path.write_bytes(b"\xef\xbb\xbfa,b,label\n1,2,x\n3,4,y\n")  # as spreadsheet programs save "CSV UTF-8"
+    x, y, classes = load_csv(path, target="label")
+    assert x.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1] and classes == ["x", "y"]
+    path.write_bytes(b"a,b,c\n1,2,0\n3,4\x00,1\n")
+    with pytest.raises(DataError, match=r"latin\.csv line 3, column 'b': '4\\x00' is not a number"):
+        load_csv(path)

@@ -82,41 +82,52 @@ class _Layout:
 def _layout(path: Path, header: bool | None, delimiter: str) -> _Layout:
     """The layout, from the file's first non-empty line alone (``header=None`` detects a header: a
     non-number in that line)."""
+    if path.exists() and not path.is_file():  # a device or a pipe: /dev/zero would be read forever
+        raise DataError(f"{path} is not a regular file; give a CSV file")
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, "rb") as f:  # line by line: a text reader would decode (and fail on) text further on
             lines = 0
-            for line in f:
+            for raw in f:
                 lines += 1
-                if line.strip():
+                if raw.strip():
                     break
             else:
                 raise DataError(f"{path} is empty")
+        line = raw.decode("utf-8-sig")  # the BOM that spreadsheet programs put first is not a character
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, IsADirectoryError) as err:
+    except UnicodeDecodeError:
+        raise DataError(f"{path} line {lines} is not UTF-8 text; save the file as UTF-8") from None
+    except IsADirectoryError as err:
         raise DataError(f"{path} is not a readable CSV file ({shorten(str(err))})") from None
     if line.count(delimiter) >= MAX_COLUMNS:
         raise DataError(f"{path} line {lines} has {line.count(delimiter) + 1:,} fields; mlp reads at most "
                         f"{MAX_COLUMNS:,} columns")
-    first = _fields(line, delimiter)
+    first = _fields(line, delimiter, f"{path} line {lines}")
     if header is None:
         header = not all(is_number(cell) for cell in first)
     names = [c.strip() for c in first] if header else [str(i) for i in range(len(first))]
     return _Layout(path, names, lines if header else lines - 1, delimiter)
 
 
-def _fields(line: str, delimiter: str) -> list[str]:
+def _fields(line: str, delimiter: str, where: str) -> list[str]:
     try:
         return next(csv.reader([line], delimiter=delimiter))
     except csv.Error as err:
-        raise DataError(f"a line cannot be read as CSV ({shorten(str(err))})") from None
+        raise DataError(f"{where} cannot be read as CSV ({shorten(str(err))})") from None
 
 
 def _data_lines(layout: _Layout) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of each non-empty data line, one at a time."""
-    with open(layout.path, encoding="utf-8", newline="") as f:
-        for number, line in enumerate(f, 1):
-            if number > layout.skip and line.strip():
+    with open(layout.path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if number <= layout.skip:
+                continue
+            try:
+                line = raw.decode("utf-8-sig")  # the BOM that spreadsheet programs put first is not a character
+            except UnicodeDecodeError:
+                raise DataError(f"{layout.path} line {number} is not UTF-8 text; save the file as UTF-8") from None
+            if line.strip():
                 yield number, line
 
 
@@ -139,7 +150,7 @@ def _first_problem(layout: _Layout, columns: list[int]) -> DataError | None:
     is not a finite float32 number; each named by line and column. Memory stays that of one line."""
     width = len(layout.names)
     for number, line in _data_lines(layout):
-        fields = _fields(line, layout.delimiter)
+        fields = _fields(line, layout.delimiter, f"{layout.path} line {number}")
         if len(fields) != width:
             return DataError(f"{layout.path} line {number} has {len(fields)} fields, but the first line has {width}")
         for column in columns:
@@ -175,7 +186,7 @@ def _read_table(layout: _Layout, target: int | None) -> tuple[np.ndarray, list[s
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": said below, as an error
             table = np.loadtxt(layout.path, dtype=np.float32, delimiter=layout.delimiter, skiprows=layout.skip,
-                               comments=None, quotechar='"', ndmin=2, encoding="utf-8",
+                               comments=None, quotechar='"', ndmin=2, encoding="utf-8-sig",
                                converters={target: keep_label} if target is not None else None)
     except ValueError as err:  # a ragged line, a word, text that is not UTF-8: find it, and name it
         raise _first_problem(layout, features) or DataError(
