@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlp import functional as F
-from mlp.layer import Layer
+from mlp.layer import LAYERS, Layer
 
 
 class Activation(Layer):
@@ -46,6 +46,7 @@ class Activation(Layer):
         return self.df(self._a, self._z) * grad_out
 
 
+@LAYERS.register("linear", "identity")
 class Identity(Activation):
     """``f(a) = a``, ``f'(a) = 1``: a linear output (regression with ``MeanSquaredError``)."""
 
@@ -56,6 +57,7 @@ class Identity(Activation):
         return grad_out if input_grad else None
 
 
+@LAYERS.register("relu")
 class ReLU(Activation):
     """``f(a) = max(0, a)``; ``f'(a) = 1`` where ``a > 0``, else 0: the gradient is passed or blocked."""
 
@@ -66,6 +68,7 @@ class ReLU(Activation):
         return z > 0
 
 
+@LAYERS.register("leaky_relu")
 class LeakyReLU(Activation):
     """``f(a) = a`` for ``a > 0``, ``alpha * a`` otherwise; ``f'(a) = 1`` or ``alpha``."""
 
@@ -86,6 +89,7 @@ class LeakyReLU(Activation):
         return {"alpha": self.alpha}
 
 
+@LAYERS.register("elu")
 class ELU(Activation):
     """``f(a) = a`` for ``a > 0``, ``alpha * (exp(a) - 1)`` otherwise; ``f'(a) = 1`` or ``alpha * exp(a)``.
 
@@ -111,6 +115,7 @@ class ELU(Activation):
         return {"alpha": self.alpha}
 
 
+@LAYERS.register("sigmoid")
 class Sigmoid(Activation):
     """``s = 1 / (1 + exp(-a))`` (stable two-branch form); ``f'(a) = s (1 - s)``."""
 
@@ -121,6 +126,7 @@ class Sigmoid(Activation):
         return z * (1 - z)
 
 
+@LAYERS.register("tanh")
 class Tanh(Activation):
     """``t = tanh(a)``; ``f'(a) = 1 - t^2``."""
 
@@ -131,6 +137,7 @@ class Tanh(Activation):
         return 1 - z * z
 
 
+@LAYERS.register("softplus")
 class Softplus(Activation):
     """``f(a) = log(1 + exp(a))`` (stable); ``f'(a) = sigmoid(a)``."""
 
@@ -141,6 +148,7 @@ class Softplus(Activation):
         return F.sigmoid(a)
 
 
+@LAYERS.register("softmax")
 class Softmax(Activation):
     """Row-wise ``s_j = exp(a_j) / sum_k exp(a_k)`` for ``a: (batch, classes)``.
 
@@ -161,14 +169,6 @@ class Softmax(Activation):
         return s * (grad_out - (grad_out * s).sum(axis=1, keepdims=True))
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    "identity": Identity,
-    "linear": Identity,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "softplus": Softplus,
-    "softmax": Softmax,
-}
+def activation_names() -> list[str]:
+    """The names of the registered activations (``"linear"`` first; ``"identity"`` is its alias)."""
+    return [name for name, cls in LAYERS.items() if issubclass(cls, Activation)]

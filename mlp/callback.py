@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlp.history import Ending, History
+from mlp.registry import Registry
 
 if TYPE_CHECKING:
     from mlp.losses import Loss
@@ -148,3 +149,8 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take back what ``state_dict`` returned."""
+
+
+# The callbacks a config can switch on, by their key under ``training:`` (``early_stopping: {patience: 3}``);
+# each registers itself where it is defined, and its constructor's arguments are its config keys.
+CALLBACKS: Registry[type[Callback]] = Registry("callback")

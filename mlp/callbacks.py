@@ -14,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 from tqdm import tqdm
 
-from mlp.callback import Callback, TrainingState
+from mlp.callback import CALLBACKS, Callback, TrainingState
 from mlp.checkpoint import save_model
 from mlp.fileio import remove_partial_writes
 from mlp.messages import name_list
@@ -125,38 +125,7 @@ class LearningRateScheduler(Callback):
         optimizer.lr = float(self.schedule(state.epoch, optimizer.initial_lr))
 
 
-class ReduceLROnPlateau(Callback):
-    """Multiplies the lr by ``factor`` when ``monitor`` has not improved for ``patience`` epochs
-    (not below ``min_lr``); then waits ``cooldown`` epochs before counting again (Keras' rule)."""
-
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, mode: str = "auto",
-                 min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0) -> None:
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
-        if patience < 0 or cooldown < 0:
-            raise ValueError("ReduceLROnPlateau patience and cooldown must be >= 0")
-        self.monitor = Monitor(monitor, mode, min_delta)
-        self.factor, self.patience, self.cooldown, self.min_lr = factor, patience, cooldown, min_lr
-        self.wait = self.cooling = 0
-
-    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
-        if self.monitor.update(logs):
-            self.wait = 0
-        elif self.cooling > 0:
-            self.cooling -= 1
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
-                self.wait, self.cooling = 0, self.cooldown
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"best": self.monitor.best, "wait": self.wait, "cooling": self.cooling}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.monitor.best, self.wait, self.cooling = state["best"], state["wait"], state["cooling"]
-
-
+@CALLBACKS.register("early_stopping")
 class EarlyStopping(Callback):
     """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a row
     (Keras' rule: with ``patience=5``, the fifth epoch without improvement is the last).
@@ -201,6 +170,39 @@ class EarlyStopping(Callback):
         self.monitor.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
         weights = {k.removeprefix("best_weights/"): v for k, v in state.items() if k.startswith("best_weights/")}
         self.best_weights = weights or None
+
+
+@CALLBACKS.register("reduce_lr_on_plateau")
+class ReduceLROnPlateau(Callback):
+    """Multiplies the lr by ``factor`` when ``monitor`` has not improved for ``patience`` epochs
+    (not below ``min_lr``); then waits ``cooldown`` epochs before counting again (Keras' rule)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, mode: str = "auto",
+                 min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0) -> None:
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
+        if patience < 0 or cooldown < 0:
+            raise ValueError("ReduceLROnPlateau patience and cooldown must be >= 0")
+        self.monitor = Monitor(monitor, mode, min_delta)
+        self.factor, self.patience, self.cooldown, self.min_lr = factor, patience, cooldown, min_lr
+        self.wait = self.cooling = 0
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        if self.monitor.update(logs):
+            self.wait = 0
+        elif self.cooling > 0:
+            self.cooling -= 1
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
+                self.wait, self.cooling = 0, self.cooldown
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.monitor.best, "wait": self.wait, "cooling": self.cooling}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.monitor.best, self.wait, self.cooling = state["best"], state["wait"], state["cooling"]
 
 
 class ModelCheckpoint(Callback):

@@ -27,10 +27,12 @@ import numpy as np
 from mlp.callback import Position
 from mlp.fileio import atomic_write
 from mlp.history import History
+from mlp.layer import LAYERS
 from mlp.messages import shorten
 from mlp.npzfile import read_npz
-from mlp.optim import Optimizer, optimizer_from_config
-from mlp.sequential import LAYER_TYPES, Sequential
+from mlp.optim import OPTIMIZERS, Optimizer, optimizer_from_config
+from mlp.registry import Registry, UnknownNameError
+from mlp.sequential import Sequential
 
 FORMAT = "mlp-checkpoint"
 VERSION = 2
@@ -101,7 +103,7 @@ def save_model(
     if optimizer is not None:
         state = optimizer.state_dict()
         arrays |= {f"optim/{key}": value for key, value in state.items() if "/" in key}
-        optimizer_meta = {"name": type(optimizer).__name__, "config": optimizer.get_config(),
+        optimizer_meta = {"name": OPTIMIZERS.stored_name(optimizer), "config": optimizer.get_config(),
                           "iterations": optimizer.iterations, "lr": optimizer.lr}
     callback_meta: dict[str, dict[str, Any]] = {}
     for name, state in (callbacks or {}).items():
@@ -145,7 +147,27 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if version >= 2 and meta.get("sha256") != _digest(meta, arrays):
         raise CheckpointError(f"{path} was changed after mlp wrote it: its content does not match its checksum; "
                               f"use an unchanged copy, or train again")
+    _canonical_names(path, meta)
     return meta, arrays
+
+
+def _canonical_names(path: Path, meta: dict[str, Any]) -> None:
+    """The names of layers and of the optimizer as the registries give them, also for files of earlier versions
+    (which stored class names: ``"Dense"``, ``"SGD"``). A name no registry knows stays as it is: ``restore`` may
+    still load such a file into objects of an unregistered class."""
+    try:
+        for spec in meta["model"]["layers"]:
+            if spec["type"] in LAYERS or _is_class_name(LAYERS, spec["type"]):
+                spec["type"] = LAYERS.name_of(LAYERS.find(spec["type"]))
+        saved = meta.get("optimizer")
+        if saved is not None and (saved["name"] in OPTIMIZERS or _is_class_name(OPTIMIZERS, saved["name"])):
+            saved["name"] = OPTIMIZERS.name_of(OPTIMIZERS.find(saved["name"]))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path} has an unreadable architecture or optimizer ({shorten(str(err))})") from None
+
+
+def _is_class_name(registry: Registry[Any], name: Any) -> bool:
+    return any(getattr(item, "__name__", None) == name for _, item in registry.items())
 
 
 def _check_arrays(path: Path, layers: Any, arrays: dict[str, np.ndarray]) -> None:
@@ -154,9 +176,10 @@ def _check_arrays(path: Path, layers: Any, arrays: dict[str, np.ndarray]) -> Non
     if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
         raise CheckpointError(f"{path} has an unreadable architecture")
     for i, spec in enumerate(layers):
-        kind = LAYER_TYPES.get(spec.get("type"))  # type: ignore[arg-type]
-        if kind is None:
-            raise CheckpointError(f"{path} has an unknown layer type {shorten(spec.get('type'))} in layer {i}")
+        try:
+            kind = LAYERS.find(spec.get("type"))  # type: ignore[arg-type]
+        except UnknownNameError as err:
+            raise CheckpointError(f"{path} layer {i}: {err}") from None
         for name, shape in kind.parameter_shapes(spec).items():
             stored = arrays.get(f"param/{i}.{name}")
             if stored is None or stored.shape != shape:
@@ -190,8 +213,9 @@ def _restore_optimizer(path: Path, meta: dict[str, Any], arrays: dict[str, np.nd
     saved = meta.get("optimizer")
     if saved is None:
         raise CheckpointError(f"{path} holds no optimizer state; it cannot resume training")
-    if saved["name"] != type(optimizer).__name__:
-        raise CheckpointError(f"{path} was trained with {saved['name']}, not {type(optimizer).__name__}")
+    if saved["name"] != OPTIMIZERS.stored_name(optimizer):
+        trained_with = OPTIMIZERS.find(saved["name"]).__name__ if saved["name"] in OPTIMIZERS else saved["name"]
+        raise CheckpointError(f"{path} was trained with {trained_with}, not {type(optimizer).__name__}")
     state = {key.removeprefix("optim/"): value for key, value in arrays.items() if key.startswith("optim/")}
     optimizer.load_state_dict(state | {"iterations": np.array(saved["iterations"]), "lr": np.array(saved["lr"])})
 

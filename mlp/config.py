@@ -1,4 +1,4 @@
-"""Run configs: the YAML schema, its defaults, ``--set`` overrides and validation.
+"""Run configs: the YAML schema, its defaults, ``--set`` overrides, and validation into a ``RunSpec``.
 
 A config is a YAML mapping with the sections below. Every key is optional: an omitted key takes
 the value of the default run (``DEFAULT_RUN``, printed by ``mlp config show``). A section chosen
@@ -20,39 +20,45 @@ the default starts from that thing's own defaults, e.g. ``optimizer: {name: adam
                early_stopping: null, reduce_lr_on_plateau: null, gradient_norms: null}
     output: {dir: runs, keep: last, monitor: val_loss}
 
-Validation is declared as data (a ``Key`` per setting: default, type, rule, choices); the keys of
-optimizers, schedules and callbacks come from their classes' signatures, and their values are
-checked by building them, so the rules live in one place. Every problem is a ``ConfigError`` of
-one line naming the key, the value and the fix.
+Every name comes from a registry (``mlp.registry``): layers and activations (``mlp.layer.LAYERS``),
+initializers, losses, optimizers, schedules, callbacks and datasets each have one, defined next to what
+it names. The keys of a named thing are its constructor's arguments (``mlp.settings``); the run-level keys
+are declared here as ``Key``s. Values are checked once: each named thing is built from its section, its own
+checks judge the values, and the objects built are the ones the run uses (``RunSpec``). Every problem is a
+``ConfigError`` of one line naming the key, the value and the fix.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import inspect
 import os
 import re
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from mlp.activations import ACTIVATIONS
-from mlp.callbacks import EarlyStopping, ReduceLROnPlateau
-from mlp.data import GENERATORS
+import mlp.callbacks
+import mlp.data
+import mlp.diagnostics  # noqa: F401 -- registers gradient norms in CALLBACKS
+from mlp.activations import Activation, activation_names
+from mlp.callback import CALLBACKS, Callback
+from mlp.data.dataset import DATASETS
 from mlp.data.tabular import is_number
-from mlp.diagnostics import GradientNorms
 from mlp.dropout import Dropout
-from mlp.init import ALIASES, INITIALIZERS
-from mlp.losses import LOSSES
+from mlp.init import INITIALIZERS
+from mlp.layer import LAYERS, Layer
+from mlp.losses import LOSSES, Loss
 from mlp.messages import quoted, shorten
 from mlp.optim import OPTIMIZERS, Optimizer
-from mlp.schedules import SCHEDULES
+from mlp.schedules import SCHEDULES, Schedule, Warmup
+from mlp.settings import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, REQUIRED, RUN_NAME, Key, keys_from_signature
+from mlp.yamlfile import YAMLTooLargeError, safe_load
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -70,61 +76,14 @@ DEFAULT_RUN: dict[str, Any] = {
     "training": {"epochs": 20, "batch_size": 128},
     "output": {"dir": "runs"},
 }
+TOP_KEYS = ("name", "seed", "data", "model", "loss", "optimizer", "schedule", "training", "output")
 
-REQUIRED = object()  # the default of a key that has none
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A condition on a value and how to say it: ``Rule(lambda v: v > 0, "> 0")``."""
-
-    test: Callable[[Any], bool]
-    text: str
-
-
-POSITIVE = Rule(lambda v: v > 0, "> 0")
-AT_LEAST_ONE = Rule(lambda v: v >= 1, ">= 1")
-FRACTION = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
-NON_NEGATIVE = Rule(lambda v: v >= 0, ">= 0")
-RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
-
-
-@dataclass(frozen=True)
-class Key:
-    """One setting: its default (``REQUIRED`` if none), accepted types, and a rule or a list of choices.
-
-    ``None`` is accepted when the default is ``None`` or ``nullable`` is set.
-    """
-
-    default: Any
-    kind: type | tuple[type, ...]
-    rule: Rule | None = None
-    choices: tuple[str, ...] = ()
-    nullable: bool = False
-
-
-# -- sections with a fixed set of keys -------------------------------------------------------------
-COMMON_DATA_KEYS = {
+# -- the run-level keys; the others come from what the registries name -----------------------------
+COMMON_DATA_KEYS = {  # every dataset's, after its own (``DatasetSource.keys``)
     "validation_split": Key(0.2, float, FRACTION),
     "normalize": Key("none", str, choices=("none", "standardize")),
     "limit": Key(None, int, AT_LEAST_ONE),
 }
-FILE_KEYS = {
-    "path": Key(REQUIRED, str),
-    "test_path": Key(None, str),
-    "test_split": Key(None, float, FRACTION),  # 0.2 unless there is a test_path
-    "task": Key("auto", str, choices=("auto", "classification", "regression")),
-}
-DATA_KEYS: dict[str, dict[str, Key]] = {
-    "mnist": {"dir": Key(None, str)},
-    "fashion-mnist": {"dir": Key(None, str)},
-    "csv": FILE_KEYS | {"target": Key(-1, (int, str)), "header": Key(None, bool), "delimiter": Key(",", str)},
-    "npz": FILE_KEYS | {"x_key": Key("x", str), "y_key": Key("y", str)},
-    **{name: {"samples": Key(1000, int, AT_LEAST_ONE), "test_split": Key(0.2, float, FRACTION)}
-       for name in GENERATORS},
-}
-PATH_KEYS = ("dir", "path", "test_path")  # relative paths in a config file are relative to the file
-
 TRAINING_KEYS = {
     "epochs": Key(REQUIRED, int, AT_LEAST_ONE),
     "batch_size": Key(REQUIRED, int, AT_LEAST_ONE),
@@ -137,101 +96,46 @@ OUTPUT_KEYS = {
     "keep": Key("last", str, choices=("last", "best")),
     "monitor": Key("val_loss", str, choices=MONITORS),
 }
-INIT_NAMES = tuple(sorted([*INITIALIZERS, *ALIASES]))
-ACTIVATION_NAMES = tuple(name for name in ACTIVATIONS if name != "identity")  # "linear" is the one name
-DENSE_KEYS = {
-    "dense": Key(REQUIRED, int, AT_LEAST_ONE),
-    "activation": Key("linear", str, choices=ACTIVATION_NAMES),
-    "init": Key("he_normal", str, choices=INIT_NAMES),
-    "bias": Key(True, bool),
-}
 LAYER_KINDS = ("dense", "dropout", "activation")
-
-# -- losses and what the last layer must give them --------------------------------------------------
-LOSS_NAMES = tuple(LOSSES)
-LOSS_ALIASES = {"bce": "binary_crossentropy", "mean_squared_error": "mse", "cross_entropy": "categorical_crossentropy"}
-LOGIT_LOSSES = {  # losses that take raw scores, and the activation they apply themselves
-    "softmax_cross_entropy": "softmax", "binary_crossentropy": "sigmoid", "multiclass_hinge": None,
-}
-
-# -- sections whose keys are a class's arguments -----------------------------------------------------
-CALLBACKS = {"early_stopping": EarlyStopping, "reduce_lr_on_plateau": ReduceLROnPlateau,
-             "gradient_norms": GradientNorms}
+DTYPES = ("float32", "float64")
+WARMUP = Key(0, int, NON_NEGATIVE)  # any schedule's: linear warm-up epochs before it (``mlp.schedules.Warmup``)
 
 
-def _kind_of(hint: Any) -> tuple[type, ...]:
-    """The config types a parameter annotation accepts: ``float | None`` -> ``(float,)``."""
-    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    return tuple(a for a in args if a in (int, float, bool, str))
+def _dense_keys() -> dict[str, Key]:
+    return {
+        "dense": Key(REQUIRED, int, AT_LEAST_ONE),
+        "activation": Key("linear", str, choices=tuple(activation_names())),
+        "init": Key("he_normal", str, choices=tuple(sorted(INITIALIZERS.choices()))),
+        "bias": Key(True, bool),
+    }
 
 
-def keys_from_signature(*functions: Callable[..., Any], skip: tuple[str, ...] = ()) -> dict[str, Key]:
-    """A ``Key`` for each keyword argument of ``functions`` with a plain type (number, bool, string)."""
-    keys: dict[str, Key] = {}
-    for function in functions:
-        hints = typing.get_type_hints(function)
-        for name, param in inspect.signature(function).parameters.items():
-            kind = _kind_of(hints.get(name))
-            if name in skip or name in keys or not kind or param.kind is param.VAR_KEYWORD:
-                continue
-            default = REQUIRED if param.default is param.empty else param.default
-            keys[name] = Key(default, kind[0] if len(kind) == 1 else kind)
-    return keys
+def _path_keys() -> set[str]:
+    """The data keys that hold paths: relative ones in a config file are relative to the file."""
+    return {name for _, source in DATASETS.items() for name, key in source.keys.items() if key.is_path}
 
 
-OPTIMIZER_KEYS = {name: keys_from_signature(cls.__init__, Optimizer.__init__) for name, cls in OPTIMIZERS.items()}
-SCHEDULE_KEYS = {name: keys_from_signature(cls.__init__) | {"warmup": Key(0, int, NON_NEGATIVE)}
-                 for name, cls in SCHEDULES.items()}
-CALLBACK_KEYS = {name: keys_from_signature(cls.__init__) for name, cls in CALLBACKS.items()}
+@dataclass
+class RunSpec:
+    """A checked config and what checking it built, for the builders (``mlp.builders``) to put together.
+
+    ``config`` is the complete config (every default filled in, names canonical) that ``mlp config show``
+    prints and a run directory keeps. The objects are the ones the run uses: the loss, the optimizer, the
+    schedule (``None``, or wrapped in a ``Warmup``), the configured callbacks, and for each entry of
+    ``model.layers`` the layers built from it before the data is known (its activation, or the dropout:
+    dense layers need the data's width). A ``RunSpec`` builds one run.
+    """
+
+    config: dict[str, Any]
+    loss: Loss
+    optimizer: Optimizer
+    schedule: Schedule | None
+    callbacks: list[Callback]
+    layers: list[list[Layer]]
 
 
 # -- reading and overriding ------------------------------------------------------------------------
 MAX_CONFIG_BYTES = 1 << 20  # configs are a few kilobytes
-MAX_YAML_VALUES = 100_000  # values a document may expand to through its aliases
-
-
-class YAMLTooLargeError(yaml.YAMLError):
-    """A YAML document that expands (through aliases) or nests beyond what a config can need."""
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
-    """How many values ``node`` stands for once every alias in it is expanded; counted once per node, so
-    in time linear in the document however far its aliases would expand."""
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in active:
-        raise YAMLTooLargeError("an alias (*name) refers to the value that contains it")
-    active.add(key)
-    children = ([item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode)
-                else node.value if isinstance(node, yaml.SequenceNode) else [])
-    total = 1
-    for child in children:
-        total += _expanded_size(child, sizes, active)
-        if total > MAX_YAML_VALUES:
-            raise YAMLTooLargeError(f"its aliases (*name) expand it to more than {MAX_YAML_VALUES:,} values; "
-                                    f"write the values out")
-    active.discard(key)
-    sizes[key] = total
-    return total
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """``yaml.safe_load``'s loader, refusing a document whose aliases would expand it past ``MAX_YAML_VALUES``
-    values (an "alias bomb" of a few hundred bytes can stand for billions) or make it contain itself."""
-
-    def compose_document(self) -> yaml.Node:
-        node = super().compose_document()
-        _expanded_size(node, {}, set())
-        return node
-
-
-def safe_load(text: str) -> Any:
-    """``yaml.safe_load`` within bounds: ``YAMLTooLargeError`` for alias bombs and absurd nesting."""
-    try:
-        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader: no Python objects
-    except RecursionError:
-        raise YAMLTooLargeError("it is nested too deeply") from None
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -266,7 +170,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
     raw.setdefault("name", re.sub(r"[^\w.-]+", "-", path.stem))  # "my run.yaml" -> "my-run"
     data = raw.get("data")
     if isinstance(data, dict):
-        for key in PATH_KEYS:
+        for key in _path_keys():
             if isinstance(data.get(key), str):  # an absolute path stays as it is
                 data[key] = os.path.abspath(path.parent / Path(data[key]).expanduser())
     return raw
@@ -328,7 +232,7 @@ def _expand_shorthand(where: str, value: Any) -> Any:
     ``{name: adam}``, ``training.early_stopping: true`` is ``{}`` (every default)."""
     if where in SHORTHANDS and isinstance(value, str):
         return {SHORTHANDS[where]: value}
-    if where in {f"training.{name}" for name in CALLBACKS} and value is True:
+    if where.startswith("training.") and where.removeprefix("training.") in CALLBACKS and value is True:
         return {}
     return value
 
@@ -428,37 +332,41 @@ def _named(where: str, given: Any, default: dict[str, Any] | None, options: Any)
     return (default if default.get(name_key) == name else {}) | given
 
 
-def _build(where: str, build: Callable[..., Any], **kwargs: Any) -> Any:
-    """Build an object to let its own checks judge the values; their ``ValueError`` names the key."""
+def _build(where: str, build: Callable[..., T], **kwargs: Any) -> T:
+    """Build the object a section describes: its own checks judge the values (their ``ValueError`` names the
+    key), and the object is what the run uses (``RunSpec``)."""
     try:
         return build(**kwargs)
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
 
 
-DEFAULT_TEST_SPLIT = 0.2
-
-
 def _resolve_data(given: Any, default: dict[str, Any]) -> dict[str, Any]:
     """The data section, with its paths absolute (relative ones are relative to where ``mlp`` runs; a file's
     were made relative to the file when it was read), so that a run's stored config works from anywhere."""
-    data = _named("data", given, default, tuple(DATA_KEYS))
+    data = _named("data", given, default, DATASETS.names())
     dataset = data["dataset"]
-    keys = {"dataset": Key(REQUIRED, str), **DATA_KEYS[dataset], **COMMON_DATA_KEYS}
+    source = DATASETS.get(dataset)
+    keys = {"dataset": Key(REQUIRED, str), **source.keys, **COMMON_DATA_KEYS}
     values = _section("data", data, keys, f" (dataset {dataset})")
-    for key in PATH_KEYS:
-        if isinstance(values.get(key), str):
-            values[key] = os.path.abspath(os.path.expanduser(values[key]))
-    if "test_path" in values:
-        if values["test_path"] is not None and values["test_split"] is not None:
-            raise ConfigError("data.test_split and data.test_path are both given, but the test file is the test set "
-                              "(nothing is split off); remove data.test_split")
-        if values["test_path"] is None and values["test_split"] is None:
-            values["test_split"] = DEFAULT_TEST_SPLIT
+    for name in _path_keys() & values.keys():
+        if isinstance(values[name], str):
+            values[name] = os.path.abspath(os.path.expanduser(values[name]))
+    if source.check is not None:
+        try:
+            source.check(values)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     return values
 
 
-def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
+def resolve_data(given: Any) -> dict[str, Any]:
+    """A ``data:`` section on its own, resolved as in a config (``mlp evaluate --data`` names other data)."""
+    return _resolve_data(given, DEFAULT_RUN["data"])
+
+
+def _resolve_layer(where: str, spec: Any) -> tuple[dict[str, Any], list[Layer]]:
+    """One entry of ``model.layers``, and the layers built from it (its activation, or the dropout)."""
     spec = _mapping(where, spec)
     kinds = [kind for kind in LAYER_KINDS if kind in spec]
     if not kinds:
@@ -468,86 +376,91 @@ def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
                           f"put the dropout in a layer entry of its own: {{dropout: {shorten(spec['dropout'])}}}")
     if kinds[0] == "dropout":
         layer = _section(where, spec, {"dropout": Key(REQUIRED, float)})
-        _build(where, Dropout, p=layer["dropout"])
-        return layer
-    keys = DENSE_KEYS if kinds[0] == "dense" else {"activation": Key(REQUIRED, str, choices=ACTIVATION_NAMES)}
-    activation = spec.get("activation")
-    activation = "linear" if activation in ("identity", None) and kinds[0] == "dense" else activation
-    known = isinstance(activation, str) and activation in ACTIVATIONS  # a list or mapping is not hashable
-    alpha = keys_from_signature(ACTIVATIONS[activation].__init__) if known else {}
-    layer = _section(where, {**spec, "activation": activation}, keys | alpha)
-    if "alpha" in layer:
-        _build(where, ACTIVATIONS[activation], alpha=layer["alpha"])
-    return layer
+        return layer, [_build(where, Dropout, p=layer["dropout"])]
+    names = tuple(activation_names())
+    keys = _dense_keys() if kinds[0] == "dense" else {"activation": Key(REQUIRED, str, choices=names)}
+    activation = spec.get("activation", "linear" if kinds[0] == "dense" else None)
+    if isinstance(activation, str) and activation in LAYERS and issubclass(LAYERS.get(activation), Activation):
+        activation = LAYERS.canonical(activation)  # "identity" is "linear"
+    known = isinstance(activation, str) and activation in names
+    arguments = keys_from_signature(LAYERS.get(activation).__init__) if known else {}
+    layer = _section(where, {**spec, "activation": activation}, keys | arguments)
+    if layer["activation"] == "linear" and kinds[0] == "dense":
+        return layer, []  # no activation layer: the dense layer's output is the output
+    return layer, [_build(where, LAYERS.get(activation), **{name: layer[name] for name in arguments})]
 
 
-def _resolve_model(given: Any, default: dict[str, Any]) -> dict[str, Any]:
+def _resolve_model(given: Any, default: dict[str, Any]) -> tuple[dict[str, Any], list[list[Layer]]]:
     model = default | _mapping("model", given)
     _check_keys("model", model, ("layers", "dtype"))
     layers = model["layers"]
     if not isinstance(layers, list) or not layers:
         raise ConfigError("model.layers must be a non-empty list, e.g. [{dense: 128, activation: relu}, {dense: 10}]")
     resolved = [_resolve_layer(f"model.layers[{i}]", spec) for i, spec in enumerate(layers)]
-    if not any("dense" in layer for layer in resolved):
+    if not any("dense" in layer for layer, _ in resolved):
         raise ConfigError("model.layers has no dense layer; add one, e.g. {dense: 10}")
-    dtype = _coerce("model.dtype", model.get("dtype", "float32"), Key("float32", str, choices=("float32", "float64")))
-    return {"layers": resolved, "dtype": dtype}
+    dtype = _coerce("model.dtype", model.get("dtype", "float32"), Key("float32", str, choices=DTYPES))
+    return {"layers": [layer for layer, _ in resolved], "dtype": dtype}, [built for _, built in resolved]
 
 
-def _resolve_loss(given: Any, layers: list[dict[str, Any]]) -> str:
-    options = (*LOSS_NAMES, *LOSS_ALIASES)
+def _resolve_loss(given: Any, layers: list[dict[str, Any]]) -> tuple[str, Loss]:
+    """The loss's canonical name and the loss, which must fit the last layer: what it takes (``Loss.takes``)."""
     if given == "hinge":
         raise ConfigError("loss hinge is ambiguous: Keras' hinge is binary (targets -1 or +1), mlp's is the multiclass "
                           "hinge of cs231n (Weston-Watkins); write `loss: multiclass_hinge`")
-    name = _coerce("loss", given, Key(REQUIRED, str, choices=options))
-    name = LOSS_ALIASES.get(name, name)
+    name = LOSSES.canonical(_coerce("loss", given, Key(REQUIRED, str, choices=tuple(LOSSES.choices()))))
+    loss = LOSSES.get(name)
     last = next(layer.get("activation", "linear") for layer in reversed(layers) if "dropout" not in layer)
-    if name == "categorical_crossentropy" and last != "softmax":
-        raise ConfigError(f"loss categorical_crossentropy takes probabilities, but the last layer has "
-                          f"`activation: {last}`, not softmax; add `activation: softmax` to the last layer, or use "
-                          f"`loss: softmax_cross_entropy` (the same gradients, computed on logits)")
-    if name in LOGIT_LOSSES and last != "linear":
-        applies = LOGIT_LOSSES[name]
-        hint = " or use `loss: categorical_crossentropy`" if last == "softmax" == applies else ""
-        itself = f" and applies {applies} itself" if applies else ""
+    if loss.takes == "probabilities" and last != "softmax":
+        on_logits = next(other for other, cls in LOSSES.items() if cls.takes == "scores" and cls.applies == "softmax")
+        raise ConfigError(f"loss {name} takes probabilities, but the last layer has `activation: {last}`, not softmax; "
+                          f"add `activation: softmax` to the last layer, or use `loss: {on_logits}` (the same "
+                          f"gradients, computed on logits)")
+    if loss.takes == "scores" and last != "linear":
+        after = next((other for other, cls in LOSSES.items() if cls.takes == "probabilities"), None)
+        hint = f" or use `loss: {after}`" if last == "softmax" == loss.applies and after else ""
+        itself = f" and applies {loss.applies} itself" if loss.applies else ""
         raise ConfigError(f"loss {name} takes raw scores (logits){itself}, but the last layer has "
                           f"`activation: {last}`; remove it from the last layer{hint}")
-    return name
+    return name, loss()
 
 
-def _resolve_optimizer(given: Any, default: dict[str, Any]) -> dict[str, Any]:
-    optimizer = _named("optimizer", given, default, tuple(OPTIMIZERS))
+def _resolve_optimizer(given: Any, default: dict[str, Any]) -> tuple[dict[str, Any], Optimizer]:
+    optimizer = _named("optimizer", given, default, OPTIMIZERS.names())
     name = optimizer["name"]
-    values = _section("optimizer", optimizer, {"name": Key(REQUIRED, str), **OPTIMIZER_KEYS[name]}, f" ({name})")
-    _build("optimizer", OPTIMIZERS[name], **{k: v for k, v in values.items() if k != "name"})
-    return values
+    cls = OPTIMIZERS.get(name)
+    keys = keys_from_signature(cls.__init__, Optimizer.__init__)
+    values = _section("optimizer", optimizer, {"name": Key(REQUIRED, str), **keys}, f" ({name})")
+    return values, _build("optimizer", cls, **{k: v for k, v in values.items() if k != "name"})
 
 
-def _resolve_schedule(given: Any, epochs: int) -> dict[str, Any] | None:
+def _resolve_schedule(given: Any, epochs: int) -> tuple[dict[str, Any] | None, Schedule | None]:
     if given is None:
-        return None
-    schedule = _named("schedule", given, None, tuple(SCHEDULES))
+        return None, None
+    schedule = _named("schedule", given, None, SCHEDULES.names())
     name = schedule["name"]
-    keys = SCHEDULE_KEYS[name]
-    if name == "cosine":  # anneal over the whole run unless told otherwise
-        keys = keys | {"epochs": Key(epochs, int)}
-    values = _section("schedule", schedule, {"name": Key(REQUIRED, str), **keys}, f" ({name})")
-    _build("schedule", SCHEDULES[name], **{k: v for k, v in values.items() if k not in ("name", "warmup")})
-    return values
+    cls = SCHEDULES.get(name)
+    keys = keys_from_signature(cls.__init__)
+    if "epochs" in keys and keys["epochs"].default is REQUIRED:  # a schedule over epochs spans the whole run
+        keys["epochs"] = Key(epochs, int)
+    values = _section("schedule", schedule, {"name": Key(REQUIRED, str), **keys, "warmup": WARMUP}, f" ({name})")
+    built = _build("schedule", cls, **{k: v for k, v in values.items() if k not in ("name", "warmup")})
+    return values, Warmup(values["warmup"], after=built) if values["warmup"] else built
 
 
-def _resolve_training(given: Any, default: dict[str, Any]) -> dict[str, Any]:
+def _resolve_training(given: Any, default: dict[str, Any]) -> tuple[dict[str, Any], list[Callback]]:
     training = default | _mapping("training", given)
     _check_keys("training", training, (*TRAINING_KEYS, *CALLBACKS))
     values = _section("training", {k: v for k, v in training.items() if k in TRAINING_KEYS}, TRAINING_KEYS)
+    callbacks = []
     for name, cls in CALLBACKS.items():
         where, spec = f"training.{name}", training.get(name)
         spec = _expand_shorthand(where, spec)  # `early_stopping: true` takes every default
         off = spec is None or spec is False  # `early_stopping: 0` is not `false`: it fails as a non-mapping
-        values[name] = None if off else _section(where, _mapping(where, spec), CALLBACK_KEYS[name])
+        values[name] = None if off else _section(where, _mapping(where, spec), keys_from_signature(cls.__init__))
         if values[name] is not None:
-            _build(where, cls, **values[name])
-    return values
+            callbacks.append(_build(where, cls, **values[name]))
+    return values, callbacks
 
 
 def _check_monitors(config: dict[str, Any]) -> None:
@@ -563,18 +476,13 @@ def _check_monitors(config: dict[str, Any]) -> None:
         if metric not in MONITORS:
             raise ConfigError(f"{where}: unknown metric {quoted(metric)}{_suggest(metric, MONITORS)}; "
                               f"valid metrics: {', '.join(MONITORS)}")
-        if metric.endswith("accuracy") and config["loss"] == "mse":
-            raise ConfigError(f"{where} is {metric}, but loss mse has no accuracy; monitor a loss instead")
+        if metric.endswith("accuracy") and not LOSSES.get(config["loss"]).classification:
+            raise ConfigError(f"{where} is {metric}, but loss {config['loss']} has no accuracy; monitor a loss instead")
 
 
-TOP_KEYS = ("name", "seed", "data", "model", "loss", "optimizer", "schedule", "training", "output")
-
-
-def resolve(raw: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The complete, checked config: ``raw`` over ``DEFAULT_RUN``, every default filled in, names canonical.
-
-    Raises ``ConfigError`` on the first problem found.
-    """
+def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
+    """Check ``raw`` over ``DEFAULT_RUN``, fill in every default, make names canonical, and build what the
+    config names: the ``RunSpec`` a run is built from. Raises ``ConfigError`` on the first problem found."""
     raw = _mapping("the config", {} if raw is None else raw)
     _check_keys("the config", raw, TOP_KEYS, " (top level)")
     merged = {key: raw.get(key, DEFAULT_RUN[key]) for key in TOP_KEYS}
@@ -585,15 +493,21 @@ def resolve(raw: dict[str, Any] | None = None) -> dict[str, Any]:
         "name": _coerce("name", merged["name"], Key(REQUIRED, str, RUN_NAME)),
         "seed": _coerce("seed", merged["seed"], Key(REQUIRED, int, NON_NEGATIVE)),
         "data": _resolve_data(merged["data"], DEFAULT_RUN["data"]),
-        "model": _resolve_model(merged["model"], DEFAULT_RUN["model"]),
     }
-    config["loss"] = _resolve_loss(merged["loss"], config["model"]["layers"])
-    config["optimizer"] = _resolve_optimizer(merged["optimizer"], DEFAULT_RUN["optimizer"])
-    config["training"] = _resolve_training(merged["training"], DEFAULT_RUN["training"])
-    config["schedule"] = _resolve_schedule(merged["schedule"], config["training"]["epochs"])
+    config["model"], layers = _resolve_model(merged["model"], DEFAULT_RUN["model"])
+    config["loss"], loss = _resolve_loss(merged["loss"], config["model"]["layers"])
+    config["optimizer"], optimizer = _resolve_optimizer(merged["optimizer"], DEFAULT_RUN["optimizer"])
+    config["training"], callbacks = _resolve_training(merged["training"], DEFAULT_RUN["training"])
+    config["schedule"], schedule = _resolve_schedule(merged["schedule"], config["training"]["epochs"])
     config["output"] = _section("output", _mapping("output", merged["output"]), OUTPUT_KEYS)
     _check_monitors(config)
-    return {key: config[key] for key in TOP_KEYS}
+    return RunSpec({key: config[key] for key in TOP_KEYS}, loss, optimizer, schedule, callbacks, layers)
+
+
+def resolve(raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The complete, checked config: ``raw`` over ``DEFAULT_RUN``, every default filled in, names canonical
+    (``resolve_spec(raw).config``). Raises ``ConfigError`` on the first problem found."""
+    return resolve_spec(raw).config
 
 
 def upgrade_stored_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -608,29 +522,23 @@ def upgrade_stored_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read ``path`` (or start from the default run), apply ``--set`` overrides, and resolve."""
-    raw = load_file(path) if path is not None else {}
+Option = tuple[str, list[str], Any]  # a command-line option that sets a key: ("--epochs", ["training", "epochs"], 30)
+
+
+def read(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+         options: list[Option] | tuple[Option, ...] = (), base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The raw config of a command: ``base`` (a stored run's config), the file at ``path``, or the default
+    run; then the ``--set`` overrides; then the ``options`` given (those whose value is not ``None``), each
+    named as the user wrote it in errors."""
+    raw = copy.deepcopy(base) if base is not None else load_file(path) if path is not None else {}
     for text in overrides:
         apply_override(raw, text)
-    return resolve(raw)
+    for option, keys, value in options:
+        if value is not None:
+            set_value(raw, keys, value, option)
+    return raw
 
 
-class _InlineMap(dict):  # type: ignore[type-arg]
-    """A mapping written on one line, ``{dense: 512, activation: relu}``: one layer per line reads best."""
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(
-    _InlineMap, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
-)
-
-
-def to_yaml(config: dict[str, Any]) -> str:
-    """A resolved config as YAML: sections in schema order, one line per layer."""
-    config = copy.deepcopy(config)
-    config["model"]["layers"] = [_InlineMap(layer) for layer in config["model"]["layers"]]
-    return yaml.dump(config, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read ``path`` (or start from the default run), apply ``--set`` overrides, and resolve."""
+    return resolve(read(path, overrides))

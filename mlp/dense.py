@@ -8,9 +8,10 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from mlp.init import Initializer, get_initializer
-from mlp.layer import Layer, ShapeError, as_generator
+from mlp.layer import LAYERS, Layer, ShapeError, as_generator
 
 
+@LAYERS.register("dense")
 class Dense(Layer):
     """Fully connected layer ``A = X @ W + b``.
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from mlp.callback import Callback, TrainingState
+from mlp.callback import CALLBACKS, Callback, TrainingState
 from mlp.history import History
 
 
+@CALLBACKS.register("gradient_norms")
 class GradientNorms(Callback):
     """Records per-layer gradient norms and update/weight ratios every ``every`` batches into ``history``.
 

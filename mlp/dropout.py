@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from mlp.layer import Layer, as_generator
+from mlp.layer import LAYERS, Layer, as_generator
 
 
+@LAYERS.register("dropout")
 class Dropout(Layer):
     """Inverted dropout: ``Z = X * M``, ``M = Bernoulli(1 - p) / (1 - p)`` in training; identity in evaluation.
 

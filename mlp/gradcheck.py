@@ -79,14 +79,17 @@ class GradCheckResult:
     def passed(self) -> bool:
         return all(err < self.tol for err in self.errors.values())
 
+    def lines(self, labels: dict[str, str] | None = None) -> list[str]:
+        """One line per checked array, ``0.W  Dense(2, 64)  max rel error 1.23e-09  ok`` (with its label from
+        ``labels``, if any), then the verdict."""
+        names = {name: f"{name}  {labels[name]}" if labels and name in labels else name for name in self.errors}
+        width = max(len(name) for name in names.values())
+        lines = [f"{names[name]:<{width}}  max rel error {err:.2e}  {'ok' if err < self.tol else 'FAIL'}"
+                 for name, err in self.errors.items()]
+        return [*lines, f"{'passed' if self.passed else 'FAILED'} (tolerance {self.tol:.0e})"]
+
     def __str__(self) -> str:
-        width = max(len(name) for name in self.errors)
-        lines = [
-            f"{name:<{width}}  max rel error {err:.2e}  {'ok' if err < self.tol else 'FAIL'}"
-            for name, err in self.errors.items()
-        ]
-        lines.append(f"{'passed' if self.passed else 'FAILED'} (tolerance {self.tol:.0e})")
-        return "\n".join(lines)
+        return "\n".join(self.lines())
 
 
 def randomize_biases(model: Layer, rng: np.random.Generator) -> None:

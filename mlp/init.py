@@ -28,6 +28,9 @@ from math import sqrt
 import numpy as np
 from numpy.typing import DTypeLike
 
+from mlp.messages import quoted
+from mlp.registry import Registry
+
 Initializer = Callable[[np.random.Generator, tuple[int, int], DTypeLike], np.ndarray]
 
 
@@ -81,24 +84,20 @@ def zeros(rng: np.random.Generator, shape: tuple[int, int], dtype: DTypeLike) ->
     return np.zeros(shape, dtype=dtype)
 
 
-INITIALIZERS: dict[str, Initializer] = {
-    "he_normal": he_normal,
-    "he_uniform": he_uniform,
-    "glorot_uniform": glorot_uniform,
-    "glorot_normal": glorot_normal,
-    "normal": normal(),
-    "zeros": zeros,
-}
-ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
-           "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"}
+INITIALIZERS: Registry[Initializer] = Registry("initializer")
+INITIALIZERS.add("he_normal", he_normal, "he")
+INITIALIZERS.add("he_uniform", he_uniform)
+INITIALIZERS.add("glorot_uniform", glorot_uniform, "glorot", "xavier", "xavier_uniform")
+INITIALIZERS.add("glorot_normal", glorot_normal, "xavier_normal")
+INITIALIZERS.add("normal", normal())
+INITIALIZERS.add("zeros", zeros)
 
 
 def get_initializer(init: str | Initializer) -> Initializer:
-    """Resolve an initializer name (see the module table) or pass a callable through."""
+    """Resolve an initializer name (see the module table; ``INITIALIZERS`` holds them) or pass a callable through."""
     if callable(init):
         return init
-    key = ALIASES.get(init, init)
-    if key not in INITIALIZERS:
-        valid = ", ".join(sorted([*INITIALIZERS, *ALIASES]))
-        raise ValueError(f"unknown initializer {init!r}; valid names: {valid}")
-    return INITIALIZERS[key]
+    if init not in INITIALIZERS:
+        valid = ", ".join(sorted(INITIALIZERS.choices()))
+        raise ValueError(f"unknown initializer {quoted(init)}; valid names: {valid}")
+    return INITIALIZERS.get(init)

@@ -1,4 +1,5 @@
-"""The ``Layer`` interface every building block implements (see ``../shared/BACKPROP.md``).
+"""The ``Layer`` interface every building block implements (see ``../shared/BACKPROP.md``), and ``LAYERS``,
+the names configs and model files use for them (``"dense"``, ``"dropout"``, ``"relu"``, ...).
 
 A layer maps its input ``X: (batch, in_features)`` to an output ``Z: (batch, out_features)``.
 
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
+
+from mlp.registry import Registry
 
 
 class ShapeError(ValueError):
@@ -88,3 +91,8 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+# Each layer class registers itself where it is defined (``@LAYERS.register("relu")``); activations are the
+# entries that subclass ``mlp.activations.Activation``.
+LAYERS: Registry[type[Layer]] = Registry("layer")

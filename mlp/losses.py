@@ -17,6 +17,7 @@ import numpy as np
 
 from mlp import functional as F
 from mlp.layer import ShapeError
+from mlp.registry import Registry
 
 
 def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -47,15 +48,28 @@ def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target.astype(output.dtype, copy=False)
 
 
+
+# The names configs use; each loss registers itself below (``@LOSSES.register``).
+LOSSES: Registry[type[Loss]] = Registry("loss")
+
 class Loss:
     """Base class: ``forward(output, target) -> float`` (batch mean), ``backward() -> dL/d(output)``.
+
+    What a loss takes, said by the loss itself (config validation, the builders and ``mlp evaluate`` read it):
 
     Attributes:
         classification: whether outputs are class scores, so that accuracy is meaningful; then
             ``predict_labels(output)`` and ``target_labels(target)`` give what accuracy compares.
+        takes: what the network's last layer must give it: ``"scores"`` (raw scores, logits: no activation
+            on the last layer), ``"probabilities"`` (a softmax's output) or ``"values"`` (any output).
+        applies: the activation the loss applies to the scores itself (``"softmax"``, ``"sigmoid"``), or ``None``.
+        binary: whether one output may stand for two classes (the probability of class 1).
     """
 
     classification = True
+    takes = "scores"
+    applies: str | None = None
+    binary = False
 
     def predict_labels(self, output: np.ndarray) -> np.ndarray:
         """Predicted classes ``(batch,)``: the highest-scoring output of each row."""
@@ -65,6 +79,21 @@ class Loss:
         """Class probabilities for the network's ``output``, or ``None`` where the loss defines none
         (margins, regression). The output itself, for losses that take probabilities."""
         return None
+
+    def predicted_classes(self, output: np.ndarray) -> np.ndarray:
+        """Class indices ``(batch,)``: the loss's decision for a single output (a probability of class 1),
+        the highest-scoring output otherwise."""
+        if output.shape[1] == 1:
+            return self.predict_labels(output).reshape(-1).astype(np.int64)
+        return output.argmax(axis=1)
+
+    def class_probabilities(self, output: np.ndarray) -> np.ndarray | None:
+        """``(batch, classes)`` probabilities of each class where the loss defines them: for a single output
+        (the probability ``p`` of class 1) the two columns ``1 - p, p``."""
+        probabilities = self.probabilities(output)
+        if probabilities is not None and probabilities.shape[1] == 1:
+            probabilities = np.hstack([1 - probabilities, probabilities])
+        return probabilities
 
     def target_labels(self, target: np.ndarray) -> np.ndarray:
         """True classes ``(batch,)`` from labels or one-hot rows."""
@@ -84,6 +113,7 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+@LOSSES.register("softmax_cross_entropy")
 class SoftmaxCrossEntropy(Loss):
     """Softmax and cross-entropy fused, on logits ``Z: (batch, classes)``.
 
@@ -92,6 +122,8 @@ class SoftmaxCrossEntropy(Loss):
     one-hot or soft labels) the ``(Y - T) / N`` output delta. Rows that sum to something else (multi-hot
     targets) keep the general form, which is the true gradient of ``L`` for them.
     """
+
+    applies = "softmax"
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         T = as_target_matrix(output, target)
@@ -111,6 +143,7 @@ class SoftmaxCrossEntropy(Loss):
         return F.softmax(output)
 
 
+@LOSSES.register("categorical_crossentropy")
 class CrossEntropy(Loss):
     """Cross-entropy on probabilities ``Y: (batch, classes)``, e.g. the output of a ``Softmax`` layer.
 
@@ -118,6 +151,8 @@ class CrossEntropy(Loss):
     ``dL/dY = -T / (N Y)`` where ``Y`` is not clipped, 0 where it is. After a ``Softmax`` layer this
     chains to the same ``(Y - T) / N`` as ``SoftmaxCrossEntropy``, which is faster and more precise.
     """
+
+    takes = "probabilities"
 
     def __init__(self, eps: float = 1e-7) -> None:
         if not 0 < eps < 1:
@@ -137,12 +172,16 @@ class CrossEntropy(Loss):
         return output
 
 
+@LOSSES.register("binary_crossentropy")
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy on logits ``Z: (batch, k)`` with 0/1 targets (k independent outputs).
 
     ``L = mean over all N*k entries of softplus(Z) - T Z``  (= ``-T log s - (1-T) log(1-s)``,
     ``s = sigmoid(Z)``, computed without forming ``log s``); ``dL/dZ = (sigmoid(Z) - T) / (N k)``.
     """
+
+    applies = "sigmoid"
+    binary = True
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         T = as_target_matrix(output, target)
@@ -165,6 +204,7 @@ class BinaryCrossEntropy(Loss):
         return F.sigmoid(output)
 
 
+@LOSSES.register("mse")
 class MeanSquaredError(Loss):
     """Mean squared error on ``Y: (batch, k)``: ``L = mean over all N*k entries of (Y - T)^2``.
 
@@ -172,6 +212,7 @@ class MeanSquaredError(Loss):
     """
 
     classification = False
+    takes = "values"
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:
         self._diff = output - as_target_matrix(output, target)
@@ -181,6 +222,7 @@ class MeanSquaredError(Loss):
         return self._diff * (2 / self._diff.size)
 
 
+@LOSSES.register("multiclass_hinge")
 class MulticlassHinge(Loss):
     """Multiclass SVM loss on scores ``S: (batch, classes)`` (cs231n / Weston-Watkins form; config name
     ``multiclass_hinge``).
@@ -210,11 +252,7 @@ class MulticlassHinge(Loss):
         return (self._active - self._t * counts) / self._t.shape[0]
 
 
-# The names configs use (Keras' where it has one).
-LOSSES: dict[str, type[Loss]] = {
-    "softmax_cross_entropy": SoftmaxCrossEntropy,
-    "categorical_crossentropy": CrossEntropy,
-    "binary_crossentropy": BinaryCrossEntropy,
-    "mse": MeanSquaredError,
-    "multiclass_hinge": MulticlassHinge,
-}
+# Other names configs may use for them (Keras' where it has one).
+LOSSES.alias("bce", "binary_crossentropy")
+LOSSES.alias("mean_squared_error", "mse")
+LOSSES.alias("cross_entropy", "categorical_crossentropy")

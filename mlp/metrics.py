@@ -22,9 +22,14 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | 
     return counts.reshape(num_classes, num_classes)
 
 
+def class_accuracies(matrix: np.ndarray) -> np.ndarray:
+    """Each class's accuracy (its recall) from a confusion matrix: ``C[i, i] / sum_j C[i, j]``, NaN for a class
+    with no samples."""
+    support = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(matrix) / support, np.nan)
+
+
 def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None) -> np.ndarray:
     """Recall of each class, ``C[i, i] / sum_j C[i, j]`` (NaN for a class with no samples)."""
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, np.diag(cm) / support, np.nan)
+    return class_accuracies(confusion_matrix(y_true, y_pred, num_classes))

@@ -1,9 +1,9 @@
 """Optimizers: update every parameter in place from its gradient, through ``params`` / ``grads``.
 
 ``optimizer.step(model.params, model.grads)`` updates each array of ``params`` in place from the
-array of ``grads`` with the same key. Updates of the form ``y <- y + alpha x`` go through
-``mlp.blas.axpy`` (one pass over memory on every core instead of NumPy's two on one). Everything here is
-per-parameter and layer-agnostic:
+array of ``grads`` with the same key. Each optimizer is registered in ``OPTIMIZERS`` under the name
+configs and model files use (``"sgd"``); its constructor's arguments are its config keys. Everything here
+is per-parameter and layer-agnostic:
 
 - L2 weight decay adds ``weight_decay * W`` to the gradient of every weight matrix (``ndim >= 2``),
   i.e. it minimises ``L + (weight_decay / 2) ||W||^2``; biases are left alone unless ``decay_bias``.
@@ -20,12 +20,32 @@ from typing import Any
 
 import numpy as np
 
-from mlp.blas import axpy
-from mlp.messages import quoted
+from mlp.native.blas import axpy
+from mlp.registry import Registry
+
+# The names configs and model files use; each optimizer registers itself below.
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+
+def add_scaled(target: np.ndarray, scale: float, array: np.ndarray) -> None:
+    """``target += scale * array``, in place: the step every update rule is made of.
+
+    Large contiguous float arrays go through BLAS ``axpy`` (``mlp.native.blas``): one pass over memory on every
+    core, where NumPy makes two passes on one. The result is NumPy's, up to a fused multiply-add's last bit.
+    """
+    axpy(scale, array, target)
 
 
 class Optimizer:
     """Base class. Subclasses implement ``update(name, w, g)``: one in-place step for one parameter.
+
+    Writing an optimizer: register it (``@OPTIMIZERS.register("name")``), give its hyperparameters as
+    constructor arguments with defaults and types (they become its config keys), keep per-parameter arrays in
+    ``slots`` (they are saved in checkpoints), and write ``update`` as the formula reads:
+
+    - add a scaled array with ``add_scaled(w, -self.lr, g)``;
+    - decay state with NumPy's in-place operators (``v *= mu``), never with ``add_scaled``: BLAS runs long
+      ``axpy`` calls on worker threads that ignore the flush-to-zero flags ``fit`` sets (``mlp.native.fpenv``),
+      and a geometric decay is exactly what walks values into the slow denormal range.
 
     Args:
         lr: learning rate; ``initial_lr`` keeps it, ``lr`` is the current one (schedules change it).
@@ -115,6 +135,7 @@ def _normalized(m: np.ndarray, s: np.ndarray, eps: float) -> np.ndarray:
     return np.divide(m, direction, out=direction)
 
 
+@OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
     """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -138,21 +159,22 @@ class SGD(Optimizer):
 
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         if self.momentum == 0:
-            axpy(-self.lr, g, w)  # w <- w - lr g
+            add_scaled(w, -self.lr, g)  # w <- w - lr g
             return
         v = self._slot("velocity", name, w)
         v *= self.momentum
-        axpy(-self.lr, g, v)  # v <- mu v - lr g
+        add_scaled(v, -self.lr, g)  # v <- mu v - lr g
         if self.nesterov:
-            axpy(self.momentum, v, w)  # w <- w + mu v - lr g
-            axpy(-self.lr, g, w)
+            add_scaled(w, self.momentum, v)  # w <- w + mu v - lr g
+            add_scaled(w, -self.lr, g)
         else:
-            axpy(1.0, v, w)  # w <- w + v
+            add_scaled(w, 1.0, v)  # w <- w + v
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
 
 
+@OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015): per-parameter steps from running moments of the gradient.
 
@@ -176,20 +198,21 @@ class Adam(Optimizer):
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         m, v = self._slot("m", name, w), self._slot("v", name, w)
         m *= self.beta1
-        axpy(1 - self.beta1, g, m)
+        add_scaled(m, 1 - self.beta1, g)
         v *= self.beta2
-        axpy(1 - self.beta2, g * g, v)
+        add_scaled(v, 1 - self.beta2, g * g)
         # Both corrections folded into one scalar step size (the paper's section 2); math.sqrt keeps
         # it a Python float, which does not upcast float32 arrays as a NumPy float64 scalar would.
         t = self.iterations
         step = self.lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         eps_hat = self.eps * math.sqrt(1 - self.beta2**t)
-        axpy(-step, _normalized(m, v, eps_hat), w)
+        add_scaled(w, -step, _normalized(m, v, eps_hat))
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
+@OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
     """RMSprop (Hinton 2012): ``s <- rho s + (1 - rho) g^2``, ``w <- w - lr g / (sqrt(s) + eps)``."""
 
@@ -205,19 +228,14 @@ class RMSprop(Optimizer):
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
         s = self._slot("square_avg", name, w)
         s *= self.rho
-        axpy(1 - self.rho, g * g, s)
-        axpy(-self.lr, _normalized(g, s, self.eps), w)
+        add_scaled(s, 1 - self.rho, g * g)
+        add_scaled(w, -self.lr, _normalized(g, s, self.eps))
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"rho": self.rho, "eps": self.eps}
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
-
-
 def optimizer_from_config(name: str, config: dict[str, Any]) -> Optimizer:
-    """Rebuild an optimizer from its class name (any case) and ``get_config()``."""
-    cls = OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {quoted(name)}; valid names: {', '.join(OPTIMIZERS)}")
-    return cls(**config)
+    """Rebuild an optimizer from its registered name (or, from files of earlier versions, its class name)
+    and ``get_config()``."""
+    return OPTIMIZERS.find(name)(**config)

@@ -23,11 +23,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from mlp import __version__
-from mlp.builders import build_callbacks, build_loss, build_model, build_optimizer, build_schedule, load_data
+from mlp.builders import build_model, load_data
 from mlp.callback import Callback, TrainingState
 from mlp.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
 from mlp.checkpoint import Checkpoint, restore, save_model
-from mlp.config import ConfigError, to_yaml
+from mlp.config import ConfigError, RunSpec
 from mlp.data import Dataset
 from mlp.diagnostics import GradientNorms
 from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
@@ -49,7 +49,9 @@ from mlp.rundir import (
     read_metrics,
 )
 from mlp.sequential import Sequential
-from mlp.training import DivergenceError, evaluate, fit, training_rows
+from mlp.split import training_rows
+from mlp.training import DivergenceError, evaluate, fit
+from mlp.yamlfile import to_yaml
 
 
 class Console:
@@ -155,11 +157,12 @@ class RunResult:
         return self.history.ending
 
 
-def load_run_data(config: dict[str, Any], console: Console) -> Dataset:
-    """Load the data; a fallback to the bundled sample is said loudly, on stderr and in the log."""
+def load_run_data(data: dict[str, Any], seed: int, console: Console) -> Dataset:
+    """Load the data of a resolved ``data:`` section; a fallback to the bundled sample is said loudly, on
+    stderr and in the log."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_data(config)
+        dataset = load_data(data, seed)
     for warning in caught:
         console.echo(f"warning: {warning.message}", stderr=True)
     return dataset
@@ -203,23 +206,24 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
     return f"after {_plural(done, 'epoch')}{batches}"
 
 
-def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = False) -> RunResult:
-    """Train ``config`` in a new run directory under ``config["output"]["dir"]``, or continue the run whose
-    ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
+def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> RunResult:
+    """Train ``spec`` (``mlp.config.resolve_spec``) in a new run directory under its ``output.dir``, or
+    continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
 
     Ctrl-C, SIGTERM and SIGHUP stop training at the next batch boundary: the exact point is saved, the
     files are written and the resume command is printed (``result.ending`` says which signal it was).
     """
     started = time.perf_counter()
+    config = spec.config
     console = Console(quiet)
-    dataset = load_run_data(config, console)
-    model, loss, optimizer = build_model(config, dataset), build_loss(config), build_optimizer(config)
+    dataset = load_run_data(config["data"], config["seed"], console)
+    model = build_model(spec, dataset)
     # The run gets its folder only once the data and the network are known to fit together.
     run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
     # From here on a stop signal waits for a point where everything written is consistent (mlp.interrupts):
     # training stops at the next batch, writing results finishes.
     with folder_lock(run_dir, "mlp train"), stop_signals() as stop:
-        where = _check_resume(resume, config, model, optimizer) if resume is not None else ""
+        where = _check_resume(resume, config, model, spec.optimizer) if resume is not None else ""
         remove_partial_writes(run_dir)  # what a killed write left; no other process writes here while we hold the lock
         console.open_log(run_dir / LOG_FILE)
         try:
@@ -228,7 +232,7 @@ def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = F
             if resume is not None:
                 console.echo(f"resume   from {resume} {where}")
             model.summary(print_fn=console.echo)
-            result = _train(config, run_dir, resume, (dataset, model, loss, optimizer), console, started)
+            result = _train(spec, run_dir, resume, (dataset, model), console, started)
             result.stop_signal = stop.received.name if stop.received is not None else None
             return result
         except DiskFullError as err:
@@ -238,9 +242,10 @@ def train(config: dict[str, Any], *, resume: Path | None = None, quiet: bool = F
             console.close()
 
 
-def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
-           objects: tuple[Dataset, Sequential, Loss, Optimizer], console: Console, started: float) -> RunResult:
-    dataset, model, loss, optimizer = objects
+def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential], console: Console,
+           started: float) -> RunResult:
+    config, loss, optimizer = spec.config, spec.loss, spec.optimizer
+    dataset, model = objects
     extra = {"config": config, "classes": dataset.classes,
              "standardizer": dataset.standardizer.get_state() if dataset.standardizer is not None else None}
     output = config["output"]
@@ -250,7 +255,7 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
     )
     # Quiet runs still log one line per epoch (verbose=2: no bar); the console keeps them off the screen.
     progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]
-    callbacks = build_callbacks(config)
+    callbacks = list(spec.callbacks)
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
     callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
     training = config["training"]
@@ -258,7 +263,7 @@ def _train(config: dict[str, Any], run_dir: Path, resume: Path | None,
         history = fit(
             model, loss, optimizer, dataset.x_train, dataset.y_train, epochs=training["epochs"],
             batch_size=training["batch_size"], validation_split=config["data"]["validation_split"],
-            shuffle=training["shuffle"], seed=config["seed"], callbacks=callbacks, schedule=build_schedule(config),
+            shuffle=training["shuffle"], seed=config["seed"], callbacks=callbacks, schedule=spec.schedule,
             verbose=0, drop_last=training["drop_last"], resume=resume,
         )
     except DivergenceError as err:

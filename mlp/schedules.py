@@ -11,6 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mlp.registry import Registry
+
+# The names configs use; each schedule registers itself below. ``Warmup`` is not among them: it wraps any
+# of them (``warmup: N`` in a config).
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule")
 
 class Schedule:
     """Base class: ``__call__(epoch, base_lr) -> lr``."""
@@ -25,6 +30,7 @@ class Schedule:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
+@SCHEDULES.register("constant")
 class Constant(Schedule):
     """``lr = base_lr`` for every epoch."""
 
@@ -32,6 +38,7 @@ class Constant(Schedule):
         return base_lr
 
 
+@SCHEDULES.register("step")
 class StepDecay(Schedule):
     """``lr = base_lr * gamma ** floor(epoch / step_size)``: multiply by ``gamma`` every ``step_size`` epochs."""
 
@@ -46,6 +53,7 @@ class StepDecay(Schedule):
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
+@SCHEDULES.register("exponential")
 class ExponentialDecay(Schedule):
     """``lr = base_lr * gamma ** epoch``."""
 
@@ -58,6 +66,7 @@ class ExponentialDecay(Schedule):
         return base_lr * self.gamma**epoch
 
 
+@SCHEDULES.register("cosine")
 class CosineAnnealing(Schedule):
     """``lr = min_lr + (base_lr - min_lr) (1 + cos(pi * epoch / epochs)) / 2`` (Loshchilov & Hutter 2017,
     one cycle without restarts); ``min_lr`` from epoch ``epochs`` on."""
@@ -92,9 +101,3 @@ class Warmup(Schedule):
 
     def get_config(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "after": repr(self.after)}
-
-
-# The names configs use; ``Warmup`` wraps any of them (``warmup: N`` in a config).
-SCHEDULES: dict[str, type[Schedule]] = {
-    "constant": Constant, "step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineAnnealing,
-}

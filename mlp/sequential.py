@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mlp.activations import ACTIVATIONS
-from mlp.dense import Dense
-from mlp.dropout import Dropout
-from mlp.layer import Layer, ShapeError
-from mlp.messages import quoted
-
-LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, Dropout, *ACTIVATIONS.values())}
+import mlp.activations
+import mlp.dense
+import mlp.dropout  # noqa: F401 -- registers Dropout
+from mlp.layer import LAYERS, Layer, ShapeError
 
 
 class Sequential(Layer):
@@ -140,18 +137,15 @@ class Sequential(Layer):
         return self.layers[index]
 
     def get_config(self) -> dict[str, Any]:
-        return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+        """Each layer's registered name (``mlp.layer.LAYERS``) and constructor arguments."""
+        return {"layers": [{"type": LAYERS.stored_name(layer), **layer.get_config()} for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Rebuild the architecture that ``get_config`` described (fresh weights)."""
-        layers = []
-        for spec in config["layers"]:
-            kind, args = spec["type"], {k: v for k, v in spec.items() if k != "type"}
-            if kind not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {quoted(kind)}; valid types: {', '.join(LAYER_TYPES)}")
-            layers.append(LAYER_TYPES[kind](**args))
-        return cls(layers)
+        """Rebuild the architecture that ``get_config`` described (fresh weights); the class names that files of
+        earlier versions stored are read too."""
+        return cls(LAYERS.find(spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
+                   for spec in config["layers"])
 
     def __repr__(self) -> str:
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"

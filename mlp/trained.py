@@ -2,7 +2,8 @@
 
 ``load_trained`` gives the model with its config, loss, class names and standardizer, checked against the
 config it was trained from; ``load_rows`` brings data (the run's own, another dataset, or a file) into the
-form the model was trained on. ``mlp evaluate``, ``mlp predict`` and ``mlp plot`` use both.
+form the model was trained on. ``mlp evaluate``, ``mlp predict``, ``mlp plot`` and ``mlp train --resume``
+use them.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ from typing import Any
 
 import numpy as np
 
-from mlp.builders import build_loss, model_layers
+from mlp.builders import model_layers
 from mlp.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from mlp.config import ConfigError, resolve, upgrade_stored_config
+from mlp.config import ConfigError, resolve_data, resolve_spec, upgrade_stored_config
 from mlp.data import DATASETS, DataError, Standardizer
 from mlp.data.tabular import check_feature_count, map_classes
 from mlp.losses import Loss
 from mlp.messages import name_list
 from mlp.run import Console, load_run_data
-from mlp.rundir import find_model_file
+from mlp.rundir import MODEL_FILE, find_model_file
 from mlp.sequential import Sequential
-from mlp.training import training_rows
+from mlp.split import training_rows
 
-FILE_TYPES = {".csv": "csv", ".npz": "npz"}
-NAMED_DATASETS = tuple(name for name in DATASETS if name not in FILE_TYPES.values())
-DIR_DATASETS = ("mnist", "fashion-mnist")  # the datasets data.dir (--data-dir) applies to
-FILE_OPTIONS = ("target", "header", "delimiter", "x_key", "y_key")  # kept when --data is a file of the run's type
+
+def file_types() -> dict[str, str]:
+    """``{".csv": "csv", ...}``: the datasets that read files, by the files' suffix."""
+    return {source.file_type: name for name, source in DATASETS.items() if source.file_type is not None}
+
+
+def named_datasets() -> list[str]:
+    """The datasets a data argument can name (the others are files)."""
+    return [name for name, source in DATASETS.items() if source.file_type is None]
 
 
 @dataclass
@@ -86,60 +92,42 @@ class TrainedModel:
                             f"(loss {self.config['loss']})")
         return y
 
-    def predicted_classes(self, output: np.ndarray) -> np.ndarray:
-        """Class indices ``(n,)``: the loss's decision for one output (a sigmoid), the highest output otherwise."""
-        if output.shape[1] == 1:
-            return self.loss.predict_labels(output).reshape(-1).astype(np.int64)
-        return output.argmax(axis=1)
-
-    def probabilities(self, output: np.ndarray) -> np.ndarray | None:
-        """``(n, classes)`` class probabilities, where the loss defines them (one sigmoid output: ``1 - p, p``)."""
-        probabilities = self.loss.probabilities(output)
-        if probabilities is not None and probabilities.shape[1] == 1:
-            probabilities = np.hstack([1 - probabilities, probabilities])
-        return probabilities
 
 
-def load_run_checkpoint(path: str | Path) -> Checkpoint:
-    """A model file written by ``mlp train``, whose architecture is the one its stored config builds; its
-    ``extra`` holds the resolved ``config`` (upgraded to today's names), the ``classes`` and the
-    ``standardizer``."""
+def load_trained(path: str | Path, name: str = MODEL_FILE) -> TrainedModel:
+    """A model file written by ``mlp train`` (given directly, or the file ``name`` of a run directory), with
+    what its run knew. Its architecture must be the one its stored config builds (a file edited without its
+    checksum being noticed would fail here); its config is upgraded to today's names."""
+    path = find_model_file(path, name)
     checkpoint = load_checkpoint(path)
     extra = checkpoint.extra
     if not isinstance(extra.get("config"), dict):
         raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); "
                               f"give a run directory or a model file from one")
     try:
-        extra["config"] = resolve(upgrade_stored_config(extra["config"]))
+        spec = resolve_spec(upgrade_stored_config(extra["config"]))
     except ConfigError as err:
         raise CheckpointError(f"{path} holds a config that is not valid: {err}") from None
-    built = Sequential(model_layers(extra["config"], checkpoint.model.in_features or 0)).get_config()["layers"]
+    built = Sequential(model_layers(spec, checkpoint.model.in_features or 0)).get_config()["layers"]
     stored = checkpoint.model.get_config()["layers"]
     if built != stored:
         differing = next((i for i, (a, b) in enumerate(zip(built, stored, strict=False)) if a != b), len(built))
         raise CheckpointError(f"{path} was changed after mlp wrote it: its layer {differing} is not what its "
                               f"config builds ({name_list([spec.get('type') for spec in stored])} in the file); "
                               f"use an unchanged copy, or train again")
-    return checkpoint
-
-
-def load_trained(path: str | Path) -> TrainedModel:
-    """A run directory's ``model.npz``, or a model file given directly, written by ``mlp train``."""
-    checkpoint = load_run_checkpoint(find_model_file(path))
-    extra = checkpoint.extra
     state = extra.get("standardizer")
-    return TrainedModel(checkpoint.path, checkpoint, extra["config"], build_loss(extra["config"]), extra.get("classes"),
+    return TrainedModel(path, checkpoint, spec.config, spec.loss, extra.get("classes"),
                         Standardizer.from_state(state) if state is not None else None)
 
 
 def data_kind(text: str) -> str:
     """What a data argument names: ``"csv"`` or ``"npz"`` for a file of that type, else a dataset name."""
     suffix = Path(text).suffix.lower()
-    if suffix in FILE_TYPES:
-        return FILE_TYPES[suffix]
-    if text in NAMED_DATASETS:
+    if suffix in file_types():
+        return file_types()[suffix]
+    if text in named_datasets():
         return text
-    choices = f"give a .csv or .npz file or a dataset name ({', '.join(NAMED_DATASETS)})"
+    choices = f"give a {' or '.join(file_types())} file or a dataset name ({', '.join(named_datasets())})"
     if suffix or Path(text).exists():
         raise DataError(f"{text}: unknown input file type {suffix or '(no extension)'}; {choices}")
     raise DataError(f"unknown dataset {text!r}; {choices}")
@@ -156,37 +144,40 @@ class Rows:
     y: np.ndarray
 
 
-def data_config(trained: TrainedModel, data: str | None, data_dir: Path | None) -> dict[str, Any]:
-    """The run's config with the data to use: the run's own (with its options), another dataset by name (its
-    defaults), or a ``.csv``/``.npz`` file (all of its rows as one set); never normalised again."""
+def data_section(trained: TrainedModel, data: str | None, data_dir: Path | None) -> dict[str, Any]:
+    """The ``data:`` section to load, resolved: the run's own (with its options), another dataset by name (its
+    defaults), or a file (all of its rows as one set, read with the run's options if the run read such files);
+    never normalised again."""
     section = dict(trained.config["data"])
     if data is not None:
         kind = data_kind(data)
-        if kind in FILE_TYPES.values():
-            kept = {k: v for k, v in section.items() if k in FILE_OPTIONS} if section["dataset"] == kind else {}
+        if kind in file_types().values():
+            reader = set(DATASETS.get(kind).keys) - {"path", "test_path", "test_split", "task"}
+            kept = {k: v for k, v in section.items() if k in reader} if section["dataset"] == kind else {}
             task = "classification" if trained.classes is not None else "regression"
             section = kept | {"dataset": kind, "path": data, "test_split": 0.0, "task": task}
         elif kind != section["dataset"]:
             section = {"dataset": kind, "validation_split": section["validation_split"]}
     if data_dir is not None:
-        if section["dataset"] not in DIR_DATASETS:
-            raise ConfigError(f"--data-dir applies to {' and '.join(DIR_DATASETS)}, not to {section['dataset']}")
+        folders = [name for name, source in DATASETS.items() if "dir" in source.keys]
+        if section["dataset"] not in folders:
+            raise ConfigError(f"--data-dir applies to {' and '.join(folders)}, not to {section['dataset']}")
         section["dir"] = str(data_dir)
     section["normalize"] = "none"  # the run's own standardizer is applied instead: it is never fitted again
-    return trained.config | {"data": resolve({"data": section})["data"]}
+    return resolve_data(section)
 
 
 def load_rows(trained: TrainedModel, data: str | None, data_dir: Path | None, split: str) -> Rows:
     """The ``split`` ("test" or "train": the rows ``fit`` trained on) of the run's data or of ``data`` (a
     dataset name, or a file, used whole), as the model saw data in training. Warnings go to stderr."""
-    config = data_config(trained, data, data_dir)
-    whole = data is not None and config["data"]["dataset"] in FILE_TYPES.values()
-    dataset = load_run_data(config, Console())
+    section = data_section(trained, data, data_dir)
+    whole = data is not None and section["dataset"] in file_types().values()
+    dataset = load_run_data(section, trained.config["seed"], Console())
     where = data if whole and data is not None else dataset.name
     if whole:
         x, y, part = dataset.x_train, dataset.y_train, "the whole file"
     elif split == "train":
-        rows = training_rows(len(dataset.x_train), config["data"]["validation_split"])
+        rows = training_rows(len(dataset.x_train), section["validation_split"])
         x, y = dataset.x_train[:rows], dataset.y_train[:rows]
         part = f"training rows (without the {len(dataset.x_train) - rows:,} validation rows)"
     elif dataset.x_test is None or dataset.y_test is None:

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from mlp import fpenv
 from mlp.arrays import finite, first_non_finite
 from mlp.callback import Callback, Position, TrainingState, callback_keys
 from mlp.callbacks import LearningRateScheduler, ProgressLogger
@@ -31,9 +30,11 @@ from mlp.checkpoint import restore
 from mlp.history import History
 from mlp.interrupts import StopRequests, stop_signals
 from mlp.losses import Loss
+from mlp.native import fpenv
 from mlp.optim import Optimizer
 from mlp.schedules import Schedule
 from mlp.sequential import Sequential
+from mlp.split import hold_out
 
 
 class DivergenceError(RuntimeError):
@@ -52,19 +53,14 @@ class _StopRequestedError(Exception):
     """A stop signal was received; raised at a batch boundary to leave the loops."""
 
 
-def training_rows(n: int, validation_split: float) -> int:
-    """How many of ``n`` rows ``fit`` trains on: the first ``ceil(n (1 - validation_split))`` (Keras' rule)."""
-    return math.ceil(n * (1 - validation_split))
-
-
 def _split(x: np.ndarray, y: np.ndarray, validation_split: float) -> tuple[np.ndarray, ...]:
-    """Keras' rule: the last ``validation_split`` of the rows, before any shuffling, validate."""
+    """The last ``validation_split`` of the rows, before any shuffling, validate (``mlp.split``)."""
     if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    cut = training_rows(len(x), validation_split)
-    if validation_split and cut == len(x):
+    parts = hold_out(x, y, validation_split)
+    if validation_split and not len(parts[2]):
         raise ValueError(f"validation_split={validation_split} leaves no validation rows out of {len(x)}")
-    return x[:cut], y[:cut], x[cut:], y[cut:]
+    return parts
 
 
 def _check_data(x: np.ndarray, y: np.ndarray, what: str) -> None:
@@ -258,7 +254,7 @@ def fit(
         resume: a checkpoint written by ``ModelCheckpoint``: weights, optimizer state, history, the position
             in the epoch (down to the batch), random state and callback state are restored, so training
             continues exactly as if it had not stopped.
-        flush_denormals: train with the CPU's flush-to-zero flags set (``mlp.fpenv``), so that values
+        flush_denormals: train with the CPU's flush-to-zero flags set (``mlp.native.fpenv``), so that values
             below float32's smallest normal number (1.2e-38) become 0 instead of taking the slow path
             denormals take on many CPUs.
 

@@ -15,7 +15,7 @@ matrix products alone, with the real shapes, in NumPy and in PyTorch: no trainer
 faster. Peak RSS is measured on a separate full ``mlp train`` run.
 
 The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flush-to-zero flags (the
-default, ``mlp.fpenv``) and without them (``mlp-noftz``), and compare the fastest of the last five epochs
+default, ``mlp.native.fpenv``) and without them (``mlp-noftz``), and compare the fastest of the last five epochs
 with the fastest of epochs 2-6. Other work on a shared machine only ever adds time, so the minima show a
 slowdown that every late epoch has (denormals) and not a busy minute: in one run here the medians of three
 epochs gave 0.62-1.49 for the six drift trainers, 1.40 for PyTorch with momentum. The last section times
@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit, fpenv
+from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+from mlp.native import fpenv
 from mlp.optim import Optimizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from mlp.cli.train import read_config
+from mlp.config import read, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "results" / "runs"
@@ -70,8 +70,8 @@ def runs(recipe: Recipe) -> dict[int, Path]:
 
 def recipe_config(recipe: Recipe, seed: int) -> dict[str, Any]:
     """The resolved config ``command(recipe, seed)`` trains, as ``mlp train`` stores it in config.yaml."""
-    return read_config(ROOT / "configs" / f"{recipe.config}.yaml", (), seed=(["seed"], seed),
-                       out=(["output", "dir"], str(RUNS.relative_to(ROOT))))
+    return resolve(read(ROOT / "configs" / f"{recipe.config}.yaml", options=[
+        ("--seed", ["seed"], seed), ("--out", ["output", "dir"], str(RUNS.relative_to(ROOT)))]))
 
 
 def train(recipes: list[Recipe]) -> None:

@@ -1,4 +1,4 @@
-"""``mlp.blas.axpy`` against NumPy: the same update through BLAS for large contiguous arrays, NumPy otherwise."""
+"""``mlp.native.blas.axpy`` against NumPy: the same update through BLAS for large contiguous arrays, NumPy otherwise."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import SGD, Adam, Dense, ReLU, RMSprop, Sequential, SoftmaxCrossEntropy, blas, fit, fpenv
+from mlp import SGD, Adam, Dense, ReLU, RMSprop, Sequential, SoftmaxCrossEntropy, fit
+from mlp.native import blas, fpenv
 
 LARGE = blas.MIN_SIZE * 4  # long enough for OpenBLAS to split the vector over its threads
 bundled = any((Path(np.__file__).parent.parent / "numpy.libs").glob("*scipy_openblas64_*"))

@@ -172,7 +172,7 @@ def test_evaluate_on_a_file_maps_its_labels_onto_the_models_classes(flowers, tmp
     assert evaluation["table"]["setosa"][0] == (y == 0).sum()
     assert_consistent(evaluation)
 
-    checkpoint = mlp.trained.load_run_checkpoint(flowers / "model.npz")
+    checkpoint = mlp.trained.load_trained(flowers / "model.npz").checkpoint
     output = checkpoint.model.predict(Standardizer.from_state(checkpoint.extra["standardizer"]).transform(x))
     assert evaluation["loss"] == pytest.approx(SoftmaxCrossEntropy().forward(output, y), abs=5e-5)
 
@@ -187,9 +187,9 @@ def test_evaluate_regression_prints_no_class_tables(regression):
 def test_evaluate_says_data_warnings_on_one_line(spirals, monkeypatch):
     load_data = mlp.run.load_data
 
-    def with_fallback(config):
+    def with_fallback(*args):
         warnings.warn("MNIST NOT FOUND, USING THE BUNDLED SAMPLE", FallbackWarning, stacklevel=2)
-        return load_data(config)
+        return load_data(*args)
 
     monkeypatch.setattr(mlp.run, "load_data", with_fallback)
     result = invoke("evaluate", spirals)

@@ -12,7 +12,6 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from mlp.builders import build_schedule
 from mlp.config import (
     DEFAULT_RUN,
     ConfigError,
@@ -21,10 +20,11 @@ from mlp.config import (
     load_file,
     parse_override,
     resolve,
+    resolve_spec,
     set_value,
-    to_yaml,
 )
 from mlp.schedules import StepDecay, Warmup
+from mlp.yamlfile import to_yaml
 
 DEFAULT = {
     "name": "mnist",
@@ -354,9 +354,9 @@ def test_cosine_anneals_over_the_whole_run_unless_told_otherwise():
 def test_warmup_before_a_schedule():
     config = resolve({"schedule": {"name": "step", "step_size": 5, "warmup": 2}})
     assert config["schedule"] == {"name": "step", "step_size": 5, "gamma": 0.1, "warmup": 2}
-    schedule = build_schedule(config)
+    schedule = resolve_spec({"schedule": {"name": "step", "step_size": 5, "warmup": 2}}).schedule
     assert isinstance(schedule, Warmup)
-    assert isinstance(build_schedule(resolve({"schedule": {"name": "step", "step_size": 5}})), StepDecay)
+    assert isinstance(resolve_spec({"schedule": {"name": "step", "step_size": 5}}).schedule, StepDecay)
     with raises("schedule.warmup must be >= 0, got -1"):
         resolve({"schedule": {"name": "step", "step_size": 5, "warmup": -1}})
     with raises("unknown key 'warmpu' in schedule (constant) (did you mean 'warmup'?); valid keys: name, warmup"):

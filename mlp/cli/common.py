@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,4 +51,13 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 debug_option = click.option(
     "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
     help="Show the full traceback when something goes wrong.",
+)
+
+
+config_argument = click.argument(
+    "config_file", metavar="[CONFIG.yaml]", required=False, type=click.Path(path_type=Path)
+)
+override_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override one config value (repeatable), e.g. --set optimizer.lr=0.05 --set model.layers.0.dense=256.",
 )

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from mlp.cli.common import debug_option
-from mlp.cli.train import config_argument, override_option, read_config
-from mlp.config import to_yaml
+from mlp.cli.common import config_argument, debug_option, override_option
+from mlp.config import read, resolve
+from mlp.yamlfile import to_yaml
 
 
 @click.group()
@@ -31,7 +31,7 @@ def show(config_file: Path | None, overrides: tuple[str, ...]) -> None:
       mlp config show configs/keras_example.yaml
       mlp config show configs/mnist.yaml --set optimizer.name=adam
     """
-    resolved = read_config(config_file, overrides)
+    resolved = resolve(read(config_file, overrides))
     source = config_file or "the default run"
     click.echo(f"# {source}, resolved by mlp config show\n{to_yaml(resolved)}", nl=False)
 
@@ -50,7 +50,7 @@ def validate(config_file: Path | None, overrides: tuple[str, ...]) -> None:
       mlp config validate configs/spirals.yaml
       mlp config validate my_run.yaml --set training.batch_size=0
     """
-    resolved = read_config(config_file, overrides)
+    resolved = resolve(read(config_file, overrides))
     widths = "-".join(str(layer["dense"]) for layer in resolved["model"]["layers"] if "dense" in layer)
     click.echo(f"{config_file or 'the default run'}: valid ({resolved['data']['dataset']}, layers {widths}, "
                f"{resolved['loss']}, {resolved['optimizer']['name']}, {resolved['training']['epochs']} epochs)")

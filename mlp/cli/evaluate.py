@@ -10,8 +10,8 @@ import numpy as np
 
 from mlp.cli.common import debug_option
 from mlp.losses import as_target_matrix
-from mlp.metrics import confusion_matrix
-from mlp.trained import FILE_TYPES, data_kind, load_rows, load_trained
+from mlp.metrics import class_accuracies, confusion_matrix
+from mlp.trained import data_kind, file_types, load_rows, load_trained
 
 TABLE_WIDTH = 100  # the confusion matrix is made to fit this many columns
 
@@ -47,7 +47,7 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
       mlp evaluate runs/spirals-20261121-101500 --data xor
       mlp evaluate runs/iris-20261121-101500 --data new_flowers.csv
     """
-    if split is not None and data is not None and data_kind(data) in FILE_TYPES.values():
+    if split is not None and data is not None and data_kind(data) in file_types().values():
         raise click.UsageError("--split applies to a dataset; a file given with --data is evaluated whole")
     trained = load_trained(run_dir)
     rows = load_rows(trained, data, data_dir, split or "test")
@@ -60,7 +60,7 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
         error = np.abs(output - as_target_matrix(output, rows.y)).mean()
         click.echo(f"mae      {error:.4f} (mean absolute error)")
         return
-    matrix = confusion_matrix(rows.y, trained.predicted_classes(output), len(trained.classes))
+    matrix = confusion_matrix(rows.y, trained.loss.predicted_classes(output), len(trained.classes))
     correct = int(np.trace(matrix))
     click.echo(f"accuracy {correct / len(rows.x):.4f} ({correct:,} of {len(rows.x):,} rows)")
     click.echo()
@@ -74,9 +74,8 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
 
 def class_table(classes: list[str], matrix: np.ndarray) -> list[str]:
     """Each class's support (true rows) and accuracy (the fraction of them predicted right)."""
-    support = matrix.sum(axis=1)
-    rows = [(name, f"{n:,}", f"{matrix[i, i] / n:.4f}" if n else "-")
-            for i, (name, n) in enumerate(zip(classes, support, strict=True))]
+    rows = [(name, f"{n:,}", f"{accuracy:.4f}" if n else "-")
+            for name, n, accuracy in zip(classes, matrix.sum(axis=1), class_accuracies(matrix), strict=True)]
     header = ("class", "support", "accuracy")
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(3)]
     return [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}" for a, b, c in [header, *rows]]

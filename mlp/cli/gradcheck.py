@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from mlp.builders import build_loss, build_model, load_data
-from mlp.cli.common import debug_option
-from mlp.cli.train import config_argument, override_option, read_config
+from mlp.builders import build_model, load_data
+from mlp.cli.common import config_argument, debug_option, override_option
+from mlp.config import read, resolve_spec
 from mlp.gradcheck import EPS, check_model, randomize_biases
 
 
@@ -37,19 +37,17 @@ def gradcheck(ctx: click.Context, config_file: Path | None, overrides: tuple[str
       mlp gradcheck configs/spirals.yaml
       mlp gradcheck configs/mnist_best.yaml --rows 4 --max-entries 50
     """
-    config = read_config(config_file, overrides, model_dtype=(["model", "dtype"], "float64"))
-    dataset = load_data(config)
-    model, loss = build_model(config, dataset), build_loss(config)
+    spec = resolve_spec(read(config_file, overrides))
+    config = spec.config
+    dataset = load_data(config["data"], config["seed"])
+    model, loss = build_model(spec, dataset, dtype=np.float64), spec.loss  # float64 whatever the config says
     randomize_biases(model, np.random.default_rng(config["seed"]))
-    names = {"input": "the data"} | {f"{i}.{p}": repr(layer) for i, layer in enumerate(model) for p in layer.params}
+    labels = {"input": "the data"} | {f"{i}.{p}": repr(layer) for i, layer in enumerate(model) for p in layer.params}
     click.echo(f"gradient check of {config['name']}: {rows} rows of {dataset.name} ({dataset.source}), float64, "
                f"eps {EPS:g}, up to {max_entries} entries per array")
     result = check_model(model, loss, dataset.x_train[:rows], dataset.y_train[:rows], max_entries=max_entries,
                          seed=config["seed"])
-    width = max(len(f"{key}  {name}") for key, name in names.items())
-    for key, error in result.errors.items():
-        label = f"{key}  {names[key]}"
-        click.echo(f"{label:<{width}}  max rel error {error:.2e}  {'ok' if error < result.tol else 'FAIL'}")
-    click.echo(f"{'passed' if result.passed else 'FAILED'} (tolerance {result.tol:.0e})")
+    for line in result.lines(labels):
+        click.echo(line)
     if not result.passed:
         ctx.exit(1)

@@ -61,14 +61,14 @@ def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusi
             raise ValueError(f"{run} is a regression model; a confusion matrix needs classes")
         rows = load_rows(trained, None, data_dir, "test")
         output = trained.outputs(rows.x)
-        predicted = trained.predicted_classes(output)
+        predicted = trained.loss.predicted_classes(output)
         matrix = confusion_matrix(rows.y, predicted, len(trained.classes))
         accuracy = np.trace(matrix) / len(rows.y)
         written.append(plot_confusion_matrix(matrix, trained.classes, folder / CONFUSION_OUT,
                                              title=f"{run.name}: test accuracy {accuracy:.2%}"))
         wrong = np.flatnonzero(predicted != rows.y)
         if len(wrong):
-            probabilities = trained.probabilities(output)
+            probabilities = trained.loss.class_probabilities(output)
             confidence = probabilities[wrong, predicted[wrong]] if probabilities is not None else np.zeros(len(wrong))
             shown = wrong[np.argsort(-confidence, kind="stable")[:MISTAKES_SHOWN]]
             labels = [f"{trained.classes[rows.y[i]]} -> {trained.classes[predicted[i]]}"

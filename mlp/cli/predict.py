@@ -65,7 +65,7 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
     summary = f"wrote {len(x):,} predictions to {out}"
     if labels is not None:
         if trained.classes is not None:
-            score = f"accuracy {accuracy(labels, trained.predicted_classes(output)):.4f}"
+            score = f"accuracy {accuracy(labels, trained.loss.predicted_classes(output)):.4f}"
         else:
             score = f"{trained.config['loss']} {trained.loss_of(output, labels):.4f}"
         summary += f" ({what}: {score})"
@@ -81,8 +81,8 @@ def predictions_csv(trained: TrainedModel, output: np.ndarray) -> str:
         writer.writerow(["row", *header])
         writer.writerows([i, *(f"{v:.6g}" for v in values)] for i, values in enumerate(output.tolist()))
         return buffer.getvalue()
-    names = np.asarray(trained.classes, dtype=object)[trained.predicted_classes(output)]
-    probabilities = trained.probabilities(output)
+    names = np.asarray(trained.classes, dtype=object)[trained.loss.predicted_classes(output)]
+    probabilities = trained.loss.class_probabilities(output)
     if probabilities is None:
         writer.writerow(["row", "prediction"])
         writer.writerows(enumerate(names))

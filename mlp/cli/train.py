@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from mlp import run
-from mlp.cli.common import INTERRUPTED, debug_option
-from mlp.config import ConfigError, apply_override, load_file, resolve, set_value
+from mlp.cli.common import INTERRUPTED, config_argument, debug_option, override_option
+from mlp.config import ConfigError, read, resolve_spec
 from mlp.interrupts import exit_code
-from mlp.rundir import LAST_FILE, find_model_file
-from mlp.trained import load_run_checkpoint
-
-config_argument = click.argument(
-    "config_file", metavar="[CONFIG.yaml]", required=False, type=click.Path(path_type=Path)
-)
-override_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-    help="Override one config value (repeatable), e.g. --set optimizer.lr=0.05 --set model.layers.0.dense=256.",
-)
-
-
-def read_config(config_file: Path | None, overrides: tuple[str, ...], base: dict[str, Any] | None = None,
-                **shortcuts: tuple[list[str], Any]) -> dict[str, Any]:
-    """The resolved config of a command: ``base`` (a stored run's config), the file, or the default run;
-    then ``--set`` overrides, then the shortcut options that were given (``--epochs`` and so on)."""
-    raw = base if base is not None else load_file(config_file) if config_file is not None else {}
-    for text in overrides:
-        apply_override(raw, text)
-    for option, (path, value) in shortcuts.items():
-        if value is not None:
-            set_value(raw, path, value, f"--{option.replace('_', '-')}")
-    return resolve(raw)
+from mlp.rundir import LAST_FILE
+from mlp.trained import load_trained
 
 
 @click.command(short_help="Train a network from a YAML config (or the default run).")
@@ -80,14 +58,15 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         if changed:
             raise ConfigError(f"{changed[0]} cannot change a resumed run, which keeps its own config; "
                               f"only --epochs and --data-dir apply to --resume")
-        checkpoint = find_model_file(resume, LAST_FILE)
-        base = load_run_checkpoint(checkpoint).extra["config"]
-    config = read_config(
-        config_file, overrides, base, epochs=(["training", "epochs"], epochs),
-        data_dir=(["data", "dir"], None if data_dir is None else str(data_dir)),
-        out=(["output", "dir"], None if out is None else str(out)), seed=(["seed"], seed),
-    )
-    result = run.train(config, resume=checkpoint, quiet=quiet)
+        stored = load_trained(resume, LAST_FILE)
+        checkpoint, base = stored.path, stored.config
+    spec = resolve_spec(read(config_file, overrides, base=base, options=[
+        ("--epochs", ["training", "epochs"], epochs),
+        ("--data-dir", ["data", "dir"], None if data_dir is None else str(data_dir)),
+        ("--out", ["output", "dir"], None if out is None else str(out)),
+        ("--seed", ["seed"], seed),
+    ]))
+    result = run.train(spec, resume=checkpoint, quiet=quiet)
     if result.stop_signal is not None:  # the shell's code for a process its signal ended
         ctx.exit(exit_code(result.stop_signal))
     if result.ending.status == "interrupted":

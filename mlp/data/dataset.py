@@ -1,13 +1,17 @@
-"""``Dataset``: training and test arrays with their class names, source and preprocessing."""
+"""``Dataset``: training and test arrays with their class names, source and preprocessing; and ``DATASETS``,
+the datasets a config can name, each a ``DatasetSource`` registered where its loader is defined."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mlp.training import training_rows
+from mlp.registry import Registry
+from mlp.settings import Key
+from mlp.split import training_rows
 
 OLD_STD_FLOOR = 1e-8  # what files of earlier versions hold for a constant feature
 
@@ -104,3 +108,30 @@ def images_to_features(images: np.ndarray, flatten: bool = True) -> np.ndarray:
     x = images.astype(np.float32)
     x /= 255
     return x.reshape(len(x), -1) if flatten else x
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """What a dataset named in a config (``data.dataset``) is to ``mlp``.
+
+    Attributes:
+        load: ``load(options, seed) -> Dataset``, with ``options`` the resolved ``data:`` section.
+        keys: its own settings under ``data:`` (every dataset also has ``validation_split``, ``normalize``
+            and ``limit``).
+        check: ``check(options)`` raises ``ValueError`` for settings that are wrong together.
+        file_type: the suffix of the files it reads (``".csv"``), for a data argument given as a file.
+        download: ``download(folder or None) -> lines to print``, for datasets ``mlp data download`` fetches.
+        locate: ``locate() -> str``: where it would be loaded from now (``mlp data info``).
+    """
+
+    load: Callable[[dict[str, Any], int], Dataset]
+    keys: dict[str, Key] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
+    file_type: str | None = None
+    download: Callable[[Any], list[str]] | None = None
+    locate: Callable[[], str] | None = None
+
+
+# Filled by mlp.data.mnist, mlp.data.tabular and mlp.data.synthetic; mlp.data imports them in the order
+# their names are listed.
+DATASETS: Registry[DatasetSource] = Registry("dataset")

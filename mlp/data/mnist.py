@@ -23,15 +23,17 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from mlp.data.dataset import Dataset, images_to_features
+from mlp.data.dataset import DATASETS, Dataset, DatasetSource, images_to_features
 from mlp.data.download import download
 from mlp.data.idx import DataError, read_idx
 from mlp.fileio import read_json, write_text
+from mlp.settings import Key
 
 
 class FallbackWarning(UserWarning):
@@ -273,3 +275,42 @@ def load_mnist(data_dir: str | Path | None = None, *, strict: bool = False, **kw
 def load_fashion_mnist(data_dir: str | Path | None = None, **kwargs: object) -> Dataset:
     """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): MNIST's format, 10 classes of clothing; download only."""
     return load_idx_dataset(FASHION_MNIST, data_dir, **kwargs)  # type: ignore[arg-type]
+
+
+def download_and_check(spec: IdxDatasetSpec, dest: str | Path | None = None) -> list[str]:
+    """Download ``spec``'s missing files into ``dest`` (default: the cache), load them to prove the set is
+    complete, and say so: the lines ``mlp data download`` prints."""
+    dest = Path(dest) if dest is not None else cache_dir() / spec.name
+    fetched = download_idx_dataset(spec, dest)
+    dataset = load_idx_dataset(spec, dest, strict=True)
+    # Fetched files passed the MD5 of the download; files found in place only the MD5 of their content, if published
+    checked = len(fetched) == len(spec.files) or all(f.raw_md5 for f in spec.files.values())
+    return [f"{spec.name}: downloaded {', '.join(fetched)}" if fetched else f"{spec.name}: already there, nothing "
+            f"downloaded",
+            f"{spec.name}: {len(dataset.x_train):,} training and {len(dataset.x_test):,} test images in {dest} "
+            f"({'verified' if checked else 'not verified: no published MD5 of the files found in place'})"]
+
+
+def locate(spec: IdxDatasetSpec) -> str:
+    """Where ``load_idx_dataset(spec)`` would read from now, without downloading (no MD5 check)."""
+    env = os.environ.get("MLP_DATA_DIR")
+    if env:  # an incomplete MLP_DATA_DIR is an error, not a reason to look further
+        if find_files(spec, Path(env)):
+            return f"MLP_DATA_DIR {env} (complete)"
+        return f"MLP_DATA_DIR {env}: incomplete, loading fails (missing: {missing_files(spec, Path(env))})"
+    cache = cache_dir() / spec.name
+    if find_files(spec, cache):
+        return f"cache {cache} (complete)"
+    fallback = " (or fall back to the bundled sample)" if spec.sample else ""
+    return f"not found: would download from {spec.mirrors[0]}{fallback}"
+
+
+def idx_source(spec: IdxDatasetSpec) -> DatasetSource:
+    """``spec`` as a dataset a config can name: its one setting is ``dir``, the folder of its files."""
+    return DatasetSource(lambda options, seed: load_idx_dataset(spec, options["dir"]),
+                         {"dir": Key(None, str, is_path=True)},
+                         download=partial(download_and_check, spec), locate=partial(locate, spec))
+
+
+DATASETS.add(MNIST.name, idx_source(MNIST))
+DATASETS.add(FASHION_MNIST.name, idx_source(FASHION_MNIST))

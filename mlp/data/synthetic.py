@@ -1,8 +1,17 @@
-"""Small seeded synthetic datasets for demos, docs and tests (all float32 features)."""
+"""Small seeded synthetic datasets for demos, docs and tests (all float32 features), registered in
+``DATASETS`` under their generators' names (``spirals``, ``xor``, ``blobs``, ``regression``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import numpy as np
+
+from mlp.data.dataset import DATASETS, Dataset, DatasetSource
+from mlp.settings import AT_LEAST_ONE, FRACTION, Key
+from mlp.split import hold_out
 
 
 def two_spirals(n: int = 1000, noise: float = 0.01, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,4 +52,26 @@ def regression_curve(n: int = 1000, noise: float = 0.05, seed: int | None = 0) -
     return x.astype(np.float32), y.astype(np.float32)
 
 
-GENERATORS = {"spirals": two_spirals, "xor": xor, "blobs": blobs, "regression": regression_curve}
+GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "spirals": two_spirals, "xor": xor, "blobs": blobs, "regression": regression_curve,
+}
+
+
+def synthetic(name: str, n: int = 1000, test_size: float = 0.2, seed: int = 0, **kwargs: Any) -> Dataset:
+    """One of the synthetic sets (spirals, xor, blobs, regression): ``n`` samples, the last ``test_size``
+    of them held out as the test set (``mlp.split``)."""
+    if name not in GENERATORS:
+        raise ValueError(f"unknown synthetic dataset {name!r}; valid names: {', '.join(GENERATORS)}")
+    x, y = GENERATORS[name](n=n, seed=seed, **kwargs)
+    x_train, y_train, x_test, y_test = hold_out(x, y, test_size)
+    classes = None if name == "regression" else [str(c) for c in range(int(y.max()) + 1)]
+    return Dataset(name, x_train, y_train, x_test, y_test, classes, source=f"synthetic (seed {seed})")
+
+
+def _load(name: str, options: dict[str, Any], seed: int) -> Dataset:
+    return synthetic(name, n=options["samples"], test_size=options["test_split"], seed=seed)
+
+
+for _name in GENERATORS:
+    DATASETS.add(_name, DatasetSource(partial(_load, _name), {"samples": Key(1000, int, AT_LEAST_ONE),
+                                                             "test_split": Key(0.2, float, FRACTION)}))

@@ -2,7 +2,7 @@
 
 Class targets (integers or strings) are mapped to indices ``0..k-1`` in sorted order and the original
 values are kept as the class names, so predictions can be reported in the user's terms. Real-valued
-targets are kept as they are (regression).
+targets are kept as they are (regression). Registered in ``DATASETS`` as ``csv`` and ``npz``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mlp.arrays import finite, first_non_finite
+from mlp.data.dataset import DATASETS, Dataset, DatasetSource
 from mlp.data.idx import DataError
 from mlp.messages import name_list, quoted, shorten
 from mlp.npzfile import read_npz, require_arrays
+from mlp.settings import FRACTION, REQUIRED, Key
+from mlp.split import hold_out
 
 
 def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
@@ -325,3 +330,63 @@ def _as_features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
         raise DataError(f"{path}: {key!r} is not numeric ({x.dtype})")
     return finite(x, np.float32, f"{path}:", DataError, unit="feature")
+
+
+def from_file(path: str | Path, test_path: str | Path | None = None, **kwargs: Any) -> Dataset:
+    """A CSV or NPZ file (by its extension) as a ``Dataset``; ``test_path`` adds a test set in the same format.
+
+    Class names come from the training file; test labels are mapped to the same indices.
+    """
+    path = Path(path)
+    reader = load_npz if path.suffix == ".npz" else load_csv
+    x, y, classes = reader(path, **kwargs)
+    dataset = Dataset(path.stem, x, y, classes=classes, source=f"file {path}")
+    if test_path is not None:
+        x_test, y_test, test_classes = reader(test_path, **kwargs)
+        if x_test.shape[1] != x.shape[1]:
+            raise DataError(f"{test_path} has {x_test.shape[1]} feature columns, but {path} has {x.shape[1]}; the "
+                            f"test file must have the training file's columns")
+        if classes is not None:  # the test file's own class indices -> the training file's
+            y_test = map_classes(y_test, test_classes, classes, str(test_path), str(path))
+        dataset.x_test, dataset.y_test = x_test, y_test
+    return dataset
+
+
+DEFAULT_TEST_SPLIT = 0.2
+FILE_KEYS = {
+    "path": Key(REQUIRED, str, is_path=True),
+    "test_path": Key(None, str, is_path=True),
+    "test_split": Key(None, float, FRACTION),  # DEFAULT_TEST_SPLIT unless there is a test_path
+    "task": Key("auto", str, choices=("auto", "classification", "regression")),
+}
+
+
+def _check_file_options(options: dict[str, Any]) -> None:
+    """A test file is the test set: a test split beside it would be ignored, so it is refused."""
+    if options["test_path"] is not None and options["test_split"] is not None:
+        raise ValueError("data.test_split and data.test_path are both given, but the test file is the test set "
+                         "(nothing is split off); remove data.test_split")
+    if options["test_path"] is None and options["test_split"] is None:
+        options["test_split"] = DEFAULT_TEST_SPLIT
+
+
+def _load_file(reader_keys: tuple[str, ...], options: dict[str, Any], seed: int) -> Dataset:
+    """The file of ``options["path"]``; without a test file, its last ``test_split`` of rows is the test set."""
+    dataset = from_file(options["path"], test_path=options["test_path"], task=options["task"],
+                        **{key: options[key] for key in reader_keys})
+    fraction = options["test_split"]
+    if options["test_path"] is None and fraction:
+        x, y, x_test, y_test = hold_out(dataset.x_train, dataset.y_train, fraction)
+        if not len(x) or not len(x_test):
+            raise DataError(f"data.test_split {fraction} of {len(dataset.x_train)} rows leaves no test or training "
+                            f"rows; change data.test_split or give data.test_path")
+        dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test = x, y, x_test, y_test
+    return dataset
+
+
+CSV_KEYS = {"target": Key(-1, (int, str)), "header": Key(None, bool), "delimiter": Key(",", str)}
+NPZ_KEYS = {"x_key": Key("x", str), "y_key": Key("y", str)}
+DATASETS.add("csv", DatasetSource(partial(_load_file, tuple(CSV_KEYS)), FILE_KEYS | CSV_KEYS, _check_file_options,
+                                  file_type=".csv"))
+DATASETS.add("npz", DatasetSource(partial(_load_file, tuple(NPZ_KEYS)), FILE_KEYS | NPZ_KEYS, _check_file_options,
+                                  file_type=".npz"))

@@ -15,7 +15,7 @@ dtypes) it computes ``y += alpha * x`` with NumPy, which gives the same values u
 fuse the multiply and the add); ``supported()`` says whether BLAS is there at all.
 
 OpenBLAS's worker threads run these calls with their own flush-to-zero flags, not the caller's
-(``mlp.fpenv`` says why that does not bring denormals back into training).
+(``mlp.native.fpenv`` says why that does not bring denormals back into training).
 """
 
 from __future__ import annotations
