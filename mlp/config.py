@@ -56,6 +56,7 @@ from mlp.messages import quoted, shorten
 from mlp.optim import OPTIMIZERS, Optimizer
 from mlp.schedules import SCHEDULES, Schedule, Warmup
 from mlp.settings import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, REQUIRED, RUN_NAME, Key, keys_from_signature
+from mlp.training import fit
 from mlp.yamlfile import YAMLTooLargeError, safe_load
 
 T = TypeVar("T")
@@ -84,12 +85,12 @@ COMMON_DATA_KEYS = {  # every dataset's, after its own (``DatasetSource.keys``)
     "normalize": Key("none", str, choices=("none", "standardize")),
     "limit": Key(None, int, AT_LEAST_ONE),
 }
-TRAINING_KEYS = {
-    "epochs": Key(REQUIRED, int, AT_LEAST_ONE),
-    "batch_size": Key(REQUIRED, int, AT_LEAST_ONE),
-    "shuffle": Key(True, bool),
-    "drop_last": Key(False, bool),
-}
+# ``training:`` holds the arguments of ``fit`` that are not given elsewhere (data, seed, schedule...) or by the
+# run itself (callbacks, verbose, resume), and the callbacks a config can switch on (``CALLBACKS``).
+NOT_TRAINING_KEYS = ("validation_split", "validation_data", "seed", "callbacks", "schedule", "verbose", "resume",
+                     "flush_denormals")
+TRAINING_KEYS = keys_from_signature(fit, skip=NOT_TRAINING_KEYS, rules={"epochs": AT_LEAST_ONE,
+                                                                           "batch_size": AT_LEAST_ONE})
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 OUTPUT_KEYS = {
     "dir": Key("runs", str),

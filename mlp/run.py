@@ -27,7 +27,7 @@ from mlp.builders import build_model, load_data
 from mlp.callback import Callback, TrainingState
 from mlp.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
 from mlp.checkpoint import Checkpoint, restore, save_model
-from mlp.config import ConfigError, RunSpec
+from mlp.config import TRAINING_KEYS, ConfigError, RunSpec
 from mlp.data import Dataset
 from mlp.diagnostics import GradientNorms
 from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
@@ -261,10 +261,9 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     training = config["training"]
     try:
         history = fit(
-            model, loss, optimizer, dataset.x_train, dataset.y_train, epochs=training["epochs"],
-            batch_size=training["batch_size"], validation_split=config["data"]["validation_split"],
-            shuffle=training["shuffle"], seed=config["seed"], callbacks=callbacks, schedule=spec.schedule,
-            verbose=0, drop_last=training["drop_last"], resume=resume,
+            model, loss, optimizer, dataset.x_train, dataset.y_train,
+            validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
+            schedule=spec.schedule, verbose=0, resume=resume, **{key: training[key] for key in TRAINING_KEYS},
         )
     except DivergenceError as err:
         console.to_log(f"error: {err}")  # the command line shows it

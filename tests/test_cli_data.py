@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from conftest import make_files, spec_for
 
 from mlp.cli import main
-from mlp.cli.data import SPECS
+from mlp.data import DATASETS
+from mlp.data.mnist import idx_source
 
 GZ_NAMES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
             "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
@@ -25,7 +26,8 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def mirror(server, monkeypatch):
     """`mlp data download mnist` fetches the server's fake files from its /good/ mirror."""
-    monkeypatch.setitem(SPECS, "mnist", spec_for(server.md5s, [server.mirror("good")]))
+    source = idx_source(spec_for(server.md5s, [server.mirror("good")]))
+    monkeypatch.setitem(DATASETS._entries, "mnist", source)  # in place: the registry's order stays
     return server
 
 

@@ -42,3 +42,16 @@ def test_keras_mnist_example_runs(monkeypatch):
     assert "Total params: 407,050" in out
     accuracy = float(re.search(r"'accuracy': ([0-9.]+)", out).group(1))
     assert accuracy > 0.85  # one epoch of plain SGD at lr 0.01
+
+
+def test_registry_example_adds_an_activation_configs_can_name():
+    from mlp.config import resolve
+    from mlp.layer import LAYERS
+
+    try:
+        run(example("registry example"))
+        config = resolve({"model": {"layers": [{"dense": 64, "activation": "scaled_tanh", "beta": 2.0},
+                                               {"dense": 10}]}})
+        assert config["model"]["layers"][0]["beta"] == 2.0
+    finally:
+        LAYERS.remove("scaled_tanh")

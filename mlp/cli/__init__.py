@@ -1,18 +1,17 @@
-"""The ``mlp`` command line: one module per command, registered on the ``main`` group here."""
+"""The ``mlp`` command line: one module per command, ``mlp/cli/<name>.py`` defining the click command (or
+group) ``<name>``; every such module here is found and added to the ``main`` group, so a new command is one
+new module. Commands parse options and print; the library does the work, and no command imports another's
+module (what they share is in ``mlp.cli.common``)."""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import click
 
 from mlp import __version__
 from mlp.cli.common import ErrorReportingGroup, debug_option
-from mlp.cli.config import config
-from mlp.cli.data import data
-from mlp.cli.evaluate import evaluate
-from mlp.cli.gradcheck import gradcheck
-from mlp.cli.plot import plot
-from mlp.cli.predict import predict
-from mlp.cli.train import train
 
 
 @click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,5 +28,6 @@ def main() -> None:
     """
 
 
-for command in (train, evaluate, predict, config, gradcheck, data, plot):
-    main.add_command(command)
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "common":
+        main.add_command(getattr(importlib.import_module(f"{__name__}.{_module.name}"), _module.name))

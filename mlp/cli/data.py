@@ -1,4 +1,4 @@
-"""``mlp data``: download MNIST / Fashion-MNIST and show where each dataset would be loaded from."""
+"""``mlp data``: download datasets that can be downloaded, and show where each dataset would be loaded from."""
 
 from __future__ import annotations
 
@@ -8,19 +8,11 @@ from pathlib import Path
 import click
 
 from mlp.cli.common import debug_option
-from mlp.data import GENERATORS
-from mlp.data.mnist import (
-    FASHION_MNIST,
-    MNIST,
-    IdxDatasetSpec,
-    cache_dir,
-    download_idx_dataset,
-    find_files,
-    load_idx_dataset,
-    missing_files,
-)
+from mlp.data import DATASETS, cache_dir
 
-SPECS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+
+def _downloadable() -> list[str]:
+    return [name for name, source in DATASETS.items() if source.download is not None]
 
 
 @click.group()
@@ -29,7 +21,7 @@ def data() -> None:
 
 
 @data.command()
-@click.argument("name", type=click.Choice(list(SPECS)), default="mnist")
+@click.argument("name", type=click.Choice(_downloadable()), default="mnist")
 @click.option("--dir", "directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Download into DIR instead of the cache.")
 @debug_option
@@ -45,29 +37,8 @@ def download(name: str, directory: Path | None) -> None:
       mlp data download fashion-mnist
       mlp data download --dir data/mnist     # then: export MLP_DATA_DIR=data/mnist
     """
-    spec = SPECS[name]
-    dest = directory if directory is not None else cache_dir() / name
-    fetched = download_idx_dataset(spec, dest)
-    dataset = load_idx_dataset(spec, dest, strict=True)
-    click.echo(f"{name}: downloaded {', '.join(fetched)}" if fetched else f"{name}: already there, nothing downloaded")
-    # Fetched files passed the MD5 of the download; files found in place only the MD5 of their content, if published
-    checked = len(fetched) == len(spec.files) or all(f.raw_md5 for f in spec.files.values())
-    click.echo(f"{name}: {len(dataset.x_train):,} training and {len(dataset.x_test):,} test images in {dest} "
-               f"({'verified' if checked else 'not verified: no published MD5 of the files found in place'})")
-
-
-def _where(spec: IdxDatasetSpec) -> str:
-    """Where ``load_idx_dataset(spec)`` would read from now, without downloading (no MD5 check)."""
-    env = os.environ.get("MLP_DATA_DIR")
-    if env:  # an incomplete MLP_DATA_DIR is an error, not a reason to look further
-        if find_files(spec, Path(env)):
-            return f"MLP_DATA_DIR {env} (complete)"
-        return f"MLP_DATA_DIR {env}: incomplete, loading fails (missing: {missing_files(spec, Path(env))})"
-    cache = cache_dir() / spec.name
-    if find_files(spec, cache):
-        return f"cache {cache} (complete)"
-    fallback = " (or fall back to the bundled sample)" if spec.sample else ""
-    return f"not found: would download from {spec.mirrors[0]}{fallback}"
+    for line in DATASETS.get(name).download(directory):  # type: ignore[misc]
+        click.echo(line)
 
 
 @data.command()
@@ -82,10 +53,12 @@ def info() -> None:
       mlp data info
       MLP_DATA_DIR=data/mnist mlp data info
     """
-    rows = {name: _where(spec) for name, spec in SPECS.items()}
+    rows = {name: source.locate() for name, source in DATASETS.items() if source.locate is not None}
     rows["cache"] = str(cache_dir())
     rows["MLP_DATA_DIR"] = os.environ.get("MLP_DATA_DIR") or "(not set)"
-    rows["also"] = f"csv and npz files; synthetic: {', '.join(GENERATORS)}"
+    files = [name for name, source in DATASETS.items() if source.file_type is not None]
+    others = [name for name, source in DATASETS.items() if source.locate is None and source.file_type is None]
+    rows["also"] = f"{' and '.join(files)} files; synthetic: {', '.join(others)}"
     width = max(map(len, rows)) + 2
     for label, value in rows.items():
         click.echo(f"{label:<{width}}{value}")
