@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,24 @@ def test_a_hostile_architecture_is_refused_before_any_layer_allocates(tmp_path):
     rewrite(tmp_path / "m.npz", enormous, rehash=True)
     with pytest.raises(CheckpointError, match=r"m\.npz is corrupt: parameter 0\.W is missing or has the wrong shape"):
         load_model(tmp_path / "m.npz")
+
+
+FORMAT_1 = Path(__file__).parent / "data" / "format-1"  # written by mlp 0.1.0 before checksums and registry names
+
+
+def test_files_of_the_first_format_are_read_evaluated_and_resumed(tmp_path):
+    checkpoint = load_checkpoint(FORMAT_1 / "last.npz")
+    assert [type(layer).__name__ for layer in checkpoint.model] == ["Dense", "ReLU", "Dense"]
+    assert type(checkpoint.optimizer).__name__ == "Adam" and checkpoint.position.epoch == 2
+    result = invoke("evaluate", FORMAT_1 / "model.npz")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "spirals-old"
+    run.mkdir()
+    for name in ("last.npz", "model.npz"):
+        (run / name).write_bytes((FORMAT_1 / name).read_bytes())
+    (run / "config.yaml").write_text("# from the stored config\n")
+    (run / "metrics.json").write_text('{"status": "completed"}')
+    resumed = invoke("train", "--resume", run, "--epochs", "3", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    again = load_checkpoint(run / "last.npz")
+    assert again.position.epoch == 3 and again.model.get_config()["layers"][1] == {"type": "relu"}
