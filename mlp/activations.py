@@ -1,6 +1,6 @@
 """Activation layers ``Z = f(A)``.
 
-Elementwise activations pass the gradient back as ``dL/dA = f'(A) * dL/dZ`` (BACKPROP.md step 2).
+Elementwise activations pass the gradient back as ``dL/dA = f'(A) * dL/dZ`` (``docs/backprop.md`` §3).
 Each class states ``f`` and ``f'``; where ``f'`` is cheapest from the output (sigmoid ``s(1 - s)``,
 tanh ``1 - t^2``, ReLU ``Z > 0``) it is computed from the cached output instead of the input.
 ``Softmax`` is row-wise, so its backward is a Jacobian-vector product instead.

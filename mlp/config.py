@@ -36,19 +36,23 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+# These three fill the registries the config is checked against: CALLBACKS (early stopping, reduce-on-plateau
+# and gradient norms) and DATASETS.
 import mlp.callbacks
 import mlp.data
-import mlp.diagnostics  # noqa: F401 -- registers gradient norms in CALLBACKS
+import mlp.diagnostics  # noqa: F401
 from mlp.activations import Activation, activation_names
 from mlp.callback import CALLBACKS, Callback
 from mlp.data.dataset import DATASETS
 from mlp.data.tabular import is_number
 from mlp.dropout import Dropout
+from mlp.fileio import atomic_write, write_text
 from mlp.init import INITIALIZERS
 from mlp.layer import LAYERS, Layer
 from mlp.losses import LOSSES, Loss
@@ -135,13 +139,57 @@ class RunSpec:
     layers: list[list[Layer]]
 
 
-# -- reading and overriding ------------------------------------------------------------------------
+# -- recipes, reading and overriding -------------------------------------------------------------------
 MAX_CONFIG_BYTES = 1 << 20  # configs are a few kilobytes
+
+
+def recipes() -> dict[str, Path]:
+    """The recipes shipped with ``mlp`` (package data ``mlp.configs``), by name: ``{"spirals": .../spirals.yaml}``."""
+    folder = Path(str(resources.files("mlp.configs")))
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def recipe_summary(path: Path) -> str:
+    """What a recipe is, in a line: the first line of its opening comment (every recipe starts with one)."""
+    first = path.read_text().splitlines()[0]
+    return first.removeprefix("#").strip() if first.startswith("#") else ""
+
+
+def init_recipe(name: str, dest: Path) -> list[Path]:
+    """Write the recipe ``name`` to ``dest`` as a starting file (its comments kept), and copy beside it the
+    data files it names by relative paths (``csv_example``'s ``data/iris.csv``); the files written."""
+    if name not in recipes():
+        raise ConfigError(f"unknown recipe {quoted(name)}{_suggest(name, recipes())}; recipes: {', '.join(recipes())}"
+                          f" (`mlp config list` says what each is)")
+    if dest.exists():
+        raise ConfigError(f"{dest} exists; give another --out, or remove it first")
+    source = recipes()[name]
+    written = []
+    data = safe_load(source.read_text()).get("data")
+    for key in _path_keys() & set(data if isinstance(data, dict) else ()):
+        if isinstance(data[key], str) and not Path(data[key]).is_absolute():
+            target = dest.parent / data[key]
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, lambda f, path=source.parent / data[key]: f.write(path.read_bytes()))
+                written.append(target)
+    header = (f"# Written by `mlp config init {name}`. Every setting it leaves out takes its default: "
+              f"`mlp config show {dest}` prints them all.\n#   mlp train {dest}\n")
+    write_text(dest, header + source.read_text())
+    return [dest, *written]
+
+
+def find_config(name: str | Path) -> Path:
+    """The config file ``name`` is: a path to a file, or the name of a shipped recipe (``spirals``)."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml") or str(name) not in recipes():
+        return path  # a file (load_file says what is wrong with it, or that there is none)
+    return recipes()[str(name)]
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
-    and the run ``name`` defaults to the file's stem (``configs/spirals.yaml`` -> ``spirals``)."""
+    and the run ``name`` defaults to the file's stem (``my_run.yaml`` -> ``my_run``)."""
     path = Path(path)
     if path.exists() and not path.is_file() and not path.is_dir():  # a device or a pipe: /dev/zero never ends
         raise ConfigError(f"{path} is not a regular file; give a YAML config file")
@@ -151,7 +199,8 @@ def load_file(path: str | Path) -> dict[str, Any]:
                               f"(at most {MAX_CONFIG_BYTES:,})")
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        names = "" if path.suffix else f" or recipe (recipes: {', '.join(recipes())})"
+        raise ConfigError(f"{path}: no such config file{names}") from None
     except (IsADirectoryError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not a readable YAML file ({err})") from None
     try:
@@ -528,10 +577,10 @@ Option = tuple[str, list[str], Any]  # a command-line option that sets a key: ("
 
 def read(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
          options: list[Option] | tuple[Option, ...] = (), base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The raw config of a command: ``base`` (a stored run's config), the file at ``path``, or the default
-    run; then the ``--set`` overrides; then the ``options`` given (those whose value is not ``None``), each
-    named as the user wrote it in errors."""
-    raw = copy.deepcopy(base) if base is not None else load_file(path) if path is not None else {}
+    """The raw config of a command: ``base`` (a stored run's config), the file or recipe ``path``
+    (``find_config``), or the default run; then the ``--set`` overrides; then the ``options`` given (those
+    whose value is not ``None``), each named as the user wrote it in errors."""
+    raw = copy.deepcopy(base) if base is not None else load_file(find_config(path)) if path is not None else {}
     for text in overrides:
         apply_override(raw, text)
     for option, keys, value in options:

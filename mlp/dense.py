@@ -18,7 +18,7 @@ class Dense(Layer):
     Shapes: ``X: (batch, in_features)``, ``W: (in_features, out_features)``, ``b: (out_features,)``,
     ``A: (batch, out_features)``.
 
-    Backward, with ``Delta = dL/dA: (batch, out_features)`` (BACKPROP.md step 3):
+    Backward, with ``Delta = dL/dA: (batch, out_features)`` (``docs/backprop.md`` §3-5):
 
     - ``dL/dW = X.T @ Delta``  -- each weight's gradient is "input times delta";
     - ``dL/db = Delta.sum(axis=0)``;

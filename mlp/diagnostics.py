@@ -2,7 +2,7 @@
 
 For every weight matrix ``W`` (key ``"<layer index>.W"``), every ``every`` batches, it records
 
-- ``<key>/grad_norm``: ``||dL/dW||``, the Frobenius norm of the batch's gradient (BACKPROP.md's
+- ``<key>/grad_norm``: ``||dL/dW||``, the Frobenius norm of the batch's gradient (docs/backprop.md §4's
   ``X.T @ Delta``). In a deep sigmoid network it shrinks layer by layer towards the input, because each
   layer multiplies the delta by ``f'(A) <= 1/4``: the vanishing gradient.
 - ``<key>/update_ratio``: ``||W_after - W_before|| / ||W_before||``, the relative size of the optimizer's

@@ -1,4 +1,4 @@
-"""The ``Layer`` interface every building block implements (see ``../shared/BACKPROP.md``), and ``LAYERS``,
+"""The ``Layer`` interface every building block implements (the derivation: ``docs/backprop.md``), and ``LAYERS``,
 the names configs and model files use for them (``"dense"``, ``"dropout"``, ``"relu"``, ...).
 
 A layer maps its input ``X: (batch, in_features)`` to an output ``Z: (batch, out_features)``.

@@ -2,7 +2,7 @@
 
 The loss is the mean over the batch, ``L = (1/N) sum_n loss(Y[n], T[n])``, and the ``1/N`` lives in
 exactly one place: each ``backward`` here. Its result is the output delta that starts the backward
-pass (BACKPROP.md step 1); for the matched pairs below it has the form ``(Y - T) / N``.
+pass (``docs/backprop.md`` §2); for the matched pairs below it has the form ``(Y - T) / N``.
 
 Targets may be class labels ``(batch,)`` (integers, converted to one-hot ``T``) or arrays shaped like
 the output (one-hot, soft labels or real values); a ``(batch,)`` target fits a ``(batch, 1)`` output.

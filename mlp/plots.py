@@ -1,4 +1,4 @@
-"""Plots of a training run, written as PNG files (needs matplotlib: ``pip install "mlp[plot]"``).
+"""Plots of a training run, written as PNG files (needs matplotlib: ``pip install "numpy-mlp[plot]"``).
 
 Each plot is one function that takes run data and a path: it gets a figure from ``_new_figure``,
 draws on its axes and writes it with ``_save``. matplotlib is imported only inside
@@ -38,7 +38,7 @@ def require_matplotlib() -> type[Figure]:
         from matplotlib.figure import Figure
     except ImportError as err:
         raise MissingExtraError(
-            'mlp plot needs matplotlib, which is not installed; install it with: pip install "mlp[plot]"'
+            'mlp plot needs matplotlib, which is not installed; install it with: pip install "numpy-mlp[plot]"'
             "  (or pip install matplotlib)"
         ) from err
     return Figure

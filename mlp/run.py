@@ -46,6 +46,7 @@ from mlp.rundir import (
     NORMS_CSV,
     NORMS_JSON,
     new_run_dir,
+    point_latest,
     read_metrics,
 )
 from mlp.sequential import Sequential
@@ -219,7 +220,11 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
     dataset = load_run_data(config["data"], config["seed"], console)
     model = build_model(spec, dataset)
     # The run gets its folder only once the data and the network are known to fit together.
-    run_dir = resume.parent if resume is not None else new_run_dir(config["output"]["dir"], config["name"])
+    if resume is not None:
+        run_dir = resume.parent
+    else:
+        run_dir = new_run_dir(config["output"]["dir"], config["name"])
+        point_latest(run_dir)
     # From here on a stop signal waits for a point where everything written is consistent (mlp.interrupts):
     # training stops at the next batch, writing results finishes.
     with folder_lock(run_dir, "mlp train"), stop_signals() as stop:

@@ -11,12 +11,16 @@
 - ``metrics.json``: how the run ended, test metrics of ``model.npz``, which model it is, timing, data, versions;
 - ``.lock`` while a process trains in it.
 
+``OUT/latest`` links to the run directory started last under ``OUT``.
+
 Every model file carries the resolved config, the class names and the standardizer in its metadata, so
 ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,22 @@ def new_run_dir(out: str | Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise OSError(f"cannot create a run directory next to {stem}")
+
+
+LATEST = "latest"  # OUT/latest: a link to the run directory started last under OUT
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make ``OUT/latest`` a link to ``run_dir``, replaced atomically, so that ``mlp evaluate runs/latest`` and
+    ``mlp plot runs/latest`` need no timestamp. Where links cannot be made (or ``latest`` is a real folder),
+    there is simply none."""
+    link = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}.{secrets.token_hex(4)}.tmp"
+    try:
+        os.symlink(run_dir.name, tmp, target_is_directory=True)  # relative: the folder may be moved
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:

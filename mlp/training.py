@@ -1,7 +1,7 @@
 """The training loop: ``fit`` runs mini-batch gradient descent, ``evaluate`` measures a model.
 
 One training step on a mini-batch (``X_b: (batch, in)``, targets ``T_b``) is the two passes of
-BACKPROP.md followed by an optimizer step::
+the derivation (``docs/backprop.md`` §6) followed by an optimizer step::
 
     loss.forward(model.forward(X_b, training=True), T_b)   # forward pass, mean loss
     model.backward(loss.backward())                        # output delta, then the delta recursion

@@ -37,7 +37,7 @@ def mlp(*args: str | Path) -> list[str]:
 
 
 def new_run(out: Path, before: set[Path]) -> Path | None:
-    created = set(out.iterdir()) - before
+    created = {path for path in out.iterdir() if not path.is_symlink()} - before  # out/latest links to the newest
     return created.pop() if created else None
 
 

@@ -61,7 +61,8 @@ def runs(recipe: Recipe) -> dict[int, Path]:
     """The recipe's finished runs in ``RUNS`` by seed: those whose config.yaml is what ``command`` resolves
     to now (so a run of an earlier version of the config is not counted), the latest where a seed ran twice."""
     found: dict[int, Path] = {}
-    for metrics in sorted(RUNS.glob("*/metrics.json")):  # run folders end in a timestamp: later sorts last
+    # run folders end in a timestamp: later sorts last; runs/latest is a link to the newest, not a run
+    for metrics in sorted(m for m in RUNS.glob("*/metrics.json") if not m.parent.is_symlink()):
         stored = yaml.safe_load((metrics.parent / "config.yaml").read_text())
         if stored == recipe_config(recipe, stored["seed"]):
             found[stored["seed"]] = metrics.parent

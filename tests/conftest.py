@@ -111,6 +111,12 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SPIRALS = CONFIGS / "spirals.yaml"
 
 
+def the_run(out: Path) -> Path:
+    """The one run directory ``mlp train`` wrote in ``out`` (``out/latest`` is a link to it)."""
+    (run,) = [path for path in out.iterdir() if not path.is_symlink()]
+    return run
+
+
 def invoke(*args: str | Path) -> Result:
     """Run ``mlp ARGS...`` in-process; the result's ``stdout`` and ``stderr`` are kept apart."""
     return CliRunner().invoke(main, [str(arg) for arg in args])

@@ -172,7 +172,7 @@ def test_every_command_has_help_with_examples(path):
 def test_main_help_says_where_to_start():
     result = invoke("--help")
     assert result.exit_code == 0
-    assert "Start with:" in result.stdout and "mlp train configs/spirals.yaml" in result.stdout
+    assert "Start with:" in result.stdout and "mlp train spirals" in result.stdout
     assert all(path[0] in result.stdout for path in COMMANDS)
     assert invoke("-h").stdout == result.stdout
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import json
 
-from conftest import SPIRALS, invoke, png_size
+from conftest import SPIRALS, invoke, png_size, the_run
 
 
 def test_train_then_evaluate_predict_and_plot_from_the_run_directory(tmp_path):
     result = invoke("train", SPIRALS, "--epochs", "3", "--out", tmp_path / "runs")
     assert result.exit_code == 0, result.stderr
-    (run,) = (tmp_path / "runs").iterdir()
+    run = the_run(tmp_path / "runs")
     assert f"saved    {run}" in result.stdout
     test_accuracy = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
 

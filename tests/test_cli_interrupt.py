@@ -48,7 +48,7 @@ def out(tmp_path_factory):
 
 
 def new_run(out: Path, before: set[Path]) -> Path:
-    (run,) = set(out.iterdir()) - before
+    (run,) = {path for path in out.iterdir() if not path.is_symlink()} - before
     return run
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SPIRALS, invoke, png_size
+from conftest import SPIRALS, invoke, png_size, the_run
 
 from mlp.cli import main
 from mlp.history import History
@@ -96,7 +96,7 @@ def test_missing_matplotlib(tmp_path, monkeypatch):
         monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules makes the import fail
     run = run_dir(tmp_path)
     assert_error(plot(run), 'mlp plot needs matplotlib, which is not installed; install it with: '
-                            'pip install "mlp[plot]"  (or pip install matplotlib)')
+                            'pip install "numpy-mlp[plot]"  (or pip install matplotlib)')
     assert not (run / "learning_curves.png").exists()
 
 
@@ -117,7 +117,7 @@ def digits_run(tmp_path, offline_mnist) -> Path:
     )
     result = invoke("train", config, "--out", root / "runs", "--quiet")
     assert result.exit_code == 0, result.output
-    return next((root / "runs").iterdir())
+    return the_run(root / "runs")
 
 
 def test_a_run_records_gradient_norms_and_plot_draws_them(digits_run):
@@ -148,7 +148,7 @@ def test_weights_and_confusion_images(digits_run, tmp_path):
 def test_weights_need_image_inputs(tmp_path):
     result = invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path, "--quiet")
     assert result.exit_code == 0, result.output
-    run = next(tmp_path.iterdir())
+    run = the_run(tmp_path)
     assert_error(plot(run, "--weights"), "the input has 2 features, not a square image (e.g. 784 = 28x28 pixels); "
                                          "weight and digit images need image data such as MNIST")
 
@@ -159,7 +159,7 @@ def test_resumed_runs_keep_the_earlier_gradient_norms(tmp_path, offline_mnist):
                       "model: {layers: [{dense: 8, activation: relu}, {dense: 10}]}\n"
                       "training: {epochs: 1, batch_size: 8, gradient_norms: {every: 1}}\n")
     assert invoke("train", config, "--out", tmp_path / "runs", "-q").exit_code == 0
-    run = next((tmp_path / "runs").iterdir())
+    run = the_run(tmp_path / "runs")
     result = invoke("train", "--resume", run, "--epochs", "3", "-q")
     assert result.exit_code == 0, result.output
     # 16 training rows in batches of 8: two records an epoch, for the three epochs.

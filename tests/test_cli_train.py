@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SPIRALS, assert_one_line_error, invoke
+from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 from mlp import __version__
 from mlp.checkpoint import load_checkpoint
@@ -16,12 +16,6 @@ from mlp.config import ConfigError, load, resolve
 
 FILES = {"config.yaml", "train.log", "history.csv", "history.json", "metrics.json", "model.npz", "last.npz"}
 SMALL = ("--set", "data.samples=500")  # spirals with 400 training rows: a few ms per epoch
-
-
-def the_run(out: Path) -> Path:
-    """The one run directory `mlp train --out OUT` made."""
-    (run,) = out.iterdir()
-    return run
 
 
 def saved_config(run: Path) -> dict:

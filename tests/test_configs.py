@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import CONFIGS
+from conftest import CONFIGS, the_run
 
 from mlp import config
 from mlp.cli import main
@@ -45,7 +45,7 @@ def test_config_trains_one_short_epoch(path, tmp_path, offline_mnist):
         args += ["--set", "data.dataset=mnist", "--set", "data.limit=300"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output + result.stderr
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    run_dir = the_run(tmp_path / "runs")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 1
     assert 0 <= metrics["test"]["accuracy"] <= 1

@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
-from conftest import invoke
+from conftest import invoke, the_run
 
 from mlp.activations import Activation, activation_names
 from mlp.checkpoint import load_checkpoint
@@ -81,7 +81,7 @@ def train_yaml(tmp_path, text, *args):
     out = tmp_path / "runs"
     result = invoke("train", path, "--out", out, "--quiet", *args)
     assert result.exit_code == 0, result.output
-    (run,) = out.iterdir()
+    run = the_run(out)
     return run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke, the_run
 
 from mlp.config import ConfigError, resolve
 from mlp.data import DataError, Standardizer, from_file
@@ -48,7 +48,7 @@ def test_predictions_on_test_rows_that_differ_from_a_constant_are_not_blown_up(t
                     "model.layers=[{dense: 16, activation: relu}, {dense: 2}]", "--epochs", "20", "--out",
                     tmp_path / "runs", "--quiet")
     assert result.exit_code == 0, result.output
-    (run,) = (tmp_path / "runs").iterdir()
+    run = the_run(tmp_path / "runs")
     evaluated = invoke("evaluate", run)
     loss = float(next(line for line in evaluated.stdout.splitlines() if line.startswith("loss")).split()[1])
     assert loss < 1.0  # 1e5 when the constant feature was divided by 1e-8
@@ -82,7 +82,7 @@ def test_files_of_a_single_class_are_read_and_evaluated_but_not_trained_on(tmp_p
     run_args = ["--set", "data.dataset=csv", "--set", "data.test_split=0", "--set", "data.validation_split=0",
                 "--set", "model.layers=[{dense: 2}]", "--epochs", "1", "--out", tmp_path / "runs", "--quiet"]
     assert invoke("train", "--set", f"data.path={tmp_path / 'train.csv'}", *run_args).exit_code == 0
-    (run,) = (tmp_path / "runs").iterdir()
+    run = the_run(tmp_path / "runs")
     assert invoke("evaluate", run, "--data", tmp_path / "all_x.csv").exit_code == 0
     assert_one_line_error(invoke("train", "--set", f"data.path={tmp_path / 'all_x.csv'}", *run_args),
                           "the data (all_x) has a single class (x); a classifier needs at least two")

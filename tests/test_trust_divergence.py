@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SPIRALS, assert_one_line_error, invoke
+from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 from mlp import SGD, Dense, ModelCheckpoint, ReLU, Sequential, SoftmaxCrossEntropy, fit
 from mlp.checkpoint import load_checkpoint
@@ -40,7 +40,7 @@ def all_finite(path) -> bool:
 
 def test_a_divergence_keeps_the_last_good_checkpoint_and_says_where_it_is(tmp_path):
     result = train_in_a_process(tmp_path, *DIVERGING)
-    (run,) = tmp_path.iterdir()
+    run = the_run(tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: training diverged in epoch 3: val_loss is nan (lr 10000); lower the learning rate (e.g. lr=1000); "
@@ -57,7 +57,7 @@ def test_a_divergence_keeps_the_last_good_checkpoint_and_says_where_it_is(tmp_pa
 
 def test_a_divergence_in_the_first_epoch_saves_nothing_and_evaluate_says_what_to_do(tmp_path):
     result = train_in_a_process(tmp_path, *DIVERGING[:2], "--set", "optimizer.lr=1e39", *DIVERGING[4:])
-    (run,) = tmp_path.iterdir()
+    run = the_run(tmp_path)
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "training diverged in epoch 1" in result.stderr
     assert "nothing was saved: no epoch completed in this run" in result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SPIRALS, assert_one_line_error, invoke
+from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 import mlp.npzfile
 from mlp import SGD, Dense, Dropout, ReLU, Sequential, Tanh
@@ -24,7 +24,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     result = invoke("train", SPIRALS, "--epochs", "2", "--set", "data.samples=400", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
-    (run,) = out.iterdir()
+    run = the_run(out)
     return run
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, SPIRALS, assert_one_line_error, invoke
+from conftest import CONFIGS, SPIRALS, assert_one_line_error, invoke, the_run
 
 import mlp.checkpoint
 from mlp.checkpoint import compare_checkpoints, load_checkpoint
@@ -27,7 +27,7 @@ QUICK = ["--epochs", "3", "--set", "data.samples=400", "--quiet"]
 def train_run(out: Path, *args: str | Path) -> Path:
     result = invoke("train", *args, "--out", out)
     assert result.exit_code == 0, result.output
-    (run,) = [path for path in out.iterdir() if path.is_dir()]
+    run = the_run(out)
     return run
 
 
@@ -135,7 +135,7 @@ def test_a_full_disk_names_the_file_and_how_to_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(mlp.checkpoint.np, "savez", savez_until_the_disk_is_full)
     result = invoke("train", SPIRALS, "--epochs", "5", "--set", "data.samples=400", "--out", tmp_path, "--quiet")
     monkeypatch.undo()
-    (run,) = tmp_path.iterdir()
+    run = the_run(tmp_path)
     assert_one_line_error(result, f"no space left on the device to write {run / 'last.npz'}; free some space, then "
                                   f"continue with: mlp train --resume {run}")
     assert load_checkpoint(run / "last.npz").position.epoch == 2  # the last good one, intact
@@ -152,7 +152,7 @@ head -c 300000 /dev/zero > "${DISK:?}/filler"
 set +e
 "$PYTHON" -m mlp train "$CONFIG" --epochs 40 --set data.samples=400 --out "${DISK:?}/runs" --quiet
 echo "exit $?"
-run=$(ls -d "${DISK:?}"/runs/*)
+run=$(ls -d "${DISK:?}"/runs/spirals-*)
 rm "${DISK:?}/filler"
 "$PYTHON" -c "import sys; from mlp.checkpoint import load_checkpoint; load_checkpoint(sys.argv[1])" "$run/last.npz"
 echo "last checkpoint $?"

@@ -10,6 +10,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from conftest import the_run
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
@@ -55,5 +57,5 @@ def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     result = subprocess.run([python, "-c", TRAIN], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "BUNDLED SAMPLE" in result.stderr and "test loss" in result.stdout
-    (run,) = (tmp_path / "runs").iterdir()
+    run = the_run(tmp_path / "runs")
     assert run.name.startswith("mnist-") and (run / "model.npz").is_file()

@@ -23,7 +23,7 @@ def main() -> None:
     \b
     Start with:
       mlp train                          # 784-512-10 on MNIST, momentum SGD, 20 epochs
-      mlp train configs/spirals.yaml     # a config of your own; seconds, offline
+      mlp train spirals                  # a shipped recipe (mlp config list); seconds, offline
       mlp COMMAND --help                 # options and examples of each command
     """
 

@@ -41,11 +41,11 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
 
     \b
     Examples:
-      mlp evaluate runs/mnist-20261121-101500
-      mlp evaluate runs/mnist-20261121-101500/model.npz --split train
-      mlp evaluate runs/mnist-20261121-101500 --data-dir ../shared/datasets/mnist
-      mlp evaluate runs/spirals-20261121-101500 --data xor
-      mlp evaluate runs/iris-20261121-101500 --data new_flowers.csv
+      mlp evaluate runs/latest
+      mlp evaluate runs/latest/model.npz --split train
+      mlp evaluate runs/latest --data-dir ~/data/mnist
+      mlp evaluate runs/latest --data xor
+      mlp evaluate runs/latest --data new_flowers.csv
     """
     if split is not None and data is not None and data_kind(data) in file_types().values():
         raise click.UsageError("--split applies to a dataset; a file given with --data is evaluated whole")

@@ -34,8 +34,8 @@ def gradcheck(ctx: click.Context, config_file: Path | None, overrides: tuple[str
     \b
     Examples:
       mlp gradcheck                                   # the default run's 784-512-10
-      mlp gradcheck configs/spirals.yaml
-      mlp gradcheck configs/mnist_best.yaml --rows 4 --max-entries 50
+      mlp gradcheck spirals
+      mlp gradcheck mnist_best --rows 4 --max-entries 50
     """
     spec = resolve_spec(read(config_file, overrides))
     config = spec.config

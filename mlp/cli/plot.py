@@ -100,13 +100,13 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     validation loss marked (a regression run gets the loss panel only). If the run recorded them
     (training.gradient_norms), also each layer's gradient norm and update ratio over training.
     --weights and --confusion draw from the run's model.npz. RUN_DIR is a run directory written by
-    `mlp train`, or its history.json. Needs matplotlib: pip install "mlp[plot]".
+    `mlp train`, or its history.json. Needs matplotlib: pip install "numpy-mlp[plot]".
 
     \b
     Examples:
-      mlp plot runs/mnist-20261121-101500
-      mlp plot runs/mnist-20261121-101500 --weights --confusion
-      mlp plot runs/mnist-20261121-101500/history.json --out curves.png
+      mlp plot runs/latest
+      mlp plot runs/latest --weights --confusion
+      mlp plot runs/latest/history.json --out curves.png
     """
     history_path = find_history(run_dir)
     run = history_path.parent

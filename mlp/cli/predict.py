@@ -38,9 +38,9 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
 
     \b
     Examples:
-      mlp predict runs/iris-20261121-101500 flowers.csv --out predictions.csv
-      mlp predict runs/mnist-20261121-101500/model.npz mnist --limit 20
-      mlp predict runs/spirals-20261121-101500 points.npz | head
+      mlp predict runs/latest flowers.csv --out predictions.csv
+      mlp predict runs/latest/model.npz mnist --limit 20
+      mlp predict runs/latest points.npz | head
     """
     trained = load_trained(checkpoint)
     kind = data_kind(source)

@@ -28,24 +28,25 @@ from mlp.trained import load_trained
 @click.pass_context
 def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ...], epochs: int | None,
           data_dir: Path | None, out: Path | None, seed: int | None, resume: Path | None, quiet: bool) -> None:
-    """Train a network from CONFIG.yaml, or the default run without one.
+    """Train a network from CONFIG.yaml (a file, or a shipped recipe's name), or the default run.
 
-    The default run is configs/mnist.yaml: 784-512 ReLU-10 softmax on MNIST, Nesterov momentum
+    The default run is the recipe mnist: 784-512 ReLU-10 softmax on MNIST, Nesterov momentum
     SGD, batch 128, 20 epochs, the last 20% of the training set for validation (>= 98% test
-    accuracy). `mlp config show` prints every setting and its default.
+    accuracy). `mlp config show` prints every setting and its default; `mlp config list` the recipes.
 
-    Each run writes OUT/<name>-<timestamp>/: config.yaml, train.log, history.csv/.json,
-    metrics.json, model.npz and last.npz (resume point). Ctrl-C, SIGTERM or SIGHUP stop at the next
+    Each run writes OUT/<name>-<timestamp>/ (OUT/latest links to it): config.yaml, train.log,
+    history.csv/.json, metrics.json, model.npz and last.npz (resume point). Ctrl-C, SIGTERM or SIGHUP stop at the next
     batch and save it; --resume continues exactly there (exit code 130, 143 or 129).
 
     \b
     Examples:
       mlp train                                        # the default run on MNIST
-      mlp train configs/keras_example.yaml             # the classic Keras example
-      mlp train configs/spirals.yaml --epochs 50       # seconds, offline
+      mlp train keras_example                          # a shipped recipe: mlp config list
+      mlp train spirals --epochs 50                    # seconds, offline
+      mlp train my_run.yaml                            # a config of your own
       mlp train --set optimizer.name=adam --set optimizer.lr=0.001
-      mlp train --data-dir ../shared/datasets/mnist --out runs
-      mlp train --resume runs/mnist-20261121-101500 --epochs 30
+      mlp train --data-dir ~/data/mnist --out runs
+      mlp train --resume runs/latest --epochs 30
     """
     checkpoint, base = None, None
     if resume is not None:

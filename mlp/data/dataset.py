@@ -63,7 +63,7 @@ class Standardizer:
 class Dataset:
     """A dataset ready for ``fit``: ``x_train: (n, features)`` float32, ``y_train: (n,)`` class indices (or
     real targets ``(n,)``/``(n, k)`` for regression), optional test arrays, class names and where the data came
-    from (``source``, e.g. "directory ../shared/datasets/mnist" or "bundled sample")."""
+    from (``source``, e.g. "directory data/mnist" or "bundled sample")."""
 
     name: str
     x_train: np.ndarray

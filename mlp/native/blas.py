@@ -3,7 +3,7 @@
 NumPy computes ``w -= lr * g`` in two passes on one core: a temporary ``lr * g``, then the subtraction.
 The BLAS level-1 routine ``axpy`` reads ``x`` and ``y`` once and writes ``y`` once, and OpenBLAS splits
 long vectors over its threads. An optimizer step is a few such updates over every weight, so this is
-where a training step spends most of what is not matrix products (``scripts/benchmark.py``).
+where a training step spends most of what is not matrix products.
 
 NumPy's wheels carry OpenBLAS in the ``numpy.libs`` folder beside the package (``numpy/.dylibs`` on macOS),
 with the 64-bit-integer CBLAS interface under the names ``scipy_cblas_saxpy64_`` (float32) and

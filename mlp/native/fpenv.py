@@ -10,10 +10,10 @@ no information for training.
 The flags live in the SSE control register (MXCSR), one per thread. They are set through C's
 ``fegetenv``/``fesetenv`` with ctypes (x86-64 Linux, glibc). New threads copy the flags of the thread
 that creates them, and NumPy's OpenBLAS loads the caller's MXCSR into its worker threads for matrix
-products (``tests/test_fpenv.py`` checks both), so setting them on the calling thread covers those. Its
+products (the project's tests check both), so setting them on the calling thread covers those. Its
 level-1 routines do not: the worker half of a long ``mlp.native.blas.axpy`` keeps the worker's own flags. The
 optimizers therefore do the geometric decay that leads to denormals (``v <- mu v``, Adam's moments) with
-NumPy on the calling thread, and use ``axpy`` only to add the scaled gradient (``tests/test_blas.py``).
+NumPy on the calling thread, and use ``axpy`` only to add the scaled gradient.
 Elsewhere ``flush_denormals`` does nothing and says so through ``supported()``.
 """
 
