@@ -219,32 +219,36 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
     console = Console(quiet)
     dataset = load_run_data(config["data"], config["seed"], console)
     model = build_model(spec, dataset)
-    # The run gets its folder only once the data and the network are known to fit together.
-    if resume is not None:
-        run_dir = resume.parent
-    else:
-        run_dir = new_run_dir(config["output"]["dir"], config["name"])
-        point_latest(run_dir)
-    # From here on a stop signal waits for a point where everything written is consistent (mlp.interrupts):
-    # training stops at the next batch, writing results finishes.
-    with folder_lock(run_dir, "mlp train"), stop_signals() as stop:
-        where = _check_resume(resume, config, model, spec.optimizer) if resume is not None else ""
-        remove_partial_writes(run_dir)  # what a killed write left; no other process writes here while we hold the lock
-        console.open_log(run_dir / LOG_FILE)
-        try:
-            write_text(run_dir / CONFIG_FILE, to_yaml(config))
-            _describe(config, dataset, run_dir, console)
-            if resume is not None:
-                console.echo(f"resume   from {resume} {where}")
-            model.summary(print_fn=console.echo)
-            result = _train(spec, run_dir, resume, (dataset, model), console, started)
-            result.stop_signal = stop.received.name if stop.received is not None else None
-            return result
-        except DiskFullError as err:
-            raise DiskFullError(err.path, f"; free some space, then continue with: mlp train --resume {run_dir}") \
-                from None
-        finally:
-            console.close()
+    # From the moment the run has a folder, a stop signal waits for a point where everything written is
+    # consistent (mlp.interrupts): training stops at the next batch, writing results finishes. The folder comes
+    # only once the data and the network are known to fit together.
+    with stop_signals() as stop:
+        if resume is not None:
+            run_dir = resume.parent
+        else:
+            run_dir = new_run_dir(config["output"]["dir"], config["name"])
+            point_latest(run_dir)
+        with folder_lock(run_dir, "mlp train"):
+            where = _check_resume(resume, config, model, spec.optimizer) if resume is not None else ""
+            remove_partial_writes(run_dir)  # what a killed write left; while we hold the lock, no one else writes here
+            console.open_log(run_dir / LOG_FILE)
+            try:
+                write_text(run_dir / CONFIG_FILE, to_yaml(config))
+                _describe(config, dataset, run_dir, console)
+                if resume is not None:
+                    console.echo(f"resume   from {resume} {where}")
+                model.summary(print_fn=console.echo)
+                result = _train(spec, run_dir, resume, (dataset, model), console, started)
+                if stop.received is not None:
+                    result.stop_signal = stop.received.name
+                    if result.ending.status != "interrupted":
+                        console.echo(f"signal   {result.stop_signal} arrived after training ended; the run is complete")
+                return result
+            except DiskFullError as err:
+                hint = f"; free some space, then continue with: mlp train --resume {run_dir}"
+                raise DiskFullError(err.path, hint) from None
+            finally:
+                console.close()
 
 
 def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential], console: Console,

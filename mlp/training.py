@@ -188,7 +188,8 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
             callback.on_epoch_end(state, logs)
         if state.stop:
             break
-        if stop.received is not None:
+        # after the last epoch there is nothing left to stop: training completed, the signal is the caller's
+        if stop.received is not None and state.position.epoch < state.epochs:
             raise _StopRequestedError
 
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SPIRALS, assert_one_line_error, invoke
+from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
+import mlp.run
 from mlp.checkpoint import compare_checkpoints
 
 # 12,800 training rows in batches of 8: an epoch takes about a tenth of a second, so a signal sent a few
@@ -102,5 +103,43 @@ def test_a_killed_run_keeps_its_history_says_what_to_do_and_resumes_identically(
     plotted = invoke("plot", run, "--out", tmp_path / "curves.png")
     assert plotted.exit_code == 0, plotted.output
     resumed = invoke("train", "--resume", run, "--quiet")  # the killed process's lock died with it
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(run, reference)
+
+
+def test_a_signal_after_the_last_epoch_leaves_a_complete_run_and_no_resume_to_do(tmp_path, monkeypatch):
+    def write_and_signal(self, state, logs):
+        self.write(state.history)
+        if state.position.epoch == state.epochs:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(mlp.run.RunFiles, "on_epoch_end", write_and_signal)
+    result = invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path)
+    run = the_run(tmp_path)
+    assert result.exit_code == 143, result.output  # the signal is still the shell's to see
+    assert "signal   SIGTERM arrived after training ended; the run is complete" in result.stdout
+    assert "--resume" not in result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["test"] is not None
+    assert_one_line_error(invoke("train", "--resume", run), "has completed 2 epochs of 2",
+                          "resume with more, e.g. --epochs 12")
+
+
+def test_a_signal_while_the_run_folder_is_made_stops_before_the_first_batch_and_resumes(tmp_path, monkeypatch):
+    made = mlp.run.point_latest
+
+    def make_and_signal(run_dir):
+        made(run_dir)
+        os.kill(os.getpid(), signal.SIGINT)  # before the lock is taken and the config written
+
+    assert invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path, "--quiet").exit_code == 0
+    reference = the_run(tmp_path)
+    monkeypatch.setattr(mlp.run, "point_latest", make_and_signal)
+    result = invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path)
+    run = new_run(tmp_path, {reference, tmp_path / "latest"})
+    assert result.exit_code == 130, result.output
+    assert f"resume with mlp train --resume {run}" in result.stderr and "Traceback" not in result.output
+    monkeypatch.undo()
+    resumed = invoke("train", "--resume", run, "--quiet")
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(run, reference)

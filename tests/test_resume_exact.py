@@ -209,3 +209,23 @@ def test_signals_are_left_alone_outside_the_main_thread_and_where_ignored(tmp_pa
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+class SignalAfterLastEpoch(Callback):
+    """Sends the process ``signum`` once the last epoch's line is out: nothing is left to stop."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def on_epoch_end(self, state, logs) -> None:
+        if state.position.epoch == state.epochs:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_a_signal_after_the_last_epoch_is_not_an_interruption(tmp_path, uninterrupted):
+    with stop_signals() as stop:  # the caller's block, as `mlp train` holds one: it learns of the signal
+        model, history, norms = train(tmp_path, SignalAfterLastEpoch(signal.SIGTERM))
+    assert stop.received == signal.SIGTERM
+    assert history.ending.status == "completed" and history.ending.headline == f"completed {EPOCHS} epochs"
+    assert load_checkpoint(tmp_path / "last.npz").extra.get("interrupted") is not True
+    assert_same_as_uninterrupted(tmp_path, model, history, norms, uninterrupted)
