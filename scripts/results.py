@@ -6,15 +6,14 @@
     python scripts/results.py table --check    # exit 1 if docs/results.md does not match the runs
 
 Each run is the command the table shows, ``mlp train configs/<recipe>.yaml --seed S --out docs/results/runs``,
-with ``MLP_DATA_DIR`` set to ``../shared/datasets/mnist`` unless it is set already. The runs' model files stay
-out of git (docs/results/.gitignore); their metrics, histories, logs and plots are committed.
+with MNIST wherever ``mlp`` finds it (``MLP_DATA_DIR``, or the cache: ``mlp data download mnist`` once). The runs'
+model files stay out of git (docs/results/.gitignore); their metrics, histories, logs and plots are committed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 import yaml
 
 from mlp.config import read, resolve
+from mlp.data import DataError, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "results" / "runs"
@@ -76,19 +76,19 @@ def recipe_config(recipe: Recipe, seed: int) -> dict[str, Any]:
 
 
 def train(recipes: list[Recipe]) -> None:
-    env = os.environ.copy()
-    data = ROOT.parent / "shared" / "datasets" / "mnist"
-    if "MLP_DATA_DIR" not in env and data.is_dir():
-        env["MLP_DATA_DIR"] = str(data)
+    try:  # the full set or an error: results on the bundled sample would mean nothing
+        load_mnist(strict=True)
+    except DataError as err:
+        sys.exit(f"error: {err}")
     mlp = [sys.executable, "-c", "from mlp.cli import main; main()"]  # the `mlp` of this interpreter
     for recipe in recipes:
         for seed in recipe.seeds:
             if seed in runs(recipe):
                 continue
             print(f"$ {command(recipe, seed)}", flush=True)
-            subprocess.run([*mlp, *command(recipe, seed).split()[1:], "--quiet"], check=True, cwd=ROOT, env=env)
+            subprocess.run([*mlp, *command(recipe, seed).split()[1:], "--quiet"], check=True, cwd=ROOT)
         run = runs(recipe)[recipe.seeds[0]]
-        subprocess.run([*mlp, "plot", str(run), *recipe.plots], check=True, cwd=ROOT, env=env)
+        subprocess.run([*mlp, "plot", str(run), *recipe.plots], check=True, cwd=ROOT)
 
 
 def describe_network(config_path: Path) -> str:
