@@ -19,7 +19,7 @@ from mlp.optim import SGD, Adam, RMSprop
 from mlp.sequential import Sequential
 from mlp.training import DivergenceError, evaluate, fit
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ELU",

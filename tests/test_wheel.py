@@ -1,5 +1,7 @@
-"""The built package (not the source tree) carries the bundled MNIST sample, loads it, and runs the default
-``mlp train`` (its config is built in, not read from the source tree's configs/)."""
+"""The built package, installed into a fresh environment and used from an empty folder (not the source tree):
+it carries the bundled MNIST sample, the recipes, the derivation and its license, and the commands a new
+user starts with work: ``mlp train spirals``, ``mlp config list``, ``mlp config init``, ``mlp evaluate`` and
+``mlp predict``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 from conftest import the_run
@@ -48,7 +51,18 @@ def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
                                                                  ".pytest_cache", ".ruff_cache", "runs"))
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)], check=True)
+    wheels = tmp_path / "wheels"
+    subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
+                   check=True)
+    (wheel,) = wheels.glob("numpy_mlp-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert {"mlp/configs/spirals.yaml", "mlp/configs/data/iris.csv", "mlp/docs/backprop.md",
+            "mlp/data/mnist_sample.npz"} <= names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "Name: numpy-mlp\n" in metadata and "License-Expression: MIT" in metadata and "Classifier: " in metadata
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "PYTHONPATH")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
     result = subprocess.run([python, "-c", CHECK], cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -59,3 +73,35 @@ def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     assert "BUNDLED SAMPLE" in result.stderr and "test loss" in result.stdout
     run = the_run(tmp_path / "runs")
     assert run.name.startswith("mnist-") and (run / "model.npz").is_file()
+
+
+def test_the_first_commands_work_from_an_empty_folder(tmp_path):
+    """What a new user does after installing the wheel (the environment the test above made)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    purelib = subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                      text=True).strip()
+    Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                                 ".pytest_cache", ".ruff_cache", "runs"))
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)], check=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "PYTHONPATH")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
+    mlp = str(venv / "bin" / "mlp")
+
+    def run(*args: str) -> str:
+        result = subprocess.run([mlp, *args], cwd=empty, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, (args, result.stderr)
+        return result.stdout
+
+    assert "test loss" in run("train", "spirals", "--epochs", "3", "-q")
+    assert "spirals " in run("config", "list") and "csv_example " in run("config", "list")
+    assert run("config", "init", "csv_example") == "wrote csv_example.yaml\nwrote data/iris.csv\n"
+    assert "test loss" in run("train", "csv_example.yaml", "--epochs", "2", "-q")
+    assert "accuracy" in run("evaluate", "runs/latest")
+    (empty / "flowers.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+    assert run("predict", "runs/latest", "flowers.csv").startswith("row,prediction,p_setosa,p_versicolor,p_virginica")

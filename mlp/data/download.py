@@ -67,7 +67,8 @@ def download(
 
     Transient failures are retried ``retries`` times per mirror (after ``backoff``, ``2 backoff``, ...
     seconds). The file is written to a temporary name and renamed only once verified, so an
-    interrupted or corrupt transfer leaves nothing behind. Raises ``DataError`` listing every failure.
+    interrupted or corrupt transfer leaves nothing behind. Raises ``DataError`` naming each mirror's last
+    failure and how many attempts it had.
     """
     if dest.parent.is_dir():  # what a killed download left; others may be downloading into this cache now
         remove_partial_writes(dest.parent, dest.name, older_than=STALE_DOWNLOAD)
@@ -82,8 +83,8 @@ def download(
                 failures.append(str(err))
                 break
             except (OSError, http.client.HTTPException) as err:
-                failures.append(f"{url}: {err}")
                 if not _is_transient(err) or attempt == retries:
+                    failures.append(f"{url}: {err}" + (f" ({attempt + 1} attempts)" if attempt else ""))
                     break
                 time.sleep(backoff * (attempt + 1))
     raise DataError(f"could not download {filename}: " + "; ".join(failures))
