@@ -11,8 +11,10 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import the_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,8 +40,21 @@ main(["train", "--epochs", "1", "--set", "data.limit=200", "--out", "runs", "-q"
 """
 
 
-def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
-    venv = tmp_path / "venv"
+@dataclass
+class Installed:
+    wheel: Path
+    venv: Path
+
+    @property
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Installed:
+    """The wheel, built from a clean copy of the project, installed without the source tree in a fresh venv."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     purelib = subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -47,51 +62,54 @@ def test_non_editable_install_ships_and_loads_the_sample(tmp_path):
     # The dependencies come from the environment running the tests (a plain path line in a .pth file: that
     # environment's own .pth files, such as its editable mlp, are not processed).
     Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    # Built from a clean copy: a build/ folder left in the working tree could supply files the package lacks.
-    source = tmp_path / "source"
+    # A clean copy: a build/ folder left in the working tree could supply files the package lacks.
+    source = tmp / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
                                                                  ".pytest_cache", ".ruff_cache", "runs"))
-    wheels = tmp_path / "wheels"
-    subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
-                   check=True)
+    # Built by the test environment, with its setuptools (the dev extra): no build environment to download.
+    wheels = tmp / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",
+                    str(wheels), str(source)], check=True)
     (wheel,) = wheels.glob("numpy_mlp-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
+    return Installed(wheel, venv)
+
+
+def user_env(tmp_path: Path) -> dict[str, str]:
+    """A user's environment: no MLP_DATA_DIR, nothing on PYTHONPATH, an empty cache."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "PYTHONPATH")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
+    return env
+
+
+def test_the_wheel_ships_the_sample_recipes_derivation_and_license(installed):
+    with zipfile.ZipFile(installed.wheel) as archive:
         names = set(archive.namelist())
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert {"mlp/configs/spirals.yaml", "mlp/configs/data/iris.csv", "mlp/docs/backprop.md",
             "mlp/data/mnist_sample.npz"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "Name: numpy-mlp\n" in metadata and "License-Expression: MIT" in metadata and "Classifier: " in metadata
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "PYTHONPATH")}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
-    result = subprocess.run([python, "-c", CHECK], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+def test_the_installed_package_loads_the_sample_and_trains_offline(installed, tmp_path):
+    env = user_env(tmp_path)
+    result = subprocess.run([installed.python, "-c", CHECK], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok ") and str(venv) in result.stdout
-    result = subprocess.run([python, "-c", TRAIN], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout.startswith("ok ") and str(installed.venv) in result.stdout
+    result = subprocess.run([installed.python, "-c", TRAIN], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "BUNDLED SAMPLE" in result.stderr and "test loss" in result.stdout
     run = the_run(tmp_path / "runs")
     assert run.name.startswith("mnist-") and (run / "model.npz").is_file()
 
 
-def test_the_first_commands_work_from_an_empty_folder(tmp_path):
-    """What a new user does after installing the wheel (the environment the test above made)."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    purelib = subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                      text=True).strip()
-    Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
-                                                                 ".pytest_cache", ".ruff_cache", "runs"))
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)], check=True)
+def test_the_first_commands_work_from_an_empty_folder(installed, tmp_path):
+    """What a new user does after installing: the commands the README starts with, from an empty folder."""
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "PYTHONPATH")}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
-    mlp = str(venv / "bin" / "mlp")
+    env = user_env(tmp_path)
+    mlp = str(installed.venv / "bin" / "mlp")
 
     def run(*args: str) -> str:
         result = subprocess.run([mlp, *args], cwd=empty, env=env, capture_output=True, text=True)
