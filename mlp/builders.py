@@ -23,9 +23,12 @@ def load_data(data: dict[str, Any], seed: int) -> Dataset:
     validation rows); ``seed`` draws the synthetic sets."""
     dataset = DATASETS.get(data["dataset"]).load(data, seed)
     if data["limit"] is not None:
-        dataset.x_train, dataset.y_train = dataset.x_train[: data["limit"]], dataset.y_train[: data["limit"]]
+        cut = slice(data["limit"])
+        dataset.x_train, dataset.y_train = dataset.x_train[cut], dataset.y_train[cut]
         if dataset.x_test is not None:
-            dataset.x_test, dataset.y_test = dataset.x_test[: data["limit"]], dataset.y_test[: data["limit"]]
+            dataset.x_test, dataset.y_test = dataset.x_test[cut], dataset.y_test[cut]
+        dataset.w_train = dataset.w_train[cut] if dataset.w_train is not None else None
+        dataset.w_test = dataset.w_test[cut] if dataset.w_test is not None else None
     if data["normalize"] == "standardize":
         dataset.standardize(data["validation_split"])
     return dataset

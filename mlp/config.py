@@ -59,7 +59,16 @@ from mlp.losses import LOSSES, Loss
 from mlp.messages import quoted, shorten
 from mlp.optim import OPTIMIZERS, Optimizer
 from mlp.schedules import SCHEDULES, Schedule, Warmup
-from mlp.settings import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, REQUIRED, RUN_NAME, Key, keys_from_signature
+from mlp.settings import (
+    AT_LEAST_ONE,
+    CLASS_WEIGHT,
+    FRACTION,
+    NON_NEGATIVE,
+    REQUIRED,
+    RUN_NAME,
+    Key,
+    keys_from_signature,
+)
 from mlp.training import fit
 from mlp.yamlfile import YAMLTooLargeError, safe_load
 
@@ -95,6 +104,8 @@ NOT_TRAINING_KEYS = ("validation_split", "validation_data", "seed", "callbacks",
                      "flush_denormals")
 TRAINING_KEYS = keys_from_signature(fit, skip=NOT_TRAINING_KEYS, rules={"epochs": AT_LEAST_ONE,
                                                                            "batch_size": AT_LEAST_ONE})
+# a name or a mapping, which a signature's plain types cannot say; its keys are class names, as the data has them
+TRAINING_KEYS["class_weight"] = Key(None, (str, dict), CLASS_WEIGHT)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 OUTPUT_KEYS = {
     "dir": Key("runs", str),
@@ -308,7 +319,7 @@ def _index(items: list[Any], part: str, where: str, label: str) -> int:
 # -- validation ------------------------------------------------------------------------------------
 def _type_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}
     return " or ".join(names[k] for k in kinds)
 
 
@@ -548,6 +559,9 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
     config["loss"], loss = _resolve_loss(merged["loss"], config["model"]["layers"])
     config["optimizer"], optimizer = _resolve_optimizer(merged["optimizer"], DEFAULT_RUN["optimizer"])
     config["training"], callbacks = _resolve_training(merged["training"], DEFAULT_RUN["training"])
+    if config["training"]["class_weight"] is not None and not loss.classification:
+        raise ConfigError(f"training.class_weight applies to classification losses, not to {config['loss']}; "
+                          f"remove it, or weigh rows with data.weight")
     config["schedule"], schedule = _resolve_schedule(merged["schedule"], config["training"]["epochs"])
     config["output"] = _section("output", _mapping("output", merged["output"]), OUTPUT_KEYS)
     _check_monitors(config)

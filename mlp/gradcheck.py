@@ -220,11 +220,13 @@ def check_model(
 
 
 def check_loss(
-    loss: Loss, output: np.ndarray, target: np.ndarray, *, eps: float = EPS, tol: float = TOL
+    loss: Loss, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None, *, eps: float = EPS,
+    tol: float = TOL,
 ) -> GradCheckResult:
-    """Check ``loss.backward`` (``dL/d(output)``) for ``output: (batch, k)`` against centered differences."""
+    """Check ``loss.backward`` (``dL/d(output)``) for ``output: (batch, k)`` against centered differences;
+    ``weights: (batch,)`` weigh the rows (``mlp.losses``)."""
     output = np.array(output, dtype=np.float64)
-    loss.forward(output, target)
+    loss.forward(output, target, weights)
     analytic = loss.backward().copy()
-    error = _compare(analytic, lambda: loss.forward(output, target), output, eps, None)
+    error = _compare(analytic, lambda: loss.forward(output, target, weights), output, eps, None)
     return GradCheckResult({"output": error}, tol)

@@ -1,8 +1,10 @@
-"""Losses: ``forward(output, target) -> mean loss``, ``backward() -> dL/d(output)``.
+"""Losses: ``forward(output, target, weights=None) -> mean loss``, ``backward() -> dL/d(output)``.
 
-The loss is the mean over the batch, ``L = (1/N) sum_n loss(Y[n], T[n])``, and the ``1/N`` lives in
-exactly one place: each ``backward`` here. Its result is the output delta that starts the backward
-pass (``docs/backprop.md`` §2); for the matched pairs below it has the form ``(Y - T) / N``.
+The loss is the mean over the batch, ``L = (1/N) sum_n loss(Y[n], T[n])``, or with per-row weights ``w``
+the weighted mean ``L = sum_n w_n loss(Y[n], T[n]) / sum_n w_n``. The ``1/N`` (or ``w_n / sum w``) lives in
+exactly one place, ``Loss._mean`` and ``Loss._rows`` below, used by every loss. ``backward`` gives the output
+delta that starts the backward pass (``docs/backprop.md`` §2); for the matched pairs below it has the form
+``(Y - T) / N``, and with weights ``w_n (Y_n - T_n) / sum w``: each row's delta carries its weight.
 
 Targets may be class labels ``(batch,)`` (integers, converted to one-hot ``T``) or arrays shaped like
 the output (one-hot, soft labels or real values); a ``(batch,)`` target fits a ``(batch, 1)`` output.
@@ -18,6 +20,7 @@ import numpy as np
 from mlp import functional as F
 from mlp.layer import ShapeError
 from mlp.registry import Registry
+from mlp.weights import row_weights
 
 
 def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -48,7 +51,6 @@ def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target.astype(output.dtype, copy=False)
 
 
-
 # The names configs use; each loss registers itself below (``@LOSSES.register``).
 LOSSES: Registry[type[Loss]] = Registry("loss")
 
@@ -70,6 +72,36 @@ class Loss:
     takes = "scores"
     applies: str | None = None
     binary = False
+    # How a row's entries make the row's loss: summed over the classes (cross-entropy, hinge) or averaged
+    # over the outputs (``"mean"``: binary cross-entropy and squared error treat each output on its own).
+    row_reduction = "sum"
+    _count: int = 1
+    _scale: np.ndarray | None = None
+
+    def _weigh(self, output: np.ndarray, weights: np.ndarray | None) -> None:
+        """Set what each row counts for in the batch loss: ``1/N`` (``1/(N k)`` for a ``"mean"`` row
+        reduction), or ``w_n / sum w`` (over ``k`` too). A batch whose weights are all 0 has loss and delta 0."""
+        n, k = output.shape
+        per_row = k if self.row_reduction == "mean" else 1
+        if weights is None:
+            self._scale, self._count = None, n * per_row
+            return
+        w = row_weights(weights, n)
+        total = w.sum() * per_row
+        self._scale = (w / total if total > 0 else w * 0).astype(output.dtype)[:, None]
+
+    def _mean(self, entries: np.ndarray) -> float:
+        """The batch loss from the loss of each entry ``(batch, k)``: the (weighted) mean over the rows."""
+        if self._scale is None:
+            return float(entries.sum() / self._count)
+        return float((entries * self._scale).sum())
+
+    def _rows(self, grad: np.ndarray) -> np.ndarray:
+        """The output delta from the derivative of each entry's loss ``(batch, k)``: each row scaled as ``_mean``
+        counts it."""
+        if self._scale is None:
+            return grad / self._count
+        return grad * self._scale
 
     def predict_labels(self, output: np.ndarray) -> np.ndarray:
         """Predicted classes ``(batch,)``: the highest-scoring output of each row."""
@@ -100,14 +132,15 @@ class Loss:
         target = np.asarray(target)
         return target if target.ndim == 1 else target.argmax(axis=1)
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The batch loss for ``output: (batch, k)`` and ``target``; ``weights: (batch,)`` weigh the rows."""
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
-        return self.forward(output, target)
+    def __call__(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+        return self.forward(output, target, weights)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -125,19 +158,20 @@ class SoftmaxCrossEntropy(Loss):
 
     applies = "softmax"
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         T = as_target_matrix(output, target)
+        self._weigh(output, weights)
         log_y = F.log_softmax(output)
         self._y, self._t = np.exp(log_y), T
         # d/dZ_nk of -sum_j T_nj (Z_nj - logsumexp(Z_n)) is Y_nk sum_j T_nj - T_nk: the sum is 1 for
         # distributions, and only then may it be left out.
         sums = T.sum(axis=1, keepdims=True)
         self._row_sums = None if np.all(sums == 1) else sums
-        return float(-(T * log_y).sum() / output.shape[0])
+        return self._mean(-(T * log_y))
 
     def backward(self) -> np.ndarray:
         y = self._y if self._row_sums is None else self._y * self._row_sums
-        return (y - self._t) / self._t.shape[0]
+        return self._rows(y - self._t)
 
     def probabilities(self, output: np.ndarray) -> np.ndarray:
         return F.softmax(output)
@@ -159,14 +193,15 @@ class CrossEntropy(Loss):
             raise ValueError(f"CrossEntropy eps must be in (0, 1), got {eps}")
         self.eps = eps
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         T = as_target_matrix(output, target)
+        self._weigh(output, weights)
         y = np.clip(output, self.eps, 1.0)
         self._y, self._t, self._inside = y, T, (output >= self.eps) & (output <= 1.0)
-        return float(-(T * np.log(y)).sum() / output.shape[0])
+        return self._mean(-(T * np.log(y)))
 
     def backward(self) -> np.ndarray:
-        return -(self._t / self._y) * self._inside / self._t.shape[0]
+        return self._rows(-(self._t / self._y) * self._inside)
 
     def probabilities(self, output: np.ndarray) -> np.ndarray:
         return output
@@ -182,14 +217,16 @@ class BinaryCrossEntropy(Loss):
 
     applies = "sigmoid"
     binary = True
+    row_reduction = "mean"
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         T = as_target_matrix(output, target)
+        self._weigh(output, weights)
         self._z, self._t = output, T
-        return float((F.softplus(output) - T * output).mean())
+        return self._mean(F.softplus(output) - T * output)
 
     def backward(self) -> np.ndarray:
-        return (F.sigmoid(self._z) - self._t) / self._t.size
+        return self._rows(F.sigmoid(self._z) - self._t)
 
     def predict_labels(self, output: np.ndarray) -> np.ndarray:
         """``(batch, k)`` 0/1 decisions: logit > 0, i.e. probability > 0.5 (accuracy is per entry)."""
@@ -213,13 +250,15 @@ class MeanSquaredError(Loss):
 
     classification = False
     takes = "values"
+    row_reduction = "mean"
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         self._diff = output - as_target_matrix(output, target)
-        return float(np.mean(self._diff * self._diff))
+        self._weigh(output, weights)
+        return self._mean(self._diff * self._diff)
 
     def backward(self) -> np.ndarray:
-        return self._diff * (2 / self._diff.size)
+        return self._rows(2 * self._diff)
 
 
 @LOSSES.register("multiclass_hinge")
@@ -236,8 +275,9 @@ class MulticlassHinge(Loss):
     margin only), and Keras' ``hinge`` is binary, on targets -1 or +1.
     """
 
-    def forward(self, output: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         T = as_target_matrix(output, target)
+        self._weigh(output, weights)
         if not (np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)):
             raise ValueError("MulticlassHinge takes class labels or one-hot rows (a single 1 per row); soft or "
                              "multi-hot targets have no margin to enforce")
@@ -245,11 +285,11 @@ class MulticlassHinge(Loss):
         margins = np.maximum(output - correct + 1, 0) * (1 - T)
         self._active = (margins > 0).astype(output.dtype)
         self._t = T
-        return float(margins.sum() / output.shape[0])
+        return self._mean(margins)
 
     def backward(self) -> np.ndarray:
         counts = self._active.sum(axis=1, keepdims=True)
-        return (self._active - self._t * counts) / self._t.shape[0]
+        return self._rows(self._active - self._t * counts)
 
 
 # Other names configs may use for them (Keras' where it has one).

@@ -52,6 +52,7 @@ from mlp.rundir import (
 from mlp.sequential import Sequential
 from mlp.split import training_rows
 from mlp.training import DivergenceError, evaluate, fit
+from mlp.weights import class_weight_by_index
 from mlp.yamlfile import to_yaml
 
 
@@ -219,6 +220,7 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
     console = Console(quiet)
     dataset = load_run_data(config["data"], config["seed"], console)
     model = build_model(spec, dataset)
+    class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
     # From the moment the run has a folder, a stop signal waits for a point where everything written is
     # consistent (mlp.interrupts): training stops at the next batch, writing results finishes. The folder comes
     # only once the data and the network are known to fit together.
@@ -238,7 +240,7 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
                 if resume is not None:
                     console.echo(f"resume   from {resume} {where}")
                 model.summary(print_fn=console.echo)
-                result = _train(spec, run_dir, resume, (dataset, model), console, started)
+                result = _train(spec, run_dir, resume, (dataset, model, class_weight), console, started)
                 if stop.received is not None:
                     result.stop_signal = stop.received.name
                     if result.ending.status != "interrupted":
@@ -251,10 +253,11 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
                 console.close()
 
 
-def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential], console: Console,
-           started: float) -> RunResult:
+def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential, Any],
+           console: Console, started: float) -> RunResult:
+    """Train in ``run_dir``; ``objects``: the data, the network and the class weights by class index."""
     config, loss, optimizer = spec.config, spec.loss, spec.optimizer
-    dataset, model = objects
+    dataset, model, class_weight = objects
     extra = {"config": config, "classes": dataset.classes,
              "standardizer": dataset.standardizer.get_state() if dataset.standardizer is not None else None}
     output = config["output"]
@@ -267,12 +270,12 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     callbacks = list(spec.callbacks)
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
     callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
-    training = config["training"]
+    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
     try:
         history = fit(
             model, loss, optimizer, dataset.x_train, dataset.y_train,
             validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
-            schedule=spec.schedule, verbose=0, resume=resume, **{key: training[key] for key in TRAINING_KEYS},
+            schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train, **training,
         )
     except DivergenceError as err:
         console.to_log(f"error: {err}")  # the command line shows it

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlp.weights import check_class_weight
+
 REQUIRED = object()  # the default of a key that has none
 
 
@@ -30,7 +32,16 @@ class Rule:
 AT_LEAST_ONE = Rule(lambda v: v >= 1, ">= 1")
 FRACTION = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
 NON_NEGATIVE = Rule(lambda v: v >= 0, ">= 0")
+CLASS_WEIGHT = Rule(lambda v: _is_class_weight(v), "balanced or a mapping {class: weight >= 0}")
 RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
+
+
+def _is_class_weight(value: Any) -> bool:
+    try:
+        check_class_weight(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from mlp.optim import Optimizer
 from mlp.schedules import Schedule
 from mlp.sequential import Sequential
 from mlp.split import hold_out
+from mlp.weights import class_weights, row_weights, single_labels
 
 
 class DivergenceError(RuntimeError):
@@ -70,20 +71,36 @@ def _check_data(x: np.ndarray, y: np.ndarray, what: str) -> None:
         raise ValueError(f"{what}: no rows")
 
 
-def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
-    """Mean loss (and accuracy, for classification losses) of ``model`` on ``x: (n, in)``, ``y``.
+def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024,
+             sample_weight: np.ndarray | None = None) -> dict[str, float]:
+    """Mean loss (and accuracy, for classification losses) of ``model`` on ``x: (n, in)``, ``y``; with
+    ``sample_weight: (n,)`` both are weighted means over the rows.
 
     Runs in evaluation mode (no dropout), ``batch_size`` rows at a time. A model whose outputs overflow
     gives an infinite or NaN loss, without NumPy warnings.
     """
     x, y = finite(x, None, "evaluate: x", unit="feature"), finite(y, None, "evaluate: y")
     _check_data(x, y, "evaluate")
+    if sample_weight is not None:
+        sample_weight = row_weights(sample_weight, len(x), "evaluate: sample_weight")
+        if not sample_weight.sum() > 0:
+            raise ValueError("evaluate: the sample weights sum to 0; give some row a positive weight")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         output = model.predict(x, batch_size)
-        result = {"loss": loss.forward(output, y)}
+        result = {"loss": loss.forward(output, y, sample_weight)}
     if loss.classification:
-        result["accuracy"] = float(np.mean(loss.predict_labels(output) == loss.target_labels(y)))
+        correct, counted = _tally(loss.predict_labels(output) == loss.target_labels(y), sample_weight)
+        result["accuracy"] = float(correct / counted)
     return result
+
+
+def _tally(hits: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
+    """Correct and counted predictions for ``hits: (batch,)`` or ``(batch, k)``: counts, or with row
+    ``weights: (batch,)`` the weights of the rows (each of a row's ``k`` entries counts its row's weight)."""
+    if weights is None:
+        return int(hits.sum()), hits.size
+    per_row = hits.reshape(len(hits), -1)
+    return float(per_row.sum(axis=1) @ weights), float(weights.sum() * per_row.shape[1])
 
 
 @dataclass
@@ -92,15 +109,17 @@ class _Data:
 
     x: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None  # the rows' weights (None: every row counts 1)
     labels: np.ndarray | None  # what accuracy compares with (None: a regression loss)
     x_val: np.ndarray
     y_val: np.ndarray
+    w_val: np.ndarray | None
     shuffle: bool
     drop_last: bool
 
 
 def _running_logs(position: Position, labels: bool) -> dict[str, float]:
-    logs = {"loss": position.loss_sum / position.seen}
+    logs = {"loss": position.loss_sum / position.weight}
     if labels:
         logs["accuracy"] = position.correct / position.counted
     return logs
@@ -122,8 +141,9 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         for callback in callbacks:
             callback.on_batch_begin(state)
         state.resumable = False  # until the step and the sums are complete
+        weights = data.w[index] if data.w is not None else None
         output = model.forward(data.x[index], training=True)
-        value = loss.forward(output, data.y[index])
+        value = loss.forward(output, data.y[index], weights)
         if not math.isfinite(value):
             raise DivergenceError(
                 f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {position.batch + 1} "
@@ -132,11 +152,13 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         optimizer.step(params, grads)
         position.batch += 1
         position.seen += len(index)
-        position.loss_sum += value * len(index)
+        weight = len(index) if weights is None else float(weights.sum())
+        position.weight += weight
+        position.loss_sum += value * weight
         if data.labels is not None:
-            hits = loss.predict_labels(output) == data.labels[index]
-            position.correct += int(hits.sum())
-            position.counted += hits.size
+            correct, counted = _tally(loss.predict_labels(output) == data.labels[index], weights)
+            position.correct += correct
+            position.counted += counted
         position.elapsed = elapsed + time.perf_counter() - started
         state.resumable = True
         batch_logs = _running_logs(position, data.labels is not None) | {"samples": position.seen}
@@ -177,7 +199,8 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
         position = state.position
         logs: dict[str, Any] = {"epoch": position.epoch + 1} | _running_logs(position, data.labels is not None)
         if len(data.x_val):
-            logs |= {f"val_{k}": v for k, v in evaluate(state.model, state.loss, data.x_val, data.y_val).items()}
+            scores = evaluate(state.model, state.loss, data.x_val, data.y_val, sample_weight=data.w_val)
+            logs |= {f"val_{k}": v for k, v in scores.items()}
         problem = _divergence(state, logs)
         if problem is not None:
             raise DivergenceError(problem, state.history)
@@ -193,21 +216,51 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
             raise _StopRequestedError
 
 
-def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, Any] | None, dtype: np.dtype,
-             loss: Loss, shuffle: bool, drop_last: bool) -> _Data:
-    """The training and validation rows, converted once to the model's ``dtype`` and checked."""
+def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, ...] | None, dtype: np.dtype,
+             loss: Loss, weighting: tuple[Any, Any], shuffle: bool, drop_last: bool) -> _Data:
+    """The training and validation rows, converted once to the model's ``dtype`` and checked, with the rows'
+    weights (``weighting``: the sample and class weights given to ``fit``)."""
+    sample_weight, class_weight = weighting
     x, y = finite(x, dtype, "fit: x", unit="feature"), finite(y, None, "fit: y")
     _check_data(x, y, "fit")
+    w = row_weights(sample_weight, len(x)) if sample_weight is not None else None
+    w_val = None
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
+        if len(validation_data) not in (2, 3):
+            raise ValueError(f"validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight_val), "
+                             f"got {len(validation_data)} items")
         x_val = finite(validation_data[0], dtype, "validation_data: x", unit="feature")
         y_val = finite(validation_data[1], None, "validation_data: y")
         _check_data(x_val, y_val, "validation_data")
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            w_val = row_weights(validation_data[2], len(x_val), "validation_data: sample_weight")
     else:
         x, y, x_val, y_val = _split(x, y, validation_split)
+        if w is not None:
+            w, w_val = w[: len(x)], w[len(x) :]
     labels = loss.target_labels(y) if loss.classification else None
-    return _Data(x, y, labels, x_val, y_val, shuffle, drop_last)
+    if class_weight is not None:
+        if labels is None:
+            raise ValueError(f"class_weight applies to classification losses, not to {type(loss).__name__}; "
+                             f"give sample_weight instead")
+        per_class = _class_weights(loss, labels, class_weight)
+        w = per_class[single_labels(labels)] * (w if w is not None else 1)
+        if len(x_val):
+            w_val = per_class[single_labels(loss.target_labels(y_val))] * (w_val if w_val is not None else 1)
+    if w is not None and not w.sum() > 0:
+        raise ValueError("fit: the training rows' weights sum to 0; give some row a positive weight")
+    if w_val is not None and len(x_val) and not w_val.sum() > 0:
+        raise ValueError("fit: the validation rows' weights sum to 0; give some validation row a positive weight")
+    return _Data(x, y, w, labels, x_val, y_val, w_val if len(x_val) else None, shuffle, drop_last)
+
+
+def _class_weights(loss: Loss, labels: np.ndarray, class_weight: Any) -> np.ndarray:
+    """The weight of each class (``mlp.weights.class_weights``); a single binary output has two classes."""
+    labels = single_labels(labels)
+    classes = int(labels.max()) + 1 if len(labels) else 0
+    return class_weights(labels, class_weight, max(classes, 2))
 
 
 def _resume(path: str | Path, state: TrainingState) -> None:
@@ -239,6 +292,8 @@ def fit(
     drop_last: bool = False,
     resume: str | Path | None = None,
     flush_denormals: bool = True,
+    sample_weight: np.ndarray | None = None,
+    class_weight: str | dict[int, float] | None = None,
 ) -> History:
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
@@ -248,7 +303,8 @@ def fit(
         epochs: train until this many epochs are complete (with ``resume``, counting the earlier ones).
         batch_size: rows per step; the last, smaller batch is used unless ``drop_last``.
         validation_split: the last fraction of ``x, y`` (taken before shuffling, as in Keras) is held
-            out and evaluated after every epoch; or give ``validation_data=(x_val, y_val)``.
+            out and evaluated after every epoch; or give ``validation_data=(x_val, y_val)`` or
+            ``(x_val, y_val, sample_weight_val)``.
         shuffle, seed: reshuffle the training rows every epoch from ``default_rng(seed)``.
         callbacks: see ``mlp.callback``; ``schedule`` adds a ``LearningRateScheduler``.
         verbose: 0 silent; 1 a progress bar (on a terminal) and a line per epoch; 2 lines only.
@@ -258,6 +314,12 @@ def fit(
         flush_denormals: train with the CPU's flush-to-zero flags set (``mlp.native.fpenv``), so that values
             below float32's smallest normal number (1.2e-38) become 0 instead of taking the slow path
             denormals take on many CPUs.
+        sample_weight: ``(n,)`` weights >= 0 of the rows: the loss of a batch is the weighted mean
+            ``sum w_n loss_n / sum w_n`` (``mlp.losses``), and the metrics are weighted the same way; the
+            validation rows held out by ``validation_split`` keep their weights.
+        class_weight: ``"balanced"`` (scikit-learn's ``n / (classes * count)`` over the training rows) or
+            ``{class index: weight}`` (1 for classes not named): multiplies the weight of every row of a class,
+            in training and validation.
 
     Returns:
         the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
@@ -277,7 +339,8 @@ def fit(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     dtype = next(iter(model.params.values())).dtype
-    data = _prepare(x, y, validation_split, validation_data, dtype, loss, shuffle, drop_last)
+    data = _prepare(x, y, validation_split, validation_data, dtype, loss, (sample_weight, class_weight), shuffle,
+                    drop_last)
     callbacks = sorted([*([LearningRateScheduler(schedule)] if schedule is not None else []), *callbacks,
                         *([ProgressLogger(verbose)] if verbose else [])], key=lambda callback: callback.order)
     state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(data.x),

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from mlp.config import read, resolve
+from mlp.config import read, resolve, upgrade_stored_config
 from mlp.data import DataError, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,8 @@ def runs(recipe: Recipe) -> dict[int, Path]:
     found: dict[int, Path] = {}
     # run folders end in a timestamp: later sorts last; runs/latest is a link to the newest, not a run
     for metrics in sorted(m for m in RUNS.glob("*/metrics.json") if not m.parent.is_symlink()):
-        stored = yaml.safe_load((metrics.parent / "config.yaml").read_text())
+        # resolved again: keys added since the run was made take their defaults, which the run trained with
+        stored = resolve(upgrade_stored_config(yaml.safe_load((metrics.parent / "config.yaml").read_text())))
         if stored == recipe_config(recipe, stored["seed"]):
             found[stored["seed"]] = metrics.parent
     return found

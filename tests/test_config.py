@@ -41,7 +41,8 @@ DEFAULT = {
     "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
                   "decay_bias": False, "max_norm": None},
     "schedule": None,
-    "training": {"epochs": 20, "batch_size": 128, "shuffle": True, "drop_last": False, "early_stopping": None,
+    "training": {"epochs": 20, "batch_size": 128, "shuffle": True, "drop_last": False, "class_weight": None,
+                 "early_stopping": None,
                  "reduce_lr_on_plateau": None, "gradient_norms": None},
     "output": {"dir": "runs", "keep": "last", "monitor": "val_loss"},
 }
@@ -203,7 +204,7 @@ def test_wrong_types(raw, message):
      "normalize, limit"),
     ({"training": {"epoch": 3}},
      "unknown key 'epoch' in training (did you mean 'epochs'?); valid keys: epochs, batch_size, shuffle, "
-     "drop_last, early_stopping, reduce_lr_on_plateau, gradient_norms"),
+     "drop_last, class_weight, early_stopping, reduce_lr_on_plateau, gradient_norms"),
     ({"model": {"layer": []}}, "unknown key 'layer' in model (did you mean 'layers'?); valid keys: layers, dtype"),
     ({"output": {"kept": "best"}},
      "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor"),
@@ -372,7 +373,8 @@ def test_a_file_dataset_needs_its_path(dataset):
 def test_a_csv_dataset_and_its_defaults():
     assert resolve({"data": {"dataset": "csv", "path": "a.csv", "target": "label"}})["data"] == {
         "dataset": "csv", "path": os.path.abspath("a.csv"), "test_path": None, "test_split": 0.2, "task": "auto",
-        "target": "label", "header": None, "delimiter": ",", "validation_split": 0.2, "normalize": "none",
+        "target": "label", "header": None, "delimiter": ",", "weight": None, "validation_split": 0.2,
+        "normalize": "none",
         "limit": None}
 
 

@@ -66,6 +66,16 @@ def test_every_registered_loss_is_gradient_checked(name, rng):
     assert check_loss(loss, output, target).passed
 
 
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_registered_loss_is_gradient_checked_with_row_weights(name, rng):
+    loss = LOSSES.get(name)()
+    output, target = example_batch(loss, rng)
+    weights = np.array([0.5, 0.0, 2.0, 1.0, 3.5])  # a zero weight: that row's delta must be 0
+    result = check_loss(loss, output, target, weights)
+    assert result.passed, f"{name}:\n{result}"
+    assert not loss.backward()[1].any()
+
+
 def last_layer(loss_name):
     """The output layer a loss needs (what it takes), for the spirals' two classes or a regression target."""
     loss = LOSSES.get(loss_name)

@@ -62,8 +62,9 @@ class Standardizer:
 @dataclass
 class Dataset:
     """A dataset ready for ``fit``: ``x_train: (n, features)`` float32, ``y_train: (n,)`` class indices (or
-    real targets ``(n,)``/``(n, k)`` for regression), optional test arrays, class names and where the data came
-    from (``source``, e.g. "directory data/mnist" or "bundled sample")."""
+    real targets ``(n,)``/``(n, k)`` for regression), optional test arrays, class names, where the data came
+    from (``source``, e.g. "directory data/mnist" or "bundled sample") and the rows' weights ``(n,)``, where
+    the data has them (a CSV's ``weight`` column)."""
 
     name: str
     x_train: np.ndarray
@@ -73,6 +74,8 @@ class Dataset:
     classes: list[str] | None = None
     source: str = ""
     standardizer: Standardizer | None = None
+    w_train: np.ndarray | None = None
+    w_test: np.ndarray | None = None
 
     @property
     def num_features(self) -> int:

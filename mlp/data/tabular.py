@@ -222,28 +222,57 @@ def load_csv(
         ``x: (n, features)`` float32, ``y: (n,)`` class indices (int64) or values (float32), and the
         class names (``None`` for regression).
     """
+    x, y, classes, _ = read_csv(path, target, header, delimiter, task)
+    return x, y, classes
+
+
+def _column(layout: _Layout, name: str | int, what: str) -> int:
+    """The index of the column ``name`` (a header's name, or an index; negative counts from the end)."""
+    names, width = layout.names, len(layout.names)
+    if isinstance(name, str) and name in names:  # without a header, names are "0", "1"...: the same column
+        return names.index(name)
+    if isinstance(name, int) or name.lstrip("-").isdigit():
+        column = int(name)
+        if not -width <= column < width:
+            raise DataError(f"{layout.path} has {width} columns, so there is no {what} column {column}")
+        return column % width
+    raise DataError(f"{layout.path} has no column {quoted(name)}; its columns are {name_list(names)}")
+
+
+def read_csv(
+    path: str | Path,
+    target: str | int = -1,
+    header: bool | None = None,
+    delimiter: str = ",",
+    task: str = "auto",
+    weight: str | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str] | None, np.ndarray | None]:
+    """``load_csv`` with a ``weight`` column (a name or an index, as ``target``): the rows' weights ``(n,)``
+    float64 (finite, >= 0), kept out of the features; ``None`` without one."""
     path = Path(path)
     if task not in ("auto", "classification", "regression"):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {quoted(task)}")
     layout = _layout(path, header, delimiter)
-    names, width = layout.names, len(layout.names)
-    if isinstance(target, str) and target in names:  # without a header, names are "0", "1"...: the same column
-        column = names.index(target)
-    elif isinstance(target, int) or target.lstrip("-").isdigit():
-        column = int(target)
-        if not -width <= column < width:
-            raise DataError(f"{path} has {width} columns, so there is no target column {column}")
-        column %= width
-    else:
-        raise DataError(f"{path} has no column {quoted(target)}; its columns are {name_list(names)}")
+    names = layout.names
+    column = _column(layout, target, "target")
+    weights = _column(layout, weight, "weight") if weight is not None else None
+    if weights == column:
+        raise DataError(f"{path}: column {quoted(names[column])} cannot be both the target and the weight")
     table, labels = _read_table(layout, column)
-    x = np.delete(table, column, axis=1)
+    w = None
+    if weights is not None:
+        w = table[:, weights].astype(np.float64)
+        if np.any(w < 0):
+            row = int(np.argmax(w < 0))
+            raise DataError(f"{path} column {quoted(names[weights])}: the weight of data row {row + 1} is "
+                            f"{w[row]:g}; weights must be >= 0")
+    x = np.delete(table, [column] if weights is None else [column, weights], axis=1)
     del table
     where = f"{path} column {quoted(names[column])}"
     y, classes = _encode_targets(labels, task, where)
     if classes is None and first_non_finite(y) is not None:
         raise _first_problem(layout, [column]) or DataError(f"{where} holds values that are not finite")
-    return x, y, classes
+    return x, y, classes, w
 
 
 def load_features_csv(
@@ -334,15 +363,19 @@ def _as_features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
 
 def from_file(path: str | Path, test_path: str | Path | None = None, **kwargs: Any) -> Dataset:
     """A CSV or NPZ file (by its extension) as a ``Dataset``; ``test_path`` adds a test set in the same format.
+    A CSV's ``weight`` column (``read_csv``) gives the rows' weights.
 
     Class names come from the training file; test labels are mapped to the same indices.
     """
     path = Path(path)
-    reader = load_npz if path.suffix == ".npz" else load_csv
-    x, y, classes = reader(path, **kwargs)
-    dataset = Dataset(path.stem, x, y, classes=classes, source=f"file {path}")
+
+    def reader(file: str | Path) -> tuple[np.ndarray, np.ndarray, list[str] | None, np.ndarray | None]:
+        return (*load_npz(file, **kwargs), None) if path.suffix == ".npz" else read_csv(file, **kwargs)
+
+    x, y, classes, w = reader(path)
+    dataset = Dataset(path.stem, x, y, classes=classes, source=f"file {path}", w_train=w)
     if test_path is not None:
-        x_test, y_test, test_classes = reader(test_path, **kwargs)
+        x_test, y_test, test_classes, dataset.w_test = reader(test_path)
         if x_test.shape[1] != x.shape[1]:
             raise DataError(f"{test_path} has {x_test.shape[1]} feature columns, but {path} has {x.shape[1]}; the "
                             f"test file must have the training file's columns")
@@ -381,10 +414,13 @@ def _load_file(reader_keys: tuple[str, ...], options: dict[str, Any], seed: int)
             raise DataError(f"data.test_split {fraction} of {len(dataset.x_train)} rows leaves no test or training "
                             f"rows; change data.test_split or give data.test_path")
         dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test = x, y, x_test, y_test
+        if dataset.w_train is not None:
+            dataset.w_train, dataset.w_test = dataset.w_train[: len(x)], dataset.w_train[len(x) :]
     return dataset
 
 
-CSV_KEYS = {"target": Key(-1, (int, str)), "header": Key(None, bool), "delimiter": Key(",", str)}
+CSV_KEYS = {"target": Key(-1, (int, str)), "header": Key(None, bool), "delimiter": Key(",", str),
+            "weight": Key(None, (int, str))}
 NPZ_KEYS = {"x_key": Key("x", str), "y_key": Key("y", str)}
 DATASETS.add("csv", DatasetSource(partial(_load_file, tuple(CSV_KEYS)), FILE_KEYS | CSV_KEYS, _check_file_options,
                                   file_type=".csv"))
