@@ -75,33 +75,33 @@ class Loss:
     # How a row's entries make the row's loss: summed over the classes (cross-entropy, hinge) or averaged
     # over the outputs (``"mean"``: binary cross-entropy and squared error treat each output on its own).
     row_reduction = "sum"
-    _count: int = 1
-    _scale: np.ndarray | None = None
+    _total: float = 1.0
+    _w: np.ndarray | None = None
 
     def _weigh(self, output: np.ndarray, weights: np.ndarray | None) -> None:
-        """Set what each row counts for in the batch loss: ``1/N`` (``1/(N k)`` for a ``"mean"`` row
-        reduction), or ``w_n / sum w`` (over ``k`` too). A batch whose weights are all 0 has loss and delta 0."""
+        """Set what each row counts for in the batch loss: ``1/N`` (``1/(N k)`` for a ``"mean"`` row reduction),
+        or ``w_n / sum w`` (over ``k`` too). Weights of 1 give the unweighted loss to the last bit; a batch
+        whose weights are all 0 has loss and delta 0."""
         n, k = output.shape
         per_row = k if self.row_reduction == "mean" else 1
         if weights is None:
-            self._scale, self._count = None, n * per_row
+            self._w, self._total = None, n * per_row
             return
-        w = row_weights(weights, n)
-        total = w.sum() * per_row
-        self._scale = (w / total if total > 0 else w * 0).astype(output.dtype)[:, None]
+        self._w = row_weights(weights, n).astype(output.dtype)[:, None]
+        self._total = float(self._w.sum(dtype=np.float64)) * per_row
 
     def _mean(self, entries: np.ndarray) -> float:
         """The batch loss from the loss of each entry ``(batch, k)``: the (weighted) mean over the rows."""
-        if self._scale is None:
-            return float(entries.sum() / self._count)
-        return float((entries * self._scale).sum())
+        if self._w is not None:
+            entries = entries * self._w
+        return float(entries.sum() / self._total) if self._total else 0.0
 
     def _rows(self, grad: np.ndarray) -> np.ndarray:
         """The output delta from the derivative of each entry's loss ``(batch, k)``: each row scaled as ``_mean``
         counts it."""
-        if self._scale is None:
-            return grad / self._count
-        return grad * self._scale
+        if self._w is not None:
+            grad = grad * self._w
+        return grad / self._total if self._total else grad * 0
 
     def predict_labels(self, output: np.ndarray) -> np.ndarray:
         """Predicted classes ``(batch,)``: the highest-scoring output of each row."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlp.extras import require
 from mlp.fileio import atomic_write
 from mlp.history import History
 from mlp.messages import name_list
@@ -28,20 +29,9 @@ PANEL_INCHES = (5.0, 4.0)
 DPI = 100
 
 
-class MissingExtraError(ValueError):
-    """An optional dependency (the ``plot`` extra: matplotlib) is not installed."""
-
-
 def require_matplotlib() -> type[Figure]:
     """matplotlib's ``Figure`` class; a ``MissingExtraError`` saying how to install it if it is missing."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise MissingExtraError(
-            'mlp plot needs matplotlib, which is not installed; install it with: pip install "numpy-mlp[plot]"'
-            "  (or pip install matplotlib)"
-        ) from err
-    return Figure
+    return require("matplotlib.figure", "plot", "mlp plot").Figure
 
 
 def _new_figure(panels: int, title: str | None = None) -> tuple[Figure, list[Axes]]:
