@@ -77,6 +77,7 @@ class _MLPEstimator(BaseEstimator):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        class_weight: str | dict[Any, float] | None = None,
         standardize: bool = False,
         dtype: str = "float32",
         random_state: Any = None,
@@ -100,6 +101,7 @@ class _MLPEstimator(BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.class_weight = class_weight
         self.standardize = standardize
         self.dtype = dtype
         self.random_state = random_state
@@ -176,7 +178,8 @@ class _MLPEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _class_weight(self) -> Any:
-        return None
+        """``class_weight`` for ``mlp.fit`` (which refuses it for a regression loss)."""
+        return self.class_weight
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None) -> _MLPEstimator:
         fresh = not hasattr(self, "model_") or not (incremental or self.warm_start)
@@ -332,37 +335,6 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
 
     _default_loss = "softmax_cross_entropy"
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        init: str = "glorot_uniform",
-        dropout: float = 0.0,
-        loss: str | None = None,
-        optimizer: str = "adam",
-        learning_rate: float = 0.001,
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        weight_decay: float = 0.0,
-        optimizer_options: dict[str, Any] | None = None,
-        batch_size: int | str = "auto",
-        epochs: int = 200,
-        shuffle: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 10,
-        class_weight: str | dict[Any, float] | None = None,
-        standardize: bool = False,
-        dtype: str = "float32",
-        random_state: Any = None,
-        verbose: int = 0,
-        warm_start: bool = False,
-    ) -> None:
-        super().__init__(hidden_layer_sizes, activation, init, dropout, loss, optimizer, learning_rate, momentum,
-                         nesterov, weight_decay, optimizer_options, batch_size, epochs, shuffle, early_stopping,
-                         validation_fraction, patience, standardize, dtype, random_state, verbose, warm_start)
-        self.class_weight = class_weight
-
     def _y_checks(self) -> dict[str, Any]:
         return {}
 
@@ -443,7 +415,8 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
 class MLPRegressor(RegressorMixin, _MLPEstimator):
     """A multilayer-perceptron regressor trained by ``mlp``, with the squared error (``loss="mse"``).
 
-    Parameters and attributes as ``MLPClassifier``'s (without ``class_weight`` and ``classes_``); ``y`` may be
+    Parameters and attributes as ``MLPClassifier``'s (``class_weight`` is for classifiers: a regressor refuses
+    one; weigh rows with ``sample_weight``), without ``classes_``; ``y`` may be
     ``(n,)`` or ``(n, targets)``, and ``predict`` gives the same shape.
     """
 

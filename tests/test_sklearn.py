@@ -246,8 +246,11 @@ def test_other_bad_parameters_are_named(iris, params, message):
     assert str(caught.value).startswith(message)
 
 
-def test_a_regressor_refuses_a_classification_loss():
+def test_a_regressor_refuses_a_classification_loss_and_class_weights():
     x, y = make_regression(20, 3, random_state=0)
+    with pytest.raises(ValueError, match=r"^class_weight applies to classification losses, not to MeanSquaredError; "
+                                         r"give sample_weight instead$"):
+        MLPRegressor(class_weight="balanced").fit(x, y)
     with pytest.raises(ValueError, match=r"^loss softmax_cross_entropy is a classification loss; MLPRegressor takes "
                                          r"mse$"):
         MLPRegressor(loss="softmax_cross_entropy").fit(x, y)
