@@ -34,6 +34,7 @@ from mlp.registry import Registry
 if TYPE_CHECKING:
     from mlp.losses import Loss
     from mlp.optim import Optimizer
+    from mlp.parallel import DataParallel
     from mlp.sequential import Sequential
 
 
@@ -88,6 +89,7 @@ class TrainingState:
     diverged: str | None = None
     resumable: bool = True  # whether the weights and optimizer state are a consistent point to resume from
     notes: list[str] = field(default_factory=list)  # what callbacks did at the end ("saved ..."), for the reason
+    parallel: DataParallel | None = None  # the processes training data-parallel with this one (mlp.parallel)
 
     def ending(self) -> Ending:
         """How training ended (so far), with what the callbacks noted, e.g. which checkpoint holds what."""

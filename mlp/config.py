@@ -64,6 +64,7 @@ from mlp.settings import (
     CLASS_WEIGHT,
     FRACTION,
     NON_NEGATIVE,
+    POWER_OF_TWO,
     REQUIRED,
     RUN_NAME,
     Key,
@@ -103,7 +104,8 @@ COMMON_DATA_KEYS = {  # every dataset's, after its own (``DatasetSource.keys``)
 NOT_TRAINING_KEYS = ("validation_split", "validation_data", "seed", "callbacks", "schedule", "verbose", "resume",
                      "flush_denormals")
 TRAINING_KEYS = keys_from_signature(fit, skip=NOT_TRAINING_KEYS, rules={"epochs": AT_LEAST_ONE,
-                                                                           "batch_size": AT_LEAST_ONE})
+                                                                           "batch_size": AT_LEAST_ONE,
+                                                                           "micro_batches": POWER_OF_TWO})
 # a name or a mapping, which a signature's plain types cannot say; its keys are class names, as the data has them
 TRAINING_KEYS["class_weight"] = Key(None, (str, dict), CLASS_WEIGHT)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")

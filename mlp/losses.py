@@ -78,17 +78,21 @@ class Loss:
     _total: float = 1.0
     _w: np.ndarray | None = None
 
-    def _weigh(self, output: np.ndarray, weights: np.ndarray | None) -> None:
+    def _weigh(self, output: np.ndarray, weights: np.ndarray | None, total: float | None) -> None:
         """Set what each row counts for in the batch loss: ``1/N`` (``1/(N k)`` for a ``"mean"`` row reduction),
         or ``w_n / sum w`` (over ``k`` too). Weights of 1 give the unweighted loss to the last bit; a batch
-        whose weights are all 0 has loss and delta 0."""
+        whose weights are all 0 has loss and delta 0. ``total`` replaces ``N`` (or ``sum w``) when the rows are
+        a part of a larger batch (``mlp.parallel``): then the losses and deltas of the parts add up to the
+        batch's."""
         n, k = output.shape
         per_row = k if self.row_reduction == "mean" else 1
-        if weights is None:
-            self._w, self._total = None, n * per_row
-            return
-        self._w = row_weights(weights, n).astype(output.dtype)[:, None]
-        self._total = float(self._w.sum(dtype=np.float64)) * per_row
+        self._w = row_weights(weights, n).astype(output.dtype)[:, None] if weights is not None else None
+        if total is not None:
+            self._total = total * per_row
+        elif self._w is None:
+            self._total = n * per_row
+        else:
+            self._total = float(self._w.sum(dtype=np.float64)) * per_row
 
     def _mean(self, entries: np.ndarray) -> float:
         """The batch loss from the loss of each entry ``(batch, k)``: the (weighted) mean over the rows."""
@@ -132,15 +136,18 @@ class Loss:
         target = np.asarray(target)
         return target if target.ndim == 1 else target.argmax(axis=1)
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
-        """The batch loss for ``output: (batch, k)`` and ``target``; ``weights: (batch,)`` weigh the rows."""
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
+        """The batch loss for ``output: (batch, k)`` and ``target``; ``weights: (batch,)`` weigh the rows;
+        ``total``: the weight of the whole batch these rows are a part of (its rows, or the sum of its weights)."""
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
-        return self.forward(output, target, weights)
+    def __call__(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                 total: float | None = None) -> float:
+        return self.forward(output, target, weights, total)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -158,9 +165,10 @@ class SoftmaxCrossEntropy(Loss):
 
     applies = "softmax"
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
         T = as_target_matrix(output, target)
-        self._weigh(output, weights)
+        self._weigh(output, weights, total)
         log_y = F.log_softmax(output)
         self._y, self._t = np.exp(log_y), T
         # d/dZ_nk of -sum_j T_nj (Z_nj - logsumexp(Z_n)) is Y_nk sum_j T_nj - T_nk: the sum is 1 for
@@ -193,9 +201,10 @@ class CrossEntropy(Loss):
             raise ValueError(f"CrossEntropy eps must be in (0, 1), got {eps}")
         self.eps = eps
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
         T = as_target_matrix(output, target)
-        self._weigh(output, weights)
+        self._weigh(output, weights, total)
         y = np.clip(output, self.eps, 1.0)
         self._y, self._t, self._inside = y, T, (output >= self.eps) & (output <= 1.0)
         return self._mean(-(T * np.log(y)))
@@ -219,9 +228,10 @@ class BinaryCrossEntropy(Loss):
     binary = True
     row_reduction = "mean"
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
         T = as_target_matrix(output, target)
-        self._weigh(output, weights)
+        self._weigh(output, weights, total)
         self._z, self._t = output, T
         return self._mean(F.softplus(output) - T * output)
 
@@ -252,9 +262,10 @@ class MeanSquaredError(Loss):
     takes = "values"
     row_reduction = "mean"
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
         self._diff = output - as_target_matrix(output, target)
-        self._weigh(output, weights)
+        self._weigh(output, weights, total)
         return self._mean(self._diff * self._diff)
 
     def backward(self) -> np.ndarray:
@@ -275,9 +286,10 @@ class MulticlassHinge(Loss):
     margin only), and Keras' ``hinge`` is binary, on targets -1 or +1.
     """
 
-    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
         T = as_target_matrix(output, target)
-        self._weigh(output, weights)
+        self._weigh(output, weights, total)
         if not (np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)):
             raise ValueError("MulticlassHinge takes class labels or one-hot rows (a single 1 per row); soft or "
                              "multi-hot targets have no margin to enforce")

@@ -35,6 +35,7 @@ from mlp.history import Ending, History
 from mlp.interrupts import stop_signals
 from mlp.losses import Loss
 from mlp.optim import Optimizer
+from mlp.parallel import Communicator, DataParallel, StartupError
 from mlp.rundir import (
     CONFIG_FILE,
     HISTORY_CSV,
@@ -149,7 +150,7 @@ class RunResult:
     """What a run did: its directory, history and metrics, and the stop signal it received, if any (during
     training, which it then ended, or after it, while the results were written)."""
 
-    run_dir: Path
+    run_dir: Path | None  # None in the processes other than 0 of a data-parallel run: they write nothing
     history: History
     metrics: dict[str, Any]
     stop_signal: str | None = None
@@ -208,19 +209,47 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
     return f"after {_plural(done, 'epoch')}{batches}"
 
 
-def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> RunResult:
+def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
+          communicator: Communicator | None = None) -> RunResult:
     """Train ``spec`` (``mlp.config.resolve_spec``) in a new run directory under its ``output.dir``, or
     continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
 
     Ctrl-C, SIGTERM and SIGHUP stop training at the next batch boundary: the exact point is saved, the
     files are written and the resume command is printed (``result.ending`` says which signal it was).
+
+    ``communicator``: train data-parallel (``mlp.parallel``) with the processes of an MPI communicator, each
+    calling ``train``; process 0 writes the run directory and prints, the others only compute. Until every
+    process has agreed to start (``agree_to_start``), a problem in any of them stops all with a ``StartupError``.
     """
     started = time.perf_counter()
     config = spec.config
+    parallel = _data_parallel(communicator, config["training"]["micro_batches"]) if communicator is not None else None
+    if parallel is not None and parallel.rank != 0:
+        return _follow(spec, resume, parallel)
     console = Console(quiet)
-    dataset = load_run_data(config["data"], config["seed"], console)
-    model = build_model(spec, dataset)
-    class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
+    try:
+        dataset = load_run_data(config["data"], config["seed"], console)
+        model = build_model(spec, dataset)
+        class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
+        return _run(spec, resume, (dataset, model, class_weight), console, started, parallel)
+    except Exception as err:
+        if parallel is not None and not parallel.started:
+            parallel.start(err)  # every process stops, with this error
+        raise
+
+
+def _data_parallel(communicator: Communicator, micro_batches: int) -> DataParallel:
+    try:
+        return DataParallel(communicator, micro_batches)
+    except ValueError as err:  # the same in every process: all stop
+        raise StartupError(str(err)) from None
+
+
+def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential, Any], console: Console,
+         started: float, parallel: DataParallel | None) -> RunResult:
+    """The run directory's part of ``train``: everything written, and the training in between."""
+    config = spec.config
+    dataset, model, _ = objects
     # From the moment the run has a folder, a stop signal waits for a point where everything written is
     # consistent (mlp.interrupts): training stops at the next batch, writing results finishes. The folder comes
     # only once the data and the network are known to fit together.
@@ -237,10 +266,13 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
             try:
                 write_text(run_dir / CONFIG_FILE, to_yaml(config))
                 _describe(config, dataset, run_dir, console)
+                if parallel is not None:
+                    console.echo(f"parallel {parallel.size} processes, {parallel.micro_batches} micro-batches a batch "
+                                 f"({parallel.share} per process)")
                 if resume is not None:
                     console.echo(f"resume   from {resume} {where}")
                 model.summary(print_fn=console.echo)
-                result = _train(spec, run_dir, resume, (dataset, model, class_weight), console, started)
+                result = _train(spec, run_dir, resume, objects, console, started, parallel)
                 if stop.received is not None:
                     result.stop_signal = stop.received.name
                     if result.ending.status != "interrupted":
@@ -253,8 +285,58 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False) -> 
                 console.close()
 
 
+def _follow(spec: RunSpec, resume: Path | None, parallel: DataParallel) -> RunResult:
+    """What a process other than 0 does in a data-parallel run: the same training and test evaluation, its share
+    of the arithmetic, with nothing written or printed (process 0 reports, warnings included)."""
+    config = spec.config
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = load_data(config["data"], config["seed"])
+        model = build_model(spec, dataset)
+        class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
+        if resume is not None:
+            _check_resume(resume, config, model, spec.optimizer)
+        parallel.start()
+    except Exception as err:
+        if not parallel.started:
+            parallel.start(err)
+        raise
+    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+    diverged: DivergenceError | None = None
+    with stop_signals() as stop:
+        try:
+            history = fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
+                          validation_split=config["data"]["validation_split"], seed=config["seed"],
+                          callbacks=list(spec.callbacks), schedule=spec.schedule, verbose=0, resume=resume,
+                          sample_weight=dataset.w_train, communicator=parallel.communicator, **training)
+        except DivergenceError as err:
+            history, diverged = err.history, err
+        _test_scores(model, spec.loss, dataset, parallel, None)
+    if diverged is not None:
+        raise diverged
+    return RunResult(None, history, {}, stop.received.name if stop.received is not None else None)
+
+
+def _test_scores(model: Sequential, loss: Loss, dataset: Dataset, parallel: DataParallel | None,
+                 kept: bool | None) -> dict[str, float] | None:
+    """The kept model's loss and accuracy on the test set, or ``None`` (no test set, or no model kept). In a
+    data-parallel run every process calls this: process 0 (``kept`` not ``None``) sends the kept weights to the
+    others, and the rows are shared out between them."""
+    if parallel is not None:
+        share = kept and dataset.x_test is not None
+        params = parallel.communicator.bcast(model.params if share else None, root=0)
+        if params is None:
+            return None
+        for key, value in model.params.items():
+            value[...] = params[key]
+    elif not kept or dataset.x_test is None:
+        return None
+    return evaluate(model, loss, dataset.x_test, dataset.y_test, parallel=parallel)
+
+
 def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential, Any],
-           console: Console, started: float) -> RunResult:
+           console: Console, started: float, parallel: DataParallel | None) -> RunResult:
     """Train in ``run_dir``; ``objects``: the data, the network and the class weights by class index."""
     config, loss, optimizer = spec.config, spec.loss, spec.optimizer
     dataset, model, class_weight = objects
@@ -271,21 +353,24 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
     callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
     training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+    if parallel is not None:
+        parallel.start()
     try:
         history = fit(
             model, loss, optimizer, dataset.x_train, dataset.y_train,
             validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
-            schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train, **training,
+            schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
+            communicator=parallel.communicator if parallel is not None else None, **training,
         )
     except DivergenceError as err:
         console.to_log(f"error: {err}")  # the command line shows it
-        kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started)
+        kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started, parallel)
         if kept is not None:
             console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
             raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}", err.history) \
                 from None
         raise
-    result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started)
+    result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
     assert result is not None, "a run that did not diverge keeps a model"
     _report(result.metrics, run_dir, console)
     return result
@@ -333,7 +418,8 @@ def _which_model(config: dict[str, Any], kept: Checkpoint, callbacks: list[Callb
 
 
 def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tuple[Dataset, Sequential, Loss],
-            callbacks: list[Callback], extra: dict[str, Any], started: float) -> RunResult | None:
+            callbacks: list[Callback], extra: dict[str, Any], started: float,
+            parallel: DataParallel | None = None) -> RunResult | None:
     """``model.npz`` and ``metrics.json`` for however the run ended; ``None`` if there is no model to keep."""
     dataset, model, loss = objects
     ending = history.ending
@@ -347,8 +433,7 @@ def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tu
         "epochs": len(history),
         "interrupted": ending.status == "interrupted",
         "final_epoch": history.records[-1] if history.records else None,
-        "test": (evaluate(model, loss, dataset.x_test, dataset.y_test)
-                 if kept is not None and dataset.x_test is not None else None),
+        "test": _test_scores(model, loss, dataset, parallel, kept is not None),
         "training_seconds": round(sum(history["time"]) if history.records else 0.0, 3),
         "wall_seconds": round(time.perf_counter() - started, 3),
         "data": {"dataset": dataset.name, "source": dataset.source, "train_rows": len(dataset.x_train),

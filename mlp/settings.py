@@ -32,6 +32,7 @@ class Rule:
 AT_LEAST_ONE = Rule(lambda v: v >= 1, ">= 1")
 FRACTION = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
 NON_NEGATIVE = Rule(lambda v: v >= 0, ">= 0")
+POWER_OF_TWO = Rule(lambda v: v >= 1 and v & (v - 1) == 0, "a power of two (1, 2, 4, 8, ...)")
 CLASS_WEIGHT = Rule(lambda v: _is_class_weight(v), "balanced or a mapping {class: weight >= 0}")
 RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
 

@@ -32,10 +32,11 @@ from mlp.interrupts import StopRequests, stop_signals
 from mlp.losses import Loss
 from mlp.native import fpenv
 from mlp.optim import Optimizer
+from mlp.parallel import DEFAULT_MICRO_BATCHES, Communicator, DataParallel
 from mlp.schedules import Schedule
 from mlp.sequential import Sequential
 from mlp.split import hold_out
-from mlp.weights import class_weights, row_weights, single_labels
+from mlp.weights import class_weights, row_weights, single_labels, tally
 
 
 class DivergenceError(RuntimeError):
@@ -72,12 +73,13 @@ def _check_data(x: np.ndarray, y: np.ndarray, what: str) -> None:
 
 
 def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 1024,
-             sample_weight: np.ndarray | None = None) -> dict[str, float]:
+             sample_weight: np.ndarray | None = None, parallel: DataParallel | None = None) -> dict[str, float]:
     """Mean loss (and accuracy, for classification losses) of ``model`` on ``x: (n, in)``, ``y``; with
     ``sample_weight: (n,)`` both are weighted means over the rows.
 
     Runs in evaluation mode (no dropout), ``batch_size`` rows at a time. A model whose outputs overflow
-    gives an infinite or NaN loss, without NumPy warnings.
+    gives an infinite or NaN loss, without NumPy warnings. ``parallel``: shared out between the processes of
+    data-parallel training (``mlp.parallel``), every one of which calls this.
     """
     x, y = finite(x, None, "evaluate: x", unit="feature"), finite(y, None, "evaluate: y")
     _check_data(x, y, "evaluate")
@@ -85,22 +87,17 @@ def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_
         sample_weight = row_weights(sample_weight, len(x), "evaluate: sample_weight")
         if not sample_weight.sum() > 0:
             raise ValueError("evaluate: the sample weights sum to 0; give some row a positive weight")
+    if parallel is not None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            value, correct, counted = parallel.evaluate(model, loss, x, y, sample_weight)
+        return {"loss": value} | ({"accuracy": correct / counted} if loss.classification else {})
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         output = model.predict(x, batch_size)
         result = {"loss": loss.forward(output, y, sample_weight)}
     if loss.classification:
-        correct, counted = _tally(loss.predict_labels(output) == loss.target_labels(y), sample_weight)
+        correct, counted = tally(loss.predict_labels(output) == loss.target_labels(y), sample_weight)
         result["accuracy"] = float(correct / counted)
     return result
-
-
-def _tally(hits: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
-    """Correct and counted predictions for ``hits: (batch,)`` or ``(batch, k)``: counts, or with row
-    ``weights: (batch,)`` the weights of the rows (each of a row's ``k`` entries counts its row's weight)."""
-    if weights is None:
-        return int(hits.sum()), hits.size
-    per_row = hits.reshape(len(hits), -1)
-    return float(per_row.sum(axis=1) @ weights), float(weights.sum() * per_row.shape[1])
 
 
 @dataclass
@@ -133,7 +130,7 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
     order = state.rng.permutation(len(data.x)) if data.shuffle else np.arange(len(data.x))
     started, elapsed = time.perf_counter(), position.elapsed
     for start in range(position.batch * state.batch_size, len(data.x), state.batch_size):
-        if stop.received is not None:
+        if _stopping(state, stop):
             raise _StopRequestedError
         index = order[start : start + state.batch_size]
         if data.drop_last and len(index) < state.batch_size:
@@ -142,23 +139,28 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
             callback.on_batch_begin(state)
         state.resumable = False  # until the step and the sums are complete
         weights = data.w[index] if data.w is not None else None
-        output = model.forward(data.x[index], training=True)
-        value = loss.forward(output, data.y[index], weights)
+        if state.parallel is None:
+            output = model.forward(data.x[index], training=True)
+            value = loss.forward(output, data.y[index], weights)
+            if math.isfinite(value):
+                model.backward(loss.backward())
+            correct, counted = (tally(loss.predict_labels(output) == data.labels[index], weights)
+                                if data.labels is not None else (0, 0))
+        else:  # the same step, its micro-batches shared out between the processes
+            value, correct, counted = state.parallel.gradients(model, loss, data.x, data.y, data.w, data.labels,
+                                                               index, stop.received is not None)
         if not math.isfinite(value):
             raise DivergenceError(
                 f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {position.batch + 1} "
                 f"(lr {optimizer.lr:g}); lower the learning rate (e.g. lr={optimizer.lr / 10:g})", state.history)
-        model.backward(loss.backward())
         optimizer.step(params, grads)
         position.batch += 1
         position.seen += len(index)
         weight = len(index) if weights is None else float(weights.sum())
         position.weight += weight
         position.loss_sum += value * weight
-        if data.labels is not None:
-            correct, counted = _tally(loss.predict_labels(output) == data.labels[index], weights)
-            position.correct += correct
-            position.counted += counted
+        position.correct += correct
+        position.counted += counted
         position.elapsed = elapsed + time.perf_counter() - started
         state.resumable = True
         batch_logs = _running_logs(position, data.labels is not None) | {"samples": position.seen}
@@ -199,7 +201,8 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
         position = state.position
         logs: dict[str, Any] = {"epoch": position.epoch + 1} | _running_logs(position, data.labels is not None)
         if len(data.x_val):
-            scores = evaluate(state.model, state.loss, data.x_val, data.y_val, sample_weight=data.w_val)
+            scores = evaluate(state.model, state.loss, data.x_val, data.y_val, sample_weight=data.w_val,
+                              parallel=state.parallel)
             logs |= {f"val_{k}": v for k, v in scores.items()}
         problem = _divergence(state, logs)
         if problem is not None:
@@ -212,8 +215,14 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
         if state.stop:
             break
         # after the last epoch there is nothing left to stop: training completed, the signal is the caller's
-        if stop.received is not None and state.position.epoch < state.epochs:
+        if _stopping(state, stop) and state.position.epoch < state.epochs:
             raise _StopRequestedError
+
+
+def _stopping(state: TrainingState, stop: StopRequests) -> bool:
+    """Whether a stop signal has come: to this process, or in data-parallel training to any process (as of the
+    last step, so that all stop at the same batch boundary)."""
+    return state.parallel.stop_requested if state.parallel is not None else stop.received is not None
 
 
 def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, ...] | None, dtype: np.dtype,
@@ -294,6 +303,8 @@ def fit(
     flush_denormals: bool = True,
     sample_weight: np.ndarray | None = None,
     class_weight: str | dict[int, float] | None = None,
+    communicator: Communicator | None = None,
+    micro_batches: int = DEFAULT_MICRO_BATCHES,
 ) -> History:
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
@@ -320,6 +331,10 @@ def fit(
         class_weight: ``"balanced"`` (scikit-learn's ``n / (classes * count)`` over the training rows) or
             ``{class index: weight}`` (1 for classes not named): multiplies the weight of every row of a class,
             in training and validation.
+        communicator: train data-parallel with the processes of an mpi4py communicator (``MPI.COMM_WORLD``),
+            each calling ``fit`` with the same arguments (``mlp.parallel``): each batch is cut into
+            ``micro_batches`` (a power of two that the number of processes divides), whose gradients are added in
+            one fixed order, so the result is bit-identical for any number of processes.
 
     Returns:
         the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
@@ -344,7 +359,8 @@ def fit(
     callbacks = sorted([*([LearningRateScheduler(schedule)] if schedule is not None else []), *callbacks,
                         *([ProgressLogger(verbose)] if verbose else [])], key=lambda callback: callback.order)
     state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(data.x),
-                          batch_size, callbacks=callbacks)
+                          batch_size, callbacks=callbacks,
+                          parallel=DataParallel(communicator, micro_batches) if communicator is not None else None)
     state.position = Position(shuffle_state=state.rng.bit_generator.state)
     if resume is not None:
         _resume(resume, state)

@@ -92,3 +92,12 @@ def class_weight_by_index(class_weight: Any, classes: list[str] | None) -> Any:
         raise ValueError(f"training.class_weight names class {label!r}, which the data does not have; its "
                          f"classes are {', '.join(names)}{hint}")
     return {names.index(str(label)): weight for label, weight in class_weight.items()}
+
+
+def tally(hits: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
+    """Correct and counted predictions for ``hits: (batch,)`` or ``(batch, k)``: counts, or with row
+    ``weights: (batch,)`` the weights of the rows (each of a row's ``k`` entries counts its row's weight)."""
+    if weights is None:
+        return int(hits.sum()), hits.size
+    per_row = hits.reshape(len(hits), -1)
+    return float(per_row.sum(axis=1) @ weights), float(weights.sum() * per_row.shape[1])

@@ -18,6 +18,7 @@ from mlp.training import DivergenceError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+SILENT_ERRORS = "mlp.silent_errors"  # ctx.meta key: exit with the code, print nothing (mpiexec's other processes)
 
 
 class ErrorReportingGroup(click.Group):
@@ -39,7 +40,8 @@ class ErrorReportingGroup(click.Group):
         except (DivergenceError, ValueError, OSError) as err:
             if ctx.meta.get("mlp.debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            if not ctx.meta.get(SILENT_ERRORS):
+                click.echo(f"error: {err}", err=True)
             ctx.exit(1 if isinstance(err, DivergenceError) else USAGE_ERROR)
 
 

@@ -7,11 +7,20 @@ from pathlib import Path
 import click
 
 from mlp import run
-from mlp.cli.common import INTERRUPTED, config_argument, debug_option, override_option
+from mlp.cli.common import (
+    INTERRUPTED,
+    SILENT_ERRORS,
+    USAGE_ERROR,
+    config_argument,
+    debug_option,
+    override_option,
+)
 from mlp.config import ConfigError, read, resolve_spec
 from mlp.interrupts import exit_code
+from mlp.parallel import StartupError, mpi_world
 from mlp.rundir import LAST_FILE
 from mlp.trained import load_trained
+from mlp.training import DivergenceError
 
 
 @click.command(short_help="Train a network from a YAML config (or the default run).")
@@ -38,6 +47,9 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     history.csv/.json, metrics.json, model.npz and last.npz (resume point). Ctrl-C, SIGTERM or SIGHUP stop at the next
     batch and save it; --resume continues exactly there (exit code 130, 143 or 129).
 
+    Under `mpiexec -n K` (the mpi extra), K processes train data-parallel: bit-identical for every K that
+    divides training.micro_batches; process 0 writes the run directory and prints.
+
     \b
     Examples:
       mlp train                                        # the default run on MNIST
@@ -47,7 +59,11 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
       mlp train --set optimizer.name=adam --set optimizer.lr=0.001
       mlp train --data-dir ~/data/mnist --out runs
       mlp train --resume runs/latest --epochs 30
+      mpiexec -n 2 mlp train mnist                     # data-parallel, 2 processes
     """
+    world = mpi_world()  # started by mpiexec -n K: train data-parallel (mlp.parallel)
+    if world is not None and world.Get_rank() != 0:
+        ctx.meta[SILENT_ERRORS] = True  # process 0 says what went wrong, once
     checkpoint, base = None, None
     if resume is not None:
         if config_file is not None:
@@ -67,7 +83,20 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         ("--out", ["output", "dir"], None if out is None else str(out)),
         ("--seed", ["seed"], seed),
     ]))
-    result = run.train(spec, resume=checkpoint, quiet=quiet)
+    try:
+        result = run.train(spec, resume=checkpoint, quiet=quiet, communicator=world)
+    except (StartupError, DivergenceError):
+        raise  # every process has it, and process 0 reports it
+    except BaseException as err:
+        if world is None:
+            raise
+        # Once training started, a process that stops alone leaves the others waiting for it: it ends them all.
+        code = INTERRUPTED if isinstance(err, KeyboardInterrupt) else USAGE_ERROR
+        what = (f"lost the other processes (MPI: {err})" if type(err).__module__.startswith("mpi4py")
+                else str(err) or type(err).__name__)
+        click.echo(f"error: process {world.Get_rank()} of {world.Get_size()}: {what}; ending every process "
+                   f"(files written before are intact)", err=True)
+        world.Abort(code)
     if result.stop_signal is not None:  # the shell's code for a process its signal ended
         ctx.exit(exit_code(result.stop_signal))
     if result.ending.status == "interrupted":

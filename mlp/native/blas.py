@@ -16,6 +16,10 @@ fuse the multiply and the add); ``supported()`` says whether BLAS is there at al
 
 OpenBLAS's worker threads run these calls with their own flush-to-zero flags, not the caller's
 (``mlp.native.fpenv`` says why that does not bring denormals back into training).
+
+``set_threads(n)`` sets how many threads that OpenBLAS uses from now on (``OPENBLAS_NUM_THREADS`` does it
+only before NumPy is imported): data-parallel training gives each of the processes on a machine its share
+of the cores (``mlp.parallel``).
 """
 
 from __future__ import annotations
@@ -30,29 +34,55 @@ _SUFFIXES = (".so", ".dylib", ".dll")
 MIN_SIZE = 1 << 16
 
 
-def _load_routines() -> dict[np.dtype, Callable[..., None]]:
-    """``{dtype: axpy}`` from the OpenBLAS that came with NumPy, or ``{}`` if there is none."""
+def _load_library() -> ctypes.CDLL | None:
+    """The OpenBLAS that came with NumPy (the file NumPy already loaded: the same library and threads)."""
     package = Path(np.__file__).parent
     for folder in (package.parent / "numpy.libs", package / ".dylibs"):
         for library in sorted(folder.glob("*scipy_openblas64_*")):
             if library.suffix not in _SUFFIXES:
                 continue
             try:
-                blas = ctypes.CDLL(str(library))  # the file NumPy already loaded: the same library and threads
-                routines = {np.dtype(np.float32): (blas.scipy_cblas_saxpy64_, ctypes.c_float),
-                            np.dtype(np.float64): (blas.scipy_cblas_daxpy64_, ctypes.c_double)}
-            except (OSError, AttributeError):
+                return ctypes.CDLL(str(library))
+            except OSError:
                 continue
-            for routine, scalar in routines.values():
-                # void axpy(int64 n, scalar alpha, const scalar *x, int64 incx, scalar *y, int64 incy)
-                routine.argtypes = [ctypes.c_int64, scalar, ctypes.c_void_p, ctypes.c_int64,
-                                    ctypes.c_void_p, ctypes.c_int64]
-                routine.restype = None
-            return {dtype: routine for dtype, (routine, _) in routines.items()}
-    return {}
+    return None
 
 
-_ROUTINES = _load_routines()
+def _load_routines(blas: ctypes.CDLL | None) -> dict[np.dtype, Callable[..., None]]:
+    """``{dtype: axpy}`` of ``blas``, or ``{}`` if it has none."""
+    try:
+        routines = {np.dtype(np.float32): (blas.scipy_cblas_saxpy64_, ctypes.c_float),
+                    np.dtype(np.float64): (blas.scipy_cblas_daxpy64_, ctypes.c_double)}
+    except AttributeError:  # no library (None has no such attribute either), or another BLAS
+        return {}
+    for routine, scalar in routines.values():
+        # void axpy(int64 n, scalar alpha, const scalar *x, int64 incx, scalar *y, int64 incy)
+        routine.argtypes = [ctypes.c_int64, scalar, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+        routine.restype = None
+    return {dtype: routine for dtype, (routine, _) in routines.items()}
+
+
+_BLAS = _load_library()
+_ROUTINES = _load_routines(_BLAS)
+
+
+def set_threads(n: int) -> bool:
+    """Let NumPy's OpenBLAS use ``n`` threads from now on; ``False`` if there is no such BLAS here."""
+    routine = getattr(_BLAS, "scipy_openblas_set_num_threads64_", None)
+    if routine is None:
+        return False
+    routine.argtypes, routine.restype = [ctypes.c_int], None
+    routine(int(n))
+    return True
+
+
+def threads() -> int | None:
+    """How many threads NumPy's OpenBLAS uses, or ``None`` if there is no such BLAS here."""
+    routine = getattr(_BLAS, "scipy_openblas_get_num_threads64_", None)
+    if routine is None:
+        return None
+    routine.restype = ctypes.c_int
+    return int(routine())
 
 
 def supported() -> bool:

@@ -1,0 +1,281 @@
+"""Data-parallel training: every process holds the model, computes the gradients of a share of each batch, and
+takes the same optimizer step; the result does not depend on how many processes there are, to the last bit.
+
+MPI may sum a reduction in any order, and a different order rounds differently, so an ordinary allreduce makes
+the weights depend on the number of processes ``K``. Here each batch (its rows in the epoch's shuffled order) is
+cut into ``M`` fixed micro-batches (``numpy.array_split``: sizes differ by at most one), ``M`` a power of two.
+Process ``r`` of ``K`` (``K`` divides ``M``) computes micro-batches ``r M/K`` to ``(r+1) M/K - 1``, each as a
+batch of its own: ``loss.forward(..., total=batch weight)`` makes its output delta ``w_n dloss_n / sum_batch w``,
+so its gradient is its share of the batch gradient. The ``M`` shares are added as a balanced binary tree in
+micro-batch order::
+
+    g = ((g0 + g1) + (g2 + g3)) + ((g4 + g5) + (g6 + g7))        # M = 8
+
+A process's micro-batches are one subtree, which it adds locally; the ``K`` subtree sums are added by the same
+tree across processes: ``Alltoall`` gives process ``c`` the ``c``-th chunk of every process's sum, it adds them
+in tree order, and ``Allgather`` gives everyone every chunk (a reduce-scatter and an allgather: each process
+sends and receives ``2 (K-1)/K`` of the gradient, what a ring allreduce moves). The sum is the same tree for
+every ``K``, so weights, history and checkpoints are bit-identical for ``K = 1, 2, 4, ...``; against ``fit``
+without a communicator (one batch, not ``M`` micro-batches), they agree to float rounding.
+
+Dropout draws each micro-batch's masks from a generator seeded by the layer's own generator (one draw per
+step, the same in every process) and the micro-batch's index, so the masks do not depend on ``K`` either.
+Validation (and test) rows are evaluated in fixed blocks of ``EVAL_ROWS``, shared out between the processes,
+and the blocks' sums are added in block order. A stop signal received by any process stops all of them at the
+same batch boundary (the flags travel with each step's metrics).
+
+``communicator`` is an mpi4py communicator (``MPI.COMM_WORLD``) or anything with its methods ``Get_rank``,
+``Get_size``, ``Alltoall``, ``Allgather``, ``allgather`` and ``bcast``; ``SingleProcess`` is the communicator of one
+process, which computes exactly what ``K`` processes compute. ``import mlp`` never imports mpi4py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlp.extras import require
+from mlp.losses import Loss
+from mlp.native import blas
+from mlp.sequential import Sequential
+from mlp.settings import POWER_OF_TWO
+from mlp.weights import tally
+
+DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
+EVAL_ROWS = 1024  # rows per evaluation block: fixed, so that the blocks do not depend on K
+
+
+class Communicator(Protocol):
+    """The part of an mpi4py communicator that data-parallel training uses."""
+
+    def Get_rank(self) -> int: ...  # noqa: N802 -- mpi4py's names
+
+    def Get_size(self) -> int: ...  # noqa: N802
+
+    def Alltoall(self, sendbuf: np.ndarray, recvbuf: np.ndarray) -> None: ...  # noqa: N802
+
+    def Allgather(self, sendbuf: np.ndarray, recvbuf: np.ndarray) -> None: ...  # noqa: N802
+
+    def allgather(self, value: Any) -> list[Any]: ...
+
+    def bcast(self, value: Any, root: int = 0) -> Any: ...
+
+
+class SingleProcess:
+    """The communicator of one process: the collectives copy. Data-parallel arithmetic with ``K = 1``."""
+
+    def Get_rank(self) -> int:  # noqa: N802
+        return 0
+
+    def Get_size(self) -> int:  # noqa: N802
+        return 1
+
+    def Alltoall(self, sendbuf: np.ndarray, recvbuf: np.ndarray) -> None:  # noqa: N802
+        recvbuf[...] = sendbuf
+
+    def Allgather(self, sendbuf: np.ndarray, recvbuf: np.ndarray) -> None:  # noqa: N802
+        recvbuf[...] = sendbuf.reshape(recvbuf.shape)
+
+    def allgather(self, value: Any) -> list[Any]:
+        return [value]
+
+    def bcast(self, value: Any, root: int = 0) -> Any:
+        return value
+
+
+def tree_sum(rows: np.ndarray) -> np.ndarray:
+    """The sum of ``rows: (2^j, n)`` as a balanced binary tree, left to right: ``((r0 + r1) + (r2 + r3))``.
+    Adds in place (``rows`` is overwritten) and returns ``rows[0]``."""
+    step = 1
+    while step < len(rows):
+        rows[0::2 * step] += rows[step::2 * step]
+        step *= 2
+    return rows[0]
+
+
+class DataParallel:
+    """Training arithmetic shared out between the processes of ``communicator``, ``micro_batches`` per batch."""
+
+    def __init__(self, communicator: Communicator, micro_batches: int = DEFAULT_MICRO_BATCHES) -> None:
+        self.communicator = communicator
+        self.rank, self.size = communicator.Get_rank(), communicator.Get_size()
+        if not POWER_OF_TWO.test(micro_batches):
+            raise ValueError(f"micro_batches must be a power of two (1, 2, 4, 8, ...), got {micro_batches}")
+        if micro_batches % self.size:
+            counts = ", ".join(str(2**i) for i in range(micro_batches.bit_length()))
+            more = f", or set training.micro_batches to {self.size}" if POWER_OF_TWO.test(self.size) else ""
+            raise ValueError(f"{self.size} processes cannot share a batch's {micro_batches} micro-batches equally; run "
+                             f"{counts} processes{more}")
+        self.micro_batches = micro_batches
+        self.stop_requested = False  # by a signal in any process, as of the last exchange
+        self.started = False
+        self._buffer: np.ndarray | None = None
+
+    def start(self, problem: BaseException | None = None) -> None:
+        """``agree_to_start``, once: from here on, a process that fails must end the others."""
+        self.started = True
+        agree_to_start(self.communicator, problem)
+
+    # -- one training step -----------------------------------------------------------------------------
+    def gradients(self, model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, w: np.ndarray | None,
+                  labels: np.ndarray | None, index: np.ndarray, stop: bool) -> tuple[float, float, float]:
+        """Fill ``model.grads`` with the gradient of the batch ``index`` (rows of ``x, y`` and weights ``w``);
+        the batch's loss and, if ``labels``, its correct and counted predictions (``mlp.training._tally``).
+        ``stop``: whether this process received a stop signal; afterwards ``stop_requested`` says whether any did.
+        """
+        parts = np.array_split(index, self.micro_batches)
+        mine = range(self.rank * self.share, (self.rank + 1) * self.share)
+        total = float(len(index)) if w is None else float(w[index].sum())
+        grads = model.grads
+        local = self._local_buffer(grads)
+        places = self._places(grads)
+        sums = np.zeros((self.share, 4))  # loss, correct, counted, stop: per micro-batch
+        with _micro_batch_masks(model) as masks:
+            for row, m in enumerate(mine):
+                part = parts[m]
+                if not len(part):  # a batch smaller than M: this micro-batch has no rows, and no gradient
+                    local[row] = 0
+                    continue
+                masks(m)
+                weights = w[part] if w is not None else None
+                output = model.forward(x[part], training=True)
+                sums[row, 0] = loss.forward(output, y[part], weights, total)
+                model.backward(loss.backward())
+                for place, g in zip(places, grads.values(), strict=True):
+                    local[row, place] = g.reshape(-1)
+                if labels is not None:
+                    sums[row, 1:3] = tally(loss.predict_labels(output) == labels[part], weights)
+        sums[:, 3] = stop
+        self._combine(tree_sum(local), grads)
+        gathered = np.concatenate(self.communicator.allgather(sums))
+        self.stop_requested = bool(gathered[:, 3].any())
+        loss_value, correct, counted = tree_sum(gathered[:, :3].copy())
+        return float(loss_value), float(correct), float(counted)
+
+    @property
+    def share(self) -> int:
+        """Micro-batches per process."""
+        return self.micro_batches // self.size
+
+    def _local_buffer(self, grads: dict[str, np.ndarray]) -> np.ndarray:
+        size = sum(g.size for g in grads.values())
+        dtype = next(iter(grads.values())).dtype
+        if self._buffer is None or self._buffer.shape != (self.share, size) or self._buffer.dtype != dtype:
+            self._buffer = np.empty((self.share, size), dtype=dtype)
+        return self._buffer
+
+    @staticmethod
+    def _places(grads: dict[str, np.ndarray]) -> list[slice]:
+        """Where each gradient lies in the flat vector of all of them."""
+        ends = np.cumsum([g.size for g in grads.values()])
+        return [slice(end - g.size, end) for end, g in zip(ends, grads.values(), strict=True)]
+
+    def _combine(self, partial: np.ndarray, grads: dict[str, np.ndarray]) -> None:
+        """Every process's subtree sum ``partial`` added by the tree across processes, into ``grads``: a
+        reduce-scatter (``Alltoall``, then each process adds its chunk of every sum) and an ``Allgather``."""
+        k = self.size
+        chunk = -(-len(partial) // k)
+        send = np.zeros((k, chunk), dtype=partial.dtype)
+        send.reshape(-1)[: len(partial)] = partial
+        received = np.empty_like(send)
+        self.communicator.Alltoall(send, received)  # row s: my chunk of process s's sum
+        mine = tree_sum(received).copy()
+        total = np.empty((k, chunk), dtype=partial.dtype)
+        self.communicator.Allgather(mine, total)
+        flat = total.reshape(-1)
+        for place, g in zip(self._places(grads), grads.values(), strict=True):
+            g.reshape(-1)[...] = flat[place]
+
+    # -- evaluation ------------------------------------------------------------------------------------
+    def evaluate(self, model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray,
+                 w: np.ndarray | None) -> tuple[float, float, float]:
+        """The loss of ``model`` on ``x, y`` (weights ``w``), and its correct and counted predictions for a
+        classification loss: blocks of ``EVAL_ROWS`` rows shared out round-robin, their sums added in block
+        order."""
+        blocks = range(0, len(x), EVAL_ROWS)
+        total = float(len(x)) if w is None else float(w.sum())
+        sums = {}
+        for number, start in enumerate(blocks):
+            if number % self.size != self.rank:
+                continue
+            rows = slice(start, start + EVAL_ROWS)
+            weights = w[rows] if w is not None else None
+            output = model.forward(x[rows])
+            value = loss.forward(output, y[rows], weights, total)
+            hits = tally(loss.predict_labels(output) == loss.target_labels(y[rows]), weights) \
+                if loss.classification else (0, 0)
+            sums[number] = (value, *hits)
+        every = {}
+        for part in self.communicator.allgather(sums):
+            every |= part
+        loss_value = correct = counted = 0.0
+        for number in range(len(blocks)):  # in block order
+            value, hit, count = every[number]
+            loss_value, correct, counted = loss_value + value, correct + hit, counted + count
+        return loss_value, correct, counted
+
+
+@contextmanager
+def _micro_batch_masks(model: Sequential) -> Iterator[Any]:
+    """``masks(m)`` gives every random layer (dropout) the generator of micro-batch ``m`` of this step: seeded
+    by one draw from the layer's own generator (the same draw in every process) and ``m``. The layers get their
+    own generators back afterwards, each advanced by that one draw."""
+    layers = [layer for layer in model if isinstance(getattr(layer, "rng", None), np.random.Generator)]
+    own = [layer.rng for layer in layers]
+    seeds = [int(rng.integers(2**63)) for rng in own]
+
+    def masks(m: int) -> None:
+        for layer, seed in zip(layers, seeds, strict=True):
+            layer.rng = np.random.default_rng([seed, m])
+
+    try:
+        yield masks
+    finally:
+        for layer, rng in zip(layers, own, strict=True):
+            layer.rng = rng
+
+
+def share_cores(local_processes: int) -> int | None:
+    """Give this process its share of the machine's cores for BLAS, ``cores // local_processes`` (at least 1),
+    unless ``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` says otherwise; the threads set, or ``None``."""
+    if os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // max(1, local_processes))
+    return threads if blas.set_threads(threads) else None
+
+
+class StartupError(ValueError):
+    """A process of a data-parallel run could not start (a file it cannot read, a run folder it cannot lock):
+    every process stops before training, and the message says which process and why."""
+
+
+def agree_to_start(communicator: Communicator, problem: BaseException | None = None) -> None:
+    """Every process says whether it is ready to train (``problem`` is ``None``) or why not; then all go on, or
+    all raise the ``StartupError`` of the first process that is not ready. After this point a process that fails
+    must end the others (``MPI_Abort``): they would wait for it forever."""
+    problems = communicator.allgather(None if problem is None else str(problem))
+    rank = communicator.Get_rank()
+    for other, text in enumerate(problems):
+        if text is not None:
+            raise StartupError(text if other == rank else f"process {other} of {len(problems)}: {text}")
+
+
+# The launchers' variables for the number of processes they started: MPICH's Hydra (and PMI-based srun), Open MPI
+SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def mpi_world() -> Any | None:
+    """``MPI.COMM_WORLD`` when a launcher (``mpiexec -n K``, K > 1) started this process, with this process's
+    share of the machine's cores for BLAS (``share_cores``); ``None`` otherwise, without importing mpi4py."""
+    sizes = [int(os.environ[name]) for name in SIZE_VARIABLES if os.environ.get(name, "").isdigit()]
+    if not sizes or max(sizes) <= 1:
+        return None
+    mpi = require("mpi4py.MPI", "mpi", f"mlp under mpiexec -n {max(sizes)}", "mpi4py")
+    world = mpi.COMM_WORLD
+    share_cores(world.Split_type(mpi.COMM_TYPE_SHARED).Get_size())  # the processes on this machine
+    return world

@@ -1,0 +1,265 @@
+"""Data-parallel training (``mlp.parallel``): the arithmetic in one process, then the real thing with ``mpiexec``
+(MPICH from the ``mpi`` extra): bit-identical weights, history and checkpoints for 1, 2 and 4 processes (4 on
+this machine's 2 cores, oversubscribed, for exactness only), a run stopped with 4 processes resumed with 2, a
+killed process ending the job, and the errors of a run that cannot start."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
+from mlp.config import ConfigError, resolve
+from mlp.data import two_spirals
+from mlp.parallel import DataParallel, SingleProcess, tree_sum
+
+# -- the arithmetic, in one process ---------------------------------------------------------------------------
+
+
+def test_the_tree_adds_in_micro_batch_order():
+    rows = np.array([[1e8], [1.0], [-1e8], [1.0]], dtype=np.float32)
+    # ((1e8 + 1) + (-1e8 + 1)) in float32: 1e8 + 1 rounds to 1e8, and so does -1e8 + 1
+    assert tree_sum(rows.copy())[0] == np.float32(1e8) + np.float32(-1e8)
+    assert tree_sum(np.arange(8.0)[:, None].copy())[0] == 28
+
+
+class Halves:
+    """Two processes of one: process ``rank`` of a pair, whose partner's sums are this process's own (both see
+    the same data), so the collectives can be checked without MPI."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def Get_rank(self) -> int:  # noqa: N802
+        return self.rank
+
+    def Get_size(self) -> int:  # noqa: N802
+        return 2
+
+
+@pytest.mark.parametrize(("micro_batches", "message"), [
+    (6, "micro_batches must be a power of two (1, 2, 4, 8, ...), got 6"),
+    (1, "2 processes cannot share a batch's 1 micro-batches equally; run 1 processes, or set "
+        "training.micro_batches to 2"),
+])
+def test_micro_batches_must_be_a_power_of_two_that_the_processes_divide(micro_batches, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        DataParallel(Halves(0), micro_batches)
+
+
+def test_a_config_names_a_bad_micro_batch_count():
+    with pytest.raises(ConfigError, match=r"^training\.micro_batches must be a power of two \(1, 2, 4, 8, \.\.\.\), "
+                                          r"got 12$"):
+        resolve({"training": {"micro_batches": 12}})
+
+
+def spirals_fit(communicator=None, dropout=0.0, **kwargs):
+    x, y = two_spirals(600, noise=0.1, seed=0)
+    layers = [Dense(2, 32), ReLU(), *([Dropout(dropout)] if dropout else []), Dense(32, 2)]
+    model = Sequential(layers, seed=0)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=4, batch_size=50, validation_split=0.2,
+                  seed=1, verbose=0, communicator=communicator, **kwargs)
+    return model, history
+
+
+def test_micro_batches_agree_with_one_batch_to_float_rounding():
+    whole, history = spirals_fit()
+    parts, parallel_history = spirals_fit(SingleProcess())
+    for key, value in whole.params.items():
+        np.testing.assert_allclose(parts.params[key], value, rtol=1e-4, atol=1e-5)
+        assert not np.array_equal(parts.params[key], value) or key.endswith("b")  # another order of sums
+    np.testing.assert_allclose(parallel_history["val_loss"], history["val_loss"], rtol=1e-5)
+
+
+def test_weights_are_micro_batched_too():
+    w = np.linspace(0.2, 2, 600)
+    _, history = spirals_fit(SingleProcess(), sample_weight=w)
+    _, plain_history = spirals_fit(sample_weight=w)
+    np.testing.assert_allclose(history["loss"], plain_history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history["val_accuracy"], plain_history["val_accuracy"], rtol=1e-6)
+
+
+# -- with mpiexec ----------------------------------------------------------------------------------------------
+
+MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec: pip install 'numpy-mlp[mpi]'")
+TIMEOUT = 120
+
+
+def mpiexec(processes: int, *args: str, cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    return subprocess.run([MPIEXEC, "-n", str(processes), sys.executable, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+API_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from mpi4py import MPI
+    from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
+    from mlp.data import two_spirals
+    from mlp.parallel import share_cores
+
+    world = MPI.COMM_WORLD
+    share_cores(world.Get_size())
+    x, y = two_spirals(600, noise=0.1, seed=0)
+    model = Sequential([Dense(2, 32), ReLU(), Dropout(0.2), Dense(32, 2)], seed=0)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=4, batch_size=50, validation_split=0.2,
+                  seed=1, verbose=0, communicator=world)
+    if world.Get_rank() == 0:
+        np.savez(sys.argv[1], loss=history["loss"], val_loss=history["val_loss"],
+                 **{key: value for key, value in model.params.items()})
+""")
+
+
+@needs_mpi
+def test_fit_with_a_communicator_is_bit_identical_for_1_2_and_4_processes(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(API_SCRIPT)
+    for processes in (1, 2, 4):
+        result = mpiexec(processes, str(script), str(tmp_path / f"k{processes}.npz"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    model, history = spirals_fit(SingleProcess(), dropout=0.2)
+    for processes in (1, 2, 4):
+        saved = np.load(tmp_path / f"k{processes}.npz")
+        np.testing.assert_array_equal(saved["loss"], history["loss"])
+        np.testing.assert_array_equal(saved["val_loss"], history["val_loss"])
+        for key, value in model.params.items():
+            np.testing.assert_array_equal(saved[key], value)
+
+
+SPIRALS = ["-m", "mlp", "train", "spirals", "--set", "data.samples=20000", "--epochs", "4"]
+
+
+def run_files(run: Path) -> dict[str, object]:
+    """What a run wrote, without its timings: the arrays of model.npz and last.npz, the history, the test scores."""
+    arrays = {}
+    for name in ("model.npz", "last.npz"):
+        with np.load(run / name) as f:
+            arrays |= {f"{name}:{key}": f[key] for key in f.files if key != "__meta__"}
+    history = [{k: v for k, v in record.items() if k != "time"}
+               for record in json.loads((run / "history.json").read_text())]
+    return {"arrays": arrays, "history": history, "test": json.loads((run / "metrics.json").read_text())["test"]}
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    first, second = run_files(a), run_files(b)
+    assert first["history"] == second["history"]
+    assert first["test"] == second["test"]
+    assert first["arrays"].keys() == second["arrays"].keys()
+    for key, value in first["arrays"].items():
+        np.testing.assert_array_equal(value, second["arrays"][key], err_msg=key)
+
+
+def the_run(out: Path) -> Path:
+    (run,) = [path for path in out.iterdir() if not path.is_symlink()]
+    return run
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """``mpiexec -n 2 mlp train``: its output and run directory."""
+    folder = tmp_path_factory.mktemp("two")
+    result = mpiexec(2, *SPIRALS, "--out", "runs", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return result, the_run(folder / "runs")
+
+
+@needs_mpi
+def test_mlp_train_is_bit_identical_with_2_and_4_processes_and_process_0_alone_writes(tmp_path, two_processes):
+    result, run = two_processes
+    assert result.stdout.count("epoch 4/4") == 1 and result.stdout.count("test     loss") == 1
+    assert "parallel 2 processes, 8 micro-batches a batch (4 per process)" in result.stdout
+    assert result.stderr == ""
+    four = mpiexec(4, *SPIRALS, "--out", "runs", cwd=tmp_path)
+    assert four.returncode == 0, four.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == 2  # one run directory and `latest`
+    assert_same_run(run, the_run(tmp_path / "runs"))
+
+
+def processes_below(pid: int) -> list[int]:
+    """Every process descended from ``pid`` (the launcher this test started), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def rank_of(pid: int) -> int | None:
+    try:
+        variables = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    rank = next((v.split(b"=", 1)[1] for v in variables if v.startswith(b"PMI_RANK=")), None)
+    return int(rank) if rank is not None else None
+
+
+def start_long_run(folder: Path, processes: int) -> tuple[subprocess.Popen, Path]:
+    """A run of 2 processes long enough to stop on the way; returns once its first epoch is checkpointed."""
+    args = [MPIEXEC, "-n", str(processes), sys.executable, *SPIRALS[:-1], "40", "--out", "runs", "--quiet"]
+    launcher = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not list(folder.glob("runs/spirals-*/last.npz")):
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
+        time.sleep(0.05)
+    return launcher, the_run(folder / "runs")
+
+
+@needs_mpi
+def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(tmp_path, two_processes):
+    launcher, run = start_long_run(tmp_path, 4)
+    launcher.send_signal(signal.SIGTERM)  # mpiexec passes it to every process; they agree on where to stop
+    out, err = launcher.communicate(timeout=TIMEOUT)
+    assert launcher.returncode == 143, err
+    assert (out + err).count(f"mlp train --resume {run.relative_to(tmp_path)}") == 1, out + err
+    resumed = mpiexec(2, "-m", "mlp", "train", "--resume", str(run), "--epochs", "4", "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(two_processes[1], run)
+
+
+@needs_mpi
+def test_a_killed_process_ends_the_job_and_the_last_checkpoint_is_intact(tmp_path):
+    launcher, run = start_long_run(tmp_path, 2)
+    workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == 1]
+    assert workers, "no process of rank 1 found"
+    killed = time.monotonic()
+    os.kill(workers[0], signal.SIGKILL)
+    launcher.communicate(timeout=30)
+    assert time.monotonic() - killed < 10
+    assert launcher.returncode != 0
+    assert not [pid for pid in processes_below(launcher.pid) if rank_of(pid) is not None]
+    from mlp.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run / "last.npz").epoch >= 1
+
+
+@needs_mpi
+def test_a_run_that_cannot_start_says_so_once_and_every_process_exits(tmp_path):
+    result = mpiexec(3, "-m", "mlp", "train", "spirals", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: 3 processes cannot share a batch's 8 micro-batches equally; run 1, 2, 4, "
+                                     "8 processes")
+    assert not (tmp_path / "runs").exists()
+    missing = mpiexec(2, "-m", "mlp", "train", "--resume", "nowhere", cwd=tmp_path, timeout=60)
+    assert missing.returncode == 2 and missing.stderr.count("error:") == 1, missing.stderr
