@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shlex
+import shutil
 import socket
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -59,6 +63,18 @@ def run_mlp(command: str) -> str:
     return result.stderr + result.stdout  # a warning comes first on a terminal: it is said before training
 
 
+def run_mpiexec(command: str) -> str:
+    """``mpiexec -n K mlp ...`` of the README, for real (the mpi extra's mpiexec); its stdout and stderr."""
+    words = shlex.split(command, comments=True)
+    at = words.index("mlp")
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    assert mpiexec is not None, "no mpiexec: the dev extra installs it"
+    result = subprocess.run([mpiexec, *words[1:at], sys.executable, "-m", "mlp", *words[at + 1 :]],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+    return result.stderr + result.stdout
+
+
 def run_bash(code: str) -> str:
     output = []
     for line in code.splitlines():
@@ -67,6 +83,8 @@ def run_bash(code: str) -> str:
             continue
         if command.startswith("mlp "):
             output.append(run_mlp(command))
+        elif command.startswith("mpiexec "):
+            output.append(run_mpiexec(command))
         elif command.startswith(SETUP):
             assert line.split("#")[0].strip() in (ROOT / ".ci" / "run").read_text(), f"CI does not run: {line}"
         else:
