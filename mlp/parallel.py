@@ -275,8 +275,15 @@ def agree_to_start(communicator: Communicator, problem: BaseException | None = N
             raise StartupError(text if other == rank else f"process {other} of {len(problems)}: {text}")
 
 
-# The launchers' variables for the number of processes they started: MPICH's Hydra (and PMI-based srun), Open MPI
+# The launchers' variables for the number of processes they started and this one's rank: MPICH's Hydra (and
+# PMI-based srun), Open MPI
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK")
+
+
+def launcher_rank() -> int:
+    """This process's rank as the launcher set it (0 without one), known before MPI is imported."""
+    return next((int(os.environ[name]) for name in RANK_VARIABLES if os.environ.get(name, "").isdigit()), 0)
 
 
 def mpi_world() -> Any | None:

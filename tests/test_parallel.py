@@ -263,3 +263,16 @@ def test_a_run_that_cannot_start_says_so_once_and_every_process_exits(tmp_path):
     assert not (tmp_path / "runs").exists()
     missing = mpiexec(2, "-m", "mlp", "train", "--resume", "nowhere", cwd=tmp_path, timeout=60)
     assert missing.returncode == 2 and missing.stderr.count("error:") == 1, missing.stderr
+
+
+@pytest.mark.parametrize(("rank", "expected"), [
+    ("0", 'error: mlp under mpiexec -n 2 needs mpi4py, which is not installed; install it with: pip install '
+          '"numpy-mlp[mpi]"  (or pip install mpi4py)\n'),
+    ("1", ""),  # the other processes stay silent: process 0 says it
+])
+def test_mpiexec_without_mpi4py_says_how_to_install_it_once(tmp_path, rank, expected):
+    code = "import sys; sys.modules['mpi4py'] = None; from mlp.cli import main; main(['train', 'spirals'])"
+    env = os.environ | {"PMI_SIZE": "2", "PMI_RANK": rank}  # what mpiexec -n 2 sets, without starting MPI
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stderr) == (2, expected)

@@ -17,7 +17,7 @@ from mlp.cli.common import (
 )
 from mlp.config import ConfigError, read, resolve_spec
 from mlp.interrupts import exit_code
-from mlp.parallel import StartupError, mpi_world
+from mlp.parallel import StartupError, launcher_rank, mpi_world
 from mlp.rundir import LAST_FILE
 from mlp.trained import load_trained
 from mlp.training import DivergenceError
@@ -61,9 +61,9 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
       mlp train --resume runs/latest --epochs 30
       mpiexec -n 2 mlp train mnist                     # data-parallel, 2 processes
     """
+    if launcher_rank() != 0:
+        ctx.meta[SILENT_ERRORS] = True  # under mpiexec, process 0 says what went wrong, once
     world = mpi_world()  # started by mpiexec -n K: train data-parallel (mlp.parallel)
-    if world is not None and world.Get_rank() != 0:
-        ctx.meta[SILENT_ERRORS] = True  # process 0 says what went wrong, once
     checkpoint, base = None, None
     if resume is not None:
         if config_file is not None:
