@@ -66,3 +66,31 @@ def stop_signals() -> Iterator[StopRequests]:
         _active = None
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+class Interrupted:
+    """The stop signal that ended a ``signals_as_interrupts`` block (``None`` if none did)."""
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+
+    def _raise(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signal.Signals(signum)
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[Interrupted]:
+    """Within the block, SIGTERM and SIGHUP interrupt as Ctrl-C does (``KeyboardInterrupt``): for a process that
+    only waits on others (``mlp sweep``), which it then stops in their own way. Ignored signals stay ignored."""
+    interrupted = Interrupted()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = {signum: signal.signal(signum, interrupted._raise) for signum in STOP_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    try:
+        yield interrupted
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -221,3 +221,41 @@ def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, 
         raise ValueError("no misclassified rows to show")
     fig = _image_grid(images.reshape(-1, side, side), 8, title, labels=labels)
     return _save(fig, path)
+
+
+def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
+               curves: dict[str, list[dict[str, Any]]], path: str | Path, title: str | None = None) -> Path:
+    """Write a sweep's picture to the PNG ``path``: one panel per swept parameter, the ``metric`` of every trial
+    against the parameter's value (a log axis for a ``log_uniform`` one, the values in order for a list of
+    words), and a last panel with ``metric`` per epoch of the trials in ``curves`` (trial name -> its history's
+    records), the best ones. ``rows``: ``results.csv``'s rows (failed trials have an empty metric)."""
+    scored = [row for row in rows if row.get(metric) not in (None, "")]
+    if not scored:
+        raise ValueError(f"no trial of the sweep has a {metric}; nothing to plot")
+    fig, axes = _new_figure(len(space) + 1, title)
+    # losses of good and bad trials are orders of magnitude apart
+    scale = "log" if "loss" in metric and min(float(row[metric]) for row in scored) > 0 else "linear"
+    for ax, (name, spec) in zip(axes, space.items(), strict=False):
+        kind, values = next(iter(spec.items()))
+        ys = [float(row[metric]) for row in scored]
+        try:
+            xs: list[Any] = [float(row[name]) for row in scored]
+        except ValueError:  # words: placed at their position in the list of values
+            order = [str(v) for v in values]
+            xs = [order.index(row[name]) for row in scored]
+            ax.set_xticks(range(len(order)), order)
+        ax.plot(xs, ys, "o", alpha=0.8)
+        if kind == "log_uniform":
+            ax.set_xscale("log")
+        ax.set(xlabel=name, ylabel=metric, yscale=scale)
+        ax.grid(alpha=0.3)
+    last = axes[-1]
+    for label, records in curves.items():
+        points = [(r.get("epoch", i + 1), r[metric]) for i, r in enumerate(records)
+                  if isinstance(r.get(metric), int | float) and math.isfinite(r[metric])]
+        last.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=label)
+    last.set(xlabel="epoch", ylabel=metric, yscale=scale, title=f"learning curves of the best {len(curves)}")
+    last.grid(alpha=0.3)
+    if curves:
+        last.legend()
+    return _save(fig, path)

@@ -210,7 +210,7 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
 
 
 def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
-          communicator: Communicator | None = None) -> RunResult:
+          communicator: Communicator | None = None, run_dir: Path | None = None) -> RunResult:
     """Train ``spec`` (``mlp.config.resolve_spec``) in a new run directory under its ``output.dir``, or
     continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
 
@@ -220,6 +220,8 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     ``communicator``: train data-parallel (``mlp.parallel``) with the processes of an MPI communicator, each
     calling ``train``; process 0 writes the run directory and prints, the others only compute. Until every
     process has agreed to start (``agree_to_start``), a problem in any of them stops all with a ``StartupError``.
+
+    ``run_dir``: train in this folder (made if missing), not in a new timestamped one (``mlp sweep``'s trials).
     """
     started = time.perf_counter()
     config = spec.config
@@ -231,7 +233,7 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
         dataset = load_run_data(config["data"], config["seed"], console)
         model = build_model(spec, dataset)
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
-        return _run(spec, resume, (dataset, model, class_weight), console, started, parallel)
+        return _run(spec, resume, (dataset, model, class_weight), console, started, parallel, run_dir)
     except Exception as err:
         if parallel is not None and not parallel.started:
             parallel.start(err)  # every process stops, with this error
@@ -246,7 +248,7 @@ def _data_parallel(communicator: Communicator, micro_batches: int) -> DataParall
 
 
 def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential, Any], console: Console,
-         started: float, parallel: DataParallel | None) -> RunResult:
+         started: float, parallel: DataParallel | None, into: Path | None) -> RunResult:
     """The run directory's part of ``train``: everything written, and the training in between."""
     config = spec.config
     dataset, model, _ = objects
@@ -256,6 +258,9 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
     with stop_signals() as stop:
         if resume is not None:
             run_dir = resume.parent
+        elif into is not None:
+            into.mkdir(parents=True, exist_ok=True)
+            run_dir = into
         else:
             run_dir = new_run_dir(config["output"]["dir"], config["name"])
             point_latest(run_dir)

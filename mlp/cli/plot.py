@@ -11,14 +11,23 @@ from mlp.cli.common import debug_option
 from mlp.dense import Dense
 from mlp.history import History
 from mlp.metrics import confusion_matrix
-from mlp.plots import plot_confusion_matrix, plot_gradient_norms, plot_history, plot_misclassified, plot_weights
+from mlp.plots import (
+    plot_confusion_matrix,
+    plot_gradient_norms,
+    plot_history,
+    plot_misclassified,
+    plot_sweep,
+    plot_weights,
+)
 from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, NORMS_JSON
+from mlp.sweep import is_sweep, read_results, trial_history
 from mlp.trained import load_rows, load_trained
 
 DEFAULT_OUT = "learning_curves.png"
 NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"
 CONFUSION_OUT, MISTAKES_OUT = "confusion_matrix.png", "most_confused.png"
 MISTAKES_SHOWN = 32
+SWEEP_OUT, BEST_CURVES = "sweep.png", 3
 
 
 def find_history(run: Path) -> Path:
@@ -43,6 +52,15 @@ def read_history(path: Path) -> History:
     if not history.records:
         raise ValueError(f"{path} has no epochs yet; nothing to plot")
     return history
+
+
+def plot_sweep_folder(folder: Path, out: Path) -> Path:
+    """``sweep.png`` of a sweep folder: its results against each parameter, and the best trials' curves."""
+    described, rows = read_results(folder)
+    metric = described["metric"]
+    best = [row for row in rows if row.get(metric)][:BEST_CURVES]
+    curves = {f"trial {row['trial']}": trial_history(folder, row["run_dir"]) for row in best}
+    return plot_sweep(described["space"], metric, rows, curves, out, title=f"{folder.resolve().name}: {metric}")
 
 
 def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusion: bool,
@@ -102,12 +120,19 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     --weights and --confusion draw from the run's model.npz. RUN_DIR is a run directory written by
     `mlp train`, or its history.json. Needs matplotlib: pip install "numpy-mlp[plot]".
 
+    A sweep folder written by `mlp sweep` gets sweep.png: the metric of every trial against each swept
+    parameter, and the learning curves of the best trials.
+
     \b
     Examples:
       mlp plot runs/latest
       mlp plot runs/latest --weights --confusion
       mlp plot runs/latest/history.json --out curves.png
+      mlp plot sweeps/lr_width
     """
+    if is_sweep(run_dir):
+        click.echo(f"wrote {plot_sweep_folder(run_dir, out or run_dir / SWEEP_OUT)}")
+        return
     history_path = find_history(run_dir)
     run = history_path.parent
     out = out or run / DEFAULT_OUT

@@ -1,0 +1,111 @@
+"""``mlp sweep``: many short runs of one config over a search space, on local processes or a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from mlp.cli.common import INTERRUPTED, debug_option
+from mlp.interrupts import exit_code, signals_as_interrupts
+from mlp.sweep import RESULTS_FILE, Sweep, pending, results_table, run_dask, run_local, start, write_results
+
+TABLE_ROWS = 20  # the best rows printed; results.csv has them all
+
+
+@click.command()
+@click.argument("sweep_file", metavar="SWEEP.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="The sweep folder (default: sweeps/<the file's name>). Running again in it resumes the sweep.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Local worker processes (default: the cores).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local:N",
+              help="Run the trials on a Dask cluster: a running scheduler, or a local one of N worker processes "
+                   "(the dask extra).")
+@debug_option
+@click.pass_context
+def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | None, scheduler: str | None) -> None:
+    """Train every trial of SWEEP.yaml: a base config and a space of values for its keys.
+
+    \b
+    SWEEP.yaml:
+      base: mnist_fast                      # a recipe, a config file, or an inline mapping
+      space:
+        optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}
+        model.layers.0.dense: [256, 512, 1024]
+      method: random                        # or grid: every combination of the lists
+      trials: 12
+      seed: 0
+      metric: val_loss                      # default: the base's output.monitor
+
+    Every trial is checked before any runs. Each is a run directory under SWEEP_DIR/trials/ (mlp evaluate,
+    mlp plot and --resume work on it), seeded from the sweep's seed and its index, so its result is the same on
+    any backend. SWEEP_DIR gets results.csv (best first) and best.yaml. Ctrl-C stops the running trials at
+    their next batch; the same command resumes the sweep. `mlp plot SWEEP_DIR` draws it.
+
+    \b
+    Examples:
+      mlp sweep lr_width.yaml --jobs 2
+      mlp sweep lr_width.yaml --scheduler local:2
+      mlp sweep lr_width.yaml --scheduler tcp://10.0.0.5:8786
+    """
+    if jobs is not None and scheduler is not None:
+        raise click.UsageError("give --jobs (local processes) or --scheduler (Dask), not both")
+    folder = out if out is not None else Path("sweeps") / sweep_file.stem
+    plan = start(sweep_file, folder)
+    todo, outcomes = pending(plan)
+    workers = jobs or os.cpu_count() or 1
+    where = f"Dask at {scheduler}" if scheduler else f"{workers} local process{'es' * (workers > 1)}"
+    click.echo(f"sweep    {len(plan.trials)} trials ({plan.method}) -> {folder}, ranked by {plan.metric}; "
+               f"{len(outcomes)} done, {len(todo)} to run on {where}")
+    results = run_dask(plan, todo, scheduler) if scheduler else run_local(plan, todo, workers)
+    interrupted = False
+    with signals_as_interrupts() as signals, tqdm(total=len(plan.trials), initial=len(outcomes), unit="trial",
+                                                   file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        try:
+            for outcome in results:
+                outcomes[outcome.index] = outcome.result
+                bar.write(_trial_line(plan, outcome.index, outcome.result), file=sys.stdout)
+                bar.update()
+        except KeyboardInterrupt:
+            interrupted = True
+    rows = results_table(plan, outcomes)
+    write_results(plan, rows)
+    _print_table(plan, rows)
+    click.echo(f"saved    {folder / RESULTS_FILE}" + (f", {folder / 'best.yaml'}" if rows and rows[0].get(
+        plan.metric) is not None else ""))
+    if interrupted:
+        click.echo(f"stopped  the running trials saved where they were; continue with: mlp sweep {sweep_file} "
+                   f"--out {folder}")
+        ctx.exit(exit_code(signals.received.name) if signals.received is not None else INTERRUPTED)
+
+
+def _values(values: dict[str, Any]) -> str:
+    return "  ".join(f"{key}={_number(value)}" for key, value in values.items())
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _trial_line(plan: Sweep, index: int, result: dict[str, Any]) -> str:
+    score = f"{plan.metric} {result['metric']:.4f}" if result["metric"] is not None else result["message"]
+    test = "  ".join(f"test_{k} {v:.4f}" for k, v in (result.get("test") or {}).items())
+    return (f"trial {index:<3} {_values(plan.trials[index])}  {score}  {test}  ({result['status']}, "
+            f"{result['epochs']} epochs)").replace("  ()", "")
+
+
+def _print_table(plan: Sweep, rows: list[dict[str, Any]]) -> None:
+    columns = ["trial", *(p.path for p in plan.space), plan.metric, *(k for k in rows[0] if k.startswith("test_")),
+               "status"]
+    shown = [[_number(row.get(column, "")) if row.get(column) is not None else "-" for column in columns]
+             for row in rows[:TABLE_ROWS]]
+    widths = [max(len(str(c)), *(len(r[i]) for r in shown)) for i, c in enumerate(columns)]
+    click.echo("  ".join(f"{c:<{w}}" for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in shown:
+        click.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
+    if len(rows) > TABLE_ROWS:
+        click.echo(f"... {len(rows) - TABLE_ROWS} more in {RESULTS_FILE}")

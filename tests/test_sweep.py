@@ -1,0 +1,207 @@
+"""``mlp sweep``: a grid on spirals with 2 local processes and with a real Dask LocalCluster of 2 workers gives the
+same results; a random search draws the same trials every time; a killed sweep resumes, and Ctrl-C stops it so
+that it resumes; a trial that fails is recorded and the sweep goes on; a bad key fails before anything runs; and
+``mlp plot`` draws the sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_error, invoke
+
+from mlp.sweep import load_sweep, trial_seed
+
+BASE = """base:
+  data: {dataset: spirals, samples: %d}
+  model: {layers: [{dense: %d, activation: relu}, {dense: 2}]}
+  optimizer: {name: adam, lr: 0.01}
+  training: {epochs: %d, batch_size: 32}
+"""
+GRID = BASE % (400, 16, 3) + """space:
+  optimizer.lr: [0.01, 0.1]
+  model.layers.0.dense: [8, 16]
+seed: 3
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def results(folder: Path) -> list[dict[str, str]]:
+    """results.csv without the columns that name places."""
+    with open(folder / "results.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "run_dir"} for row in csv.DictReader(f)]
+
+
+def weights(folder: Path, trial: int) -> dict[str, np.ndarray]:
+    with np.load(folder / "trials" / f"trial-{trial:03d}" / "model.npz") as f:
+        return {key: f[key] for key in f.files if key.startswith("param/")}
+
+
+def sweep_command(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlp", "sweep", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_local_processes_and_a_dask_cluster_give_the_same_trials(tmp_path):
+    pytest.importorskip("distributed")
+    path = write(tmp_path, "grid.yaml", GRID)
+    local = sweep_command(str(path), "--jobs", "2", "--out", "local", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    dask = sweep_command(str(path), "--scheduler", "local:2", "--out", "dask", cwd=tmp_path)
+    assert dask.returncode == 0, dask.stderr
+    assert results(tmp_path / "local") == results(tmp_path / "dask")
+    rows = results(tmp_path / "local")
+    assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
+    losses = [float(row["val_loss"]) for row in rows]
+    assert losses == sorted(losses)  # best first
+    for trial in range(4):
+        for key, value in weights(tmp_path / "local", trial).items():
+            np.testing.assert_array_equal(value, weights(tmp_path / "dask", trial)[key])
+    assert local.stdout.count("trial ") >= 4 and "optimizer.lr=0.1  model.layers.0.dense=16" in local.stdout
+    best = (tmp_path / "local" / "best.yaml").read_text()
+    assert best == (tmp_path / "local" / "trials" / f"trial-{int(rows[0]['trial']):03d}" / "config.yaml").read_text()
+    # every trial is an ordinary run directory
+    assert invoke("evaluate", tmp_path / "local" / "trials" / "trial-000").exit_code == 0
+
+
+def test_trials_are_seeded_from_the_sweep_seed_and_their_index(tmp_path):
+    path = write(tmp_path, "random.yaml", BASE % (400, 8, 2) + """space:
+  optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}
+  model.layers.0.activation: [relu, tanh]
+  training.batch_size: {choice: [16, 32]}
+method: random
+trials: 5
+seed: 7
+""")
+    first, second = load_sweep(path, tmp_path / "a"), load_sweep(path, tmp_path / "b")
+    assert first.trials == second.trials and len(first.trials) == 5
+    assert all(1e-4 <= t["optimizer.lr"] <= 1e-1 for t in first.trials)
+    assert [c["seed"] for c in first.configs] == [trial_seed(7, i) for i in range(5)]
+    assert len({c["seed"] for c in first.configs}) == 5
+    assert first.configs[2]["training"]["batch_size"] == first.trials[2]["training.batch_size"]
+
+
+def start_sweep(path: Path, folder: str, cwd: Path) -> subprocess.Popen:
+    """A sweep in a session of its own (so that the test can stop it and its workers, and nothing else)."""
+    return subprocess.Popen([sys.executable, "-m", "mlp", "sweep", str(path), "--jobs", "2", "--out", folder], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_a_finished_trial(process: subprocess.Popen, folder: Path) -> None:
+    deadline = time.monotonic() + 300
+    while not list(folder.glob("trials/*/trial.json")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+
+
+SLOW = BASE % (30000, 128, 6) + """space:
+  optimizer.lr: [0.001, 0.003, 0.01, 0.03]
+"""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    path = write(folder, "slow.yaml", SLOW)
+    result = sweep_command(str(path), "--jobs", "2", "--out", "sweep", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder / "sweep"
+
+
+def test_a_killed_sweep_resumes_where_it_was(tmp_path, uninterrupted):
+    path = write(tmp_path, "slow.yaml", SLOW)
+    process = start_sweep(path, "sweep", tmp_path)
+    wait_for_a_finished_trial(process, tmp_path / "sweep")
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep and its workers: the session this test started
+    process.communicate()
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in (tmp_path / "sweep").glob("trials/*/trial.json")}
+    again = sweep_command(str(path), "--jobs", "2", "--out", "sweep", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(finished)} done, {4 - len(finished)} to run" in again.stdout
+    for name, mtime in finished.items():  # not run again
+        assert (tmp_path / "sweep" / "trials" / name / "trial.json").stat().st_mtime_ns == mtime
+    assert results(tmp_path / "sweep") == results(uninterrupted)
+
+
+def test_ctrl_c_stops_the_running_trials_where_they_can_resume(tmp_path, uninterrupted):
+    path = write(tmp_path, "slow.yaml", SLOW)
+    process = start_sweep(path, "sweep", tmp_path)
+    wait_for_a_finished_trial(process, tmp_path / "sweep")
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "continue with: mlp sweep" in out and "Traceback" not in err
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "sweep").glob("trials/*/trial.json")]
+    assert "completed" in statuses
+    again = sweep_command(str(path), "--jobs", "2", "--out", "sweep", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert results(tmp_path / "sweep") == results(uninterrupted)
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
+    path = write(tmp_path, "fail.yaml", BASE % (400, 8, 2) + """space:
+  optimizer.lr: [0.01, 1.0e+30]
+""")
+    result = sweep_command(str(path), "--jobs", "2", "--out", "sweep", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = results(tmp_path / "sweep")
+    assert [(row["trial"], row["status"]) for row in rows] == [("0", "completed"), ("1", "failed")]
+    assert rows[1]["message"].startswith("training diverged: the loss is")
+    assert "trial 1   optimizer.lr=1e+30  training diverged" in result.stdout
+    again = sweep_command(str(path), "--jobs", "2", "--out", "sweep", cwd=tmp_path)
+    assert "2 done, 0 to run" in again.stdout  # a failed trial is a result: not run again
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("base: spirals\nspace: {optimizer.lrr: [0.1, 0.2]}\n",
+     "trial 0 (optimizer.lrr=0.1): unknown key 'lrr' in optimizer (adam) (did you mean 'lr'?)"),
+    ("base: spirals\nspace: {optimizer.lr: {log_uniform: [0.1, 0.01]}}\nmethod: random\ntrials: 2\n",
+     "space.optimizer.lr.log_uniform needs 0 < low < high, got [0.1, 0.01]"),
+    ("base: spirals\nspace: {optimizer.lr: {uniform: [0.01, 0.1]}}\n",
+     "space.optimizer.lr is a uniform range, which a grid cannot list; give its values as a list, or use method: "
+     "random"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\n",
+     "method: random needs trials, an integer >= 1; got None"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmetric: f1\n", "metric: unknown metric 'f1'"),
+    ("base: nosuchrecipe\nspace: {optimizer.lr: [0.1]}\n", "nosuchrecipe: no such config file"),
+    ("base: spirals\nspaces: {}\n", "unknown key 'spaces'"),
+])
+def test_a_bad_sweep_fails_before_any_trial_runs(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "bad.yaml", text)
+    assert_one_line_error(invoke("sweep", path), message)
+    assert not (tmp_path / "sweeps").exists()
+
+
+def test_another_sweep_in_the_same_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = write(tmp_path, "a.yaml", BASE % (200, 8, 1) + "space: {optimizer.lr: [0.01]}\n")
+    assert invoke("sweep", first, "--jobs", "1", "--out", "s").exit_code == 0
+    second = write(tmp_path, "b.yaml", BASE % (200, 8, 1) + "space: {optimizer.lr: [0.02]}\n")
+    assert_one_line_error(invoke("sweep", second, "--out", "s"), "s holds another sweep")
+
+
+def test_mlp_plot_draws_a_sweep(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "grid.yaml", BASE % (200, 8, 2) + """space:
+  optimizer.lr: [0.003, 0.03]
+  model.layers.0.activation: [relu, tanh]
+""")
+    assert invoke("sweep", path, "--jobs", "1").exit_code == 0
+    result = invoke("plot", "sweeps/grid")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sweeps" / "grid" / "sweep.png").stat().st_size > 10_000
