@@ -287,6 +287,7 @@ def pending(sweep: Sweep) -> tuple[list[int], dict[int, dict[str, Any]]]:
 def start(sweep_file: Path, folder: Path) -> Sweep:
     """Resolve the sweep and write ``sweep.yaml`` (a sweep folder keeps the sweep it was started with: running
     another one in it is refused)."""
+    folder = folder.absolute()  # the workers (a Dask cluster's) may run elsewhere, on a shared filesystem
     sweep = load_sweep(sweep_file, folder)
     described = yaml.safe_dump(sweep.describe(), sort_keys=False)
     stored = folder / SWEEP_FILE

@@ -132,6 +132,8 @@ def test_every_code_block_runs_as_written_offline_and_shows_what_it_prints(offli
             output = run_bash(code)
         elif lang == "python":
             output = run_python(code, namespace)
+        elif marker.startswith("file: "):  # a file the commands after it use: written where they run
+            (offline / marker.removeprefix("file: ")).write_text(code)
         elif lang == "yaml":  # the annotated config is a valid config
             (offline / "annotated.yaml").write_text(code)
             assert yaml.safe_load(code) and run_mlp(f"mlp config validate {offline / 'annotated.yaml'}")

@@ -77,6 +77,18 @@ def test_local_processes_and_a_dask_cluster_give_the_same_trials(tmp_path):
     assert invoke("evaluate", tmp_path / "local" / "trials" / "trial-000").exit_code == 0
 
 
+def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path = write(tmp_path, "grid.yaml", GRID)
+    local = sweep_command(str(path), "--jobs", "2", "--out", "local", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = sweep_command(str(path), "--scheduler", cluster.scheduler_address, "--out", "remote", cwd=tmp_path)
+    assert remote.returncode == 0, remote.stderr
+    assert f"on Dask at {cluster.scheduler_address}" in remote.stdout
+    assert results(tmp_path / "local") == results(tmp_path / "remote")
+
+
 def test_trials_are_seeded_from_the_sweep_seed_and_their_index(tmp_path):
     path = write(tmp_path, "random.yaml", BASE % (400, 8, 2) + """space:
   optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}
@@ -184,6 +196,20 @@ def test_a_bad_sweep_fails_before_any_trial_runs(tmp_path, monkeypatch, text, me
     path = write(tmp_path, "bad.yaml", text)
     assert_one_line_error(invoke("sweep", path), message)
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_jobs_and_a_scheduler_together_are_refused(tmp_path):
+    path = write(tmp_path, "grid.yaml", GRID)
+    result = invoke("sweep", path, "--jobs", "2", "--scheduler", "local:2")
+    assert result.exit_code == 2 and "give --jobs (local processes) or --scheduler (Dask), not both" in result.output
+
+
+def test_a_bad_local_cluster_size_is_named(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "grid.yaml", GRID)
+    assert_one_line_error(invoke("sweep", path, "--scheduler", "local:none"),
+                          "--scheduler local:N needs a number of workers >= 1, got 'local:none'")
 
 
 def test_another_sweep_in_the_same_folder_is_refused(tmp_path, monkeypatch):
