@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -53,19 +53,29 @@ def stop_signals() -> Iterator[StopRequests]:
         yield _active
         return
     requests = StopRequests()
+    with _handled(requests._handle):
+        _active = requests
+        try:
+            yield requests
+        finally:
+            _active = None
+
+
+@contextmanager
+def _handled(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Within the block, ``handler`` handles the stop signals (in the main thread: elsewhere Python runs no
+    handlers, and nothing changes); the previous handlers come back afterwards. A signal the process ignores
+    stays ignored: `nohup` ignores SIGHUP so that training outlives the terminal."""
     if threading.current_thread() is not threading.main_thread():
-        yield requests
+        yield
         return
-    # A signal the process ignores stays ignored: `nohup` ignores SIGHUP so that training outlives the terminal.
-    previous = {signum: signal.signal(signum, requests._handle) for signum in STOP_SIGNALS
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS
                 if signal.getsignal(signum) is not signal.SIG_IGN}
-    _active = requests
     try:
-        yield requests
+        yield
     finally:
-        _active = None
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
 
 
 class Interrupted:
@@ -84,13 +94,5 @@ def signals_as_interrupts() -> Iterator[Interrupted]:
     """Within the block, SIGTERM and SIGHUP interrupt as Ctrl-C does (``KeyboardInterrupt``): for a process that
     only waits on others (``mlp sweep``), which it then stops in their own way. Ignored signals stay ignored."""
     interrupted = Interrupted()
-    if threading.current_thread() is not threading.main_thread():
+    with _handled(interrupted._raise):
         yield interrupted
-        return
-    previous = {signum: signal.signal(signum, interrupted._raise) for signum in STOP_SIGNALS
-                if signal.getsignal(signum) is not signal.SIG_IGN}
-    try:
-        yield interrupted
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

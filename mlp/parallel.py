@@ -24,6 +24,11 @@ Validation (and test) rows are evaluated in fixed blocks of ``EVAL_ROWS``, share
 and the blocks' sums are added in block order. A stop signal received by any process stops all of them at the
 same batch boundary (the flags travel with each step's metrics).
 
+BLAS runs on one thread in each process while it trains or evaluates data-parallel (``blas.one_thread``):
+OpenBLAS's sgemm rounds differently with another number of threads, which would make the result depend on how
+the cores are shared out. One process per core is the layout that uses a machine fully, and never
+oversubscribes it.
+
 ``communicator`` is an mpi4py communicator (``MPI.COMM_WORLD``) or anything with its methods ``Get_rank``,
 ``Get_size``, ``Alltoall``, ``Allgather``, ``allgather`` and ``bcast``; ``SingleProcess`` is the communicator of one
 process, which computes exactly what ``K`` processes compute. ``import mlp`` never imports mpi4py.
@@ -40,7 +45,6 @@ import numpy as np
 
 from mlp.extras import require
 from mlp.losses import Loss
-from mlp.native import blas
 from mlp.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
 from mlp.weights import tally
@@ -249,16 +253,6 @@ def _micro_batch_masks(model: Sequential) -> Iterator[Any]:
             layer.rng = rng
 
 
-def share_cores(local_processes: int) -> int | None:
-    """Give this process its share of the machine's cores for BLAS, ``cores // local_processes`` (at least 1),
-    unless ``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` says otherwise; the threads set, or ``None``."""
-    if os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // max(1, local_processes))
-    return threads if blas.set_threads(threads) else None
-
-
 class StartupError(ValueError):
     """A process of a data-parallel run could not start (a file it cannot read, a run folder it cannot lock):
     every process stops before training, and the message says which process and why."""
@@ -287,12 +281,9 @@ def launcher_rank() -> int:
 
 
 def mpi_world() -> Any | None:
-    """``MPI.COMM_WORLD`` when a launcher (``mpiexec -n K``, K > 1) started this process, with this process's
-    share of the machine's cores for BLAS (``share_cores``); ``None`` otherwise, without importing mpi4py."""
+    """``MPI.COMM_WORLD`` when a launcher (``mpiexec -n K``, K > 1) started this process; ``None`` otherwise,
+    without importing mpi4py."""
     sizes = [int(os.environ[name]) for name in SIZE_VARIABLES if os.environ.get(name, "").isdigit()]
     if not sizes or max(sizes) <= 1:
         return None
-    mpi = require("mpi4py.MPI", "mpi", f"mlp under mpiexec -n {max(sizes)}", "mpi4py")
-    world = mpi.COMM_WORLD
-    share_cores(world.Split_type(mpi.COMM_TYPE_SHARED).Get_size())  # the processes on this machine
-    return world
+    return require("mpi4py.MPI", "mpi", f"mlp under mpiexec -n {max(sizes)}", "mpi4py").COMM_WORLD

@@ -225,14 +225,17 @@ def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, 
 
 def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
                curves: dict[str, list[dict[str, Any]]], path: str | Path, title: str | None = None) -> Path:
-    """Write a sweep's picture to the PNG ``path``: one panel per swept parameter, the ``metric`` of every trial
-    against the parameter's value (a log axis for a ``log_uniform`` one, the values in order for a list of
-    words), and a last panel with ``metric`` per epoch of the trials in ``curves`` (trial name -> its history's
-    records), the best ones. ``rows``: ``results.csv``'s rows (failed trials have an empty metric)."""
+    """Write a sweep's picture to the PNG ``path``: one panel per swept parameter (of more than one value), the
+    ``metric`` of every trial against the parameter's value (a log axis for a ``log_uniform`` one, the values in
+    order for a list of words), and a last panel with ``metric`` per epoch of the trials in ``curves`` (trial name
+    -> its history's records), the best ones. ``rows``: ``results.csv``'s rows (failed trials have no metric)."""
     scored = [row for row in rows if row.get(metric) not in (None, "")]
     if not scored:
         raise ValueError(f"no trial of the sweep has a {metric}; nothing to plot")
+    space = {name: spec for name, spec in space.items() if next(iter(spec.items()))[1][1:]}  # one value: not swept
     fig, axes = _new_figure(len(space) + 1, title)
+    from matplotlib.ticker import MaxNLocator  # after _new_figure, which says how to install matplotlib
+
     # losses of good and bad trials are orders of magnitude apart
     scale = "log" if "loss" in metric and min(float(row[metric]) for row in scored) > 0 else "linear"
     for ax, (name, spec) in zip(axes, space.items(), strict=False):
@@ -255,6 +258,7 @@ def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[st
                   if isinstance(r.get(metric), int | float) and math.isfinite(r[metric])]
         last.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=label)
     last.set(xlabel="epoch", ylabel=metric, yscale=scale, title=f"learning curves of the best {len(curves)}")
+    last.xaxis.set_major_locator(MaxNLocator(integer=True))
     last.grid(alpha=0.3)
     if curves:
         last.legend()

@@ -30,7 +30,6 @@ import itertools
 import json
 import math
 import multiprocessing
-import os
 import re
 import signal
 from collections.abc import Callable, Iterator
@@ -220,15 +219,15 @@ def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str,
 
 
 # -- one trial, in whatever process runs it --------------------------------------------------------------------
-def run_trial(config: dict[str, Any], run_dir: str, metric: str, threads: int | None = None) -> dict[str, Any]:
+def run_trial(config: dict[str, Any], run_dir: str, metric: str) -> dict[str, Any]:
     """Train one trial in ``run_dir`` (resuming it from its ``last.npz`` if it was interrupted), write its outcome
     to ``trial.json`` and return it: status, the metric, test scores, epochs, seconds, and the message of a trial
-    that failed. Runs in a worker process (local or Dask); ``threads``: BLAS threads for it."""
+    that failed. Runs in a worker process (local or Dask), with BLAS on one thread: OpenBLAS rounds differently
+    with other thread counts, and a trial's result must not depend on how many run side by side."""
     from mlp import run  # here: a worker imports what it runs
     from mlp.training import DivergenceError
 
-    if threads is not None:
-        blas.set_threads(threads)
+    blas.set_threads(1)
     folder = Path(run_dir)
     last = folder / LAST_FILE
     outcome: dict[str, Any] = {"status": "failed", "metric": None, "test": None, "epochs": 0, "message": ""}
@@ -304,15 +303,12 @@ def _ignore_interrupts() -> None:
 
 
 def run_local(sweep: Sweep, todo: list[int], jobs: int) -> Iterator[Outcome]:
-    """Run trials ``todo`` in ``jobs`` local worker processes (each with ``cores // jobs`` BLAS threads), yielding
-    each outcome as it finishes. On Ctrl-C (or any error here) the trials not started are dropped and the workers
-    get SIGTERM: a running trial stops at its next batch, saving where it was (``mlp.interrupts``), and resumes
-    when the sweep is run again."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    """Run trials ``todo`` in ``jobs`` local worker processes, yielding each outcome as it finishes. On Ctrl-C (or
+    any error here) the trials not started are dropped and the workers get SIGTERM: a running trial stops at its
+    next batch, saving where it was (``mlp.interrupts``), and resumes when the sweep is run again."""
     # spawn: a fresh interpreter per worker; a fork would copy this process's BLAS threads in an unknown state
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts)
-    futures = {pool.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, threads): i
-               for i in todo}
+    futures = {pool.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric): i for i in todo}
     try:
         for future in as_completed(futures):
             index = futures[future]
@@ -341,13 +337,12 @@ def run_dask(sweep: Sweep, todo: list[int], scheduler: str) -> Iterator[Outcome]
         cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                            dashboard_address=None)
         address: Any = cluster
-        threads = max(1, (os.cpu_count() or 1) // int(workers))
     else:
-        address, threads = scheduler, None
+        address = scheduler
     try:
         with distributed.Client(address) as client:
-            futures = {client.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, threads,
-                                     pure=False, key=f"mlp-trial-{i}"): i for i in todo}
+            futures = {client.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, pure=False,
+                                     key=f"mlp-trial-{i}"): i for i in todo}
             for future in distributed.as_completed(futures):
                 index = futures[future]
                 yield Outcome(index, sweep.trials[index], future.result())

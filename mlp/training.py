@@ -15,6 +15,7 @@ any batch boundary resumes as if it had never stopped; stop signals are held unt
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from mlp.checkpoint import restore
 from mlp.history import History
 from mlp.interrupts import StopRequests, stop_signals
 from mlp.losses import Loss
-from mlp.native import fpenv
+from mlp.native import blas, fpenv
 from mlp.optim import Optimizer
 from mlp.parallel import DEFAULT_MICRO_BATCHES, Communicator, DataParallel
 from mlp.schedules import Schedule
@@ -88,7 +89,7 @@ def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_
         if not sample_weight.sum() > 0:
             raise ValueError("evaluate: the sample weights sum to 0; give some row a positive weight")
     if parallel is not None:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas.one_thread():
             value, correct, counted = parallel.evaluate(model, loss, x, y, sample_weight)
         return {"loss": value} | ({"accuracy": correct / counted} if loss.classification else {})
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -334,7 +335,8 @@ def fit(
         communicator: train data-parallel with the processes of an mpi4py communicator (``MPI.COMM_WORLD``),
             each calling ``fit`` with the same arguments (``mlp.parallel``): each batch is cut into
             ``micro_batches`` (a power of two that the number of processes divides), whose gradients are added in
-            one fixed order, so the result is bit-identical for any number of processes.
+            one fixed order, so the result is bit-identical for any number of processes. BLAS runs on one thread
+            meanwhile (its sums round differently with other thread counts): run one process per core.
 
     Returns:
         the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
@@ -367,7 +369,7 @@ def fit(
         state.epoch = state.position.epoch
     # Overflow on the way to a NaN is reported once, clearly, as a divergence, not as NumPy warnings.
     with (np.errstate(over="ignore", invalid="ignore", divide="ignore"), stop_signals() as stop,
-          fpenv.flush_denormals(flush_denormals)):
+          fpenv.flush_denormals(flush_denormals), blas.one_thread() if state.parallel else contextlib.nullcontext()):
         for callback in callbacks:
             callback.on_train_begin(state)
         forced = False

@@ -37,7 +37,7 @@ ROWS = 48_000
 BATCH = 128
 CASES = {"lecture 784-512-10": (784, 512, 10), "deep 784-256x5-10": (784, 256, 256, 256, 256, 256, 10)}
 # (processes, BLAS threads each, micro-batches; 0: fit without a communicator, as mlp train in one process)
-SETTINGS = [(1, 2, 0), (1, 1, 0), (1, 2, 8), (2, 1, 8), (2, 1, 2)]
+SETTINGS = [(1, 2, 0), (1, 1, 0), (1, 1, 8), (2, 1, 8), (2, 1, 2)]  # data-parallel runs BLAS on one thread
 BANDWIDTHS = {"10 Gb/s": 10e9 / 8, "100 Gb/s": 100e9 / 8}  # bytes/s
 LATENCY = 30e-6  # seconds per message between machines (TCP over Ethernet); an assumption, not measured here
 MACHINES = (1, 2, 4, 8, 16, 32, 64)

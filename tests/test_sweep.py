@@ -89,6 +89,30 @@ def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path)
     assert results(tmp_path / "local") == results(tmp_path / "remote")
 
 
+def test_any_number_of_workers_and_dask_give_the_same_trials_of_a_wide_network(tmp_path):
+    """OpenBLAS rounds a (rows, 784) x (784, 512) product differently on 1 and on 2 threads (Dask's workers have
+    one): every trial runs on one, so that neither the backend nor how many trials run side by side matters."""
+    pytest.importorskip("distributed")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "wide.npz", x=rng.random((500, 784), dtype=np.float32), y=rng.integers(0, 3, 500))
+    path = write(tmp_path, "wide.yaml", """base:
+  data: {dataset: npz, path: wide.npz}
+  model: {layers: [{dense: 512, activation: relu}, {dense: 3}]}
+  training: {epochs: 2, batch_size: 50}
+space:
+  optimizer.lr: [0.01, 0.05]
+""")
+    backends = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "dask": ["--scheduler", "local:2"]}
+    for out, backend in backends.items():
+        result = sweep_command(str(path), *backend, "--out", out, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    for out in ("jobs2", "dask"):
+        assert results(tmp_path / out) == results(tmp_path / "jobs1")
+        for trial in range(2):
+            for key, value in weights(tmp_path / "jobs1", trial).items():
+                np.testing.assert_array_equal(value, weights(tmp_path / out, trial)[key])
+
+
 def test_trials_are_seeded_from_the_sweep_seed_and_their_index(tmp_path):
     path = write(tmp_path, "random.yaml", BASE % (400, 8, 2) + """space:
   optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}

@@ -18,14 +18,17 @@ OpenBLAS's worker threads run these calls with their own flush-to-zero flags, no
 (``mlp.native.fpenv`` says why that does not bring denormals back into training).
 
 ``set_threads(n)`` sets how many threads that OpenBLAS uses from now on (``OPENBLAS_NUM_THREADS`` does it
-only before NumPy is imported): data-parallel training gives each of the processes on a machine its share
-of the cores (``mlp.parallel``).
+only before NumPy is imported), and ``one_thread()`` for the duration of a block. OpenBLAS's sgemm rounds
+differently with different thread counts (a (16, 784) x (784, 512) product differs in the last bits between 1
+and 2 threads here), so computations that must agree to the last bit across processes (``mlp.parallel``,
+``mlp.sweep``) run on one thread each.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +77,18 @@ def set_threads(n: int) -> bool:
     routine.argtypes, routine.restype = [ctypes.c_int], None
     routine(int(n))
     return True
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Within the block, NumPy's OpenBLAS uses one thread; the number it used comes back afterwards."""
+    previous = threads()
+    set_threads(1)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            set_threads(previous)
 
 
 def threads() -> int | None:
