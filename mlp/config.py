@@ -200,32 +200,38 @@ def find_config(name: str | Path) -> Path:
     return recipes()[str(name)]
 
 
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
-    and the run ``name`` defaults to the file's stem (``my_run.yaml`` -> ``my_run``)."""
-    path = Path(path)
+def read_yaml_file(path: Path, what: str = "config", missing: str = "") -> Any:
+    """The YAML value in the file ``path``, read within bounds (a regular file of at most ``MAX_CONFIG_BYTES``,
+    ``mlp.yamlfile``'s limits on aliases and depth); every problem is one ``ConfigError`` naming the file.
+    ``what`` names the kind of file; ``missing`` is added to the error for a file that does not exist."""
     if path.exists() and not path.is_file() and not path.is_dir():  # a device or a pipe: /dev/zero never ends
-        raise ConfigError(f"{path} is not a regular file; give a YAML config file")
+        raise ConfigError(f"{path} is not a regular file; give a YAML {what} file")
     try:
         if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a config "
+            raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a {what} "
                               f"(at most {MAX_CONFIG_BYTES:,})")
         text = path.read_text()
     except FileNotFoundError:
-        names = "" if path.suffix else f" or recipe (recipes: {', '.join(recipes())})"
-        raise ConfigError(f"{path}: no such config file{names}") from None
+        raise ConfigError(f"{path}: no such {what} file{missing}") from None
     except (IsADirectoryError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not a readable YAML file ({err})") from None
     try:
-        raw = safe_load(text)
+        return safe_load(text)
     except YAMLTooLargeError as err:
-        raise ConfigError(f"{path} is not a usable config: {err}") from None
+        raise ConfigError(f"{path} is not a usable {what}: {err}") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: malformed YAML: {err.problem or err.context}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: malformed YAML: {err}") from None
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
+    and the run ``name`` defaults to the file's stem (``my_run.yaml`` -> ``my_run``)."""
+    path = Path(path)
+    raw = read_yaml_file(path, missing="" if path.suffix else f" or recipe (recipes: {', '.join(recipes())})")
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from mlp.arrays import finite
 from mlp.builders import model_layers
 from mlp.checkpoint import load_checkpoint, save_model
 from mlp.config import RunSpec, resolve_spec
@@ -228,7 +229,8 @@ class _MLPEstimator(BaseEstimator):
         return train[0], train[1], train[2] if weights is not None else None, tuple(held)
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X, dtype=next(iter(self.model_.params.values())).dtype)
+        """``X`` in the network's dtype (every value must fit it: 1e39 is beyond float32), standardised if asked."""
+        x = finite(X, next(iter(self.model_.params.values())).dtype, "X", unit="feature")
         return self.standardizer_.transform(x) if self.standardizer_ is not None else x
 
     def _output(self, X: Any) -> tuple[np.ndarray, np.dtype]:
@@ -277,23 +279,32 @@ class _MLPEstimator(BaseEstimator):
         if not isinstance(state, dict) or state.get("estimator") != cls.__name__:
             what = state.get("estimator") if isinstance(state, dict) else "no scikit-learn estimator"
             raise ValueError(f"{path} holds {what}, not an {cls.__name__}; load it with the class that saved it")
-        estimator = cls(**_from_json(state["params"]))
-        estimator.model_ = checkpoint.model
-        estimator._optimizer = checkpoint.optimizer if checkpoint.optimizer is not None else None
-        estimator.history_ = checkpoint.history or History()
-        estimator.n_features_in_ = state["n_features_in"]
-        if state["feature_names_in"] is not None:
-            estimator.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
-        standardizer = state["standardizer"]
-        estimator.standardizer_ = Standardizer.from_state(standardizer) if standardizer is not None else None
-        estimator.loss_name_, estimator.loss_curve_, estimator.n_iter_ = state["loss"], state["loss_curve"], \
-            state["n_iter"]
-        estimator._rng = np.random.RandomState()
-        rng = state["rng"]
-        estimator._rng.set_state({**rng, "state": {"key": np.asarray(rng["state"]["key"], dtype=np.uint32),
-                                                   "pos": rng["state"]["pos"]}})
-        estimator._load_state(state)
+        try:
+            estimator = cls(**_from_json(state["params"]))
+            estimator._restore(checkpoint, state)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"{path} holds an {cls.__name__} whose saved state cannot be read ({type(err).__name__}: "
+                             f"{err}); save the estimator again") from None
         return estimator
+
+    def _restore(self, checkpoint: Any, state: dict[str, Any]) -> None:
+        """The fitted attributes ``save`` wrote (``state``) and the network, optimizer and history of the file."""
+        self.model_, self._optimizer = checkpoint.model, checkpoint.optimizer
+        self.history_ = checkpoint.history or History()
+        self.n_features_in_ = int(state["n_features_in"])
+        if self.n_features_in_ != self.model_.in_features:
+            raise ValueError(f"{self.n_features_in_} features, but the network takes {self.model_.in_features}")
+        if state["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        standardizer = state["standardizer"]
+        self.standardizer_ = Standardizer.from_state(standardizer) if standardizer is not None else None
+        self.loss_name_ = LOSSES.canonical(state["loss"])
+        self.loss_curve_, self.n_iter_ = list(state["loss_curve"]), int(state["n_iter"])
+        rng = state["rng"]
+        self._rng = np.random.RandomState()
+        self._rng.set_state({**rng, "state": {"key": np.asarray(rng["state"]["key"], dtype=np.uint32),
+                                              "pos": rng["state"]["pos"]}})
+        self._load_state(state)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         pass
@@ -405,6 +416,9 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.classes_ = np.asarray(state["classes"], dtype=np.dtype(state["classes_dtype"]))
+        outputs = self.model_.output_size(self.n_features_in_)
+        if self.classes_.ndim != 1 or not (outputs == len(self.classes_) or (outputs, len(self.classes_)) == (1, 2)):
+            raise ValueError(f"{len(self.classes_)} classes, but the network has {outputs} outputs")
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -41,20 +41,30 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mlp.config import MONITORS, ConfigError, find_config, load_file, recipes, resolve_spec, set_value
+from mlp.config import (
+    MONITORS,
+    ConfigError,
+    find_config,
+    load_file,
+    read_yaml_file,
+    recipes,
+    resolve_spec,
+    set_value,
+)
 from mlp.fileio import atomic_write, read_json, write_text
 from mlp.history import History
 from mlp.losses import LOSSES
 from mlp.messages import quoted
 from mlp.native import blas
 from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LAST_FILE, read_metrics
-from mlp.yamlfile import safe_load
 
 SWEEP_FILE, RESULTS_FILE, BEST_FILE = "sweep.yaml", "results.csv", "best.yaml"
 TRIALS, TRIAL_FILE = "trials", "trial.json"
 SWEEP_KEYS = ("base", "space", "method", "trials", "seed", "metric")
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform")
 DONE = ("completed", "stopped", "failed")  # a trial with one of these outcomes is not run again
+MAX_TRIALS = 10_000  # each trial is a run directory: more is a mistake in the file, not a sweep
+MAX_RESULTS_BYTES = 64 << 20  # results.csv of MAX_TRIALS trials is a few MB
 
 
 class SweepError(ValueError):
@@ -140,10 +150,7 @@ def _base(given: Any, folder: Path) -> dict[str, Any]:
 def load_sweep(path: Path, folder: Path) -> Sweep:
     """Read and resolve the sweep file ``path`` for the sweep folder ``folder``: every trial's config is resolved
     and checked, so that nothing runs if any trial cannot."""
-    try:
-        raw = safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SweepError(f"{path}: no such sweep file") from None
+    raw = read_yaml_file(path, "sweep")
     if not isinstance(raw, dict):
         raise SweepError(f"{path} must hold a mapping: base, space, method, trials, seed, metric")
     unknown = [key for key in raw if key not in SWEEP_KEYS]
@@ -188,12 +195,16 @@ def _trials(sweep: Sweep, trials: Any) -> list[dict[str, Any]]:
         if ranges:
             raise SweepError(f"space.{ranges[0].path} is a {ranges[0].kind} range, which a grid cannot list; give "
                              f"its values as a list, or use method: random")
-        combinations = list(itertools.product(*(p.values for p in sweep.space)))
-        if trials is not None and trials != len(combinations):
-            raise SweepError(f"a grid runs every combination ({len(combinations)}); remove trials: {trials}")
+        count = math.prod(len(p.values) for p in sweep.space)
+        if count > MAX_TRIALS:
+            raise SweepError(f"the grid has {count:,} combinations, more than {MAX_TRIALS:,} trials; list fewer "
+                             f"values, or use method: random with trials: N")
+        if trials is not None and trials != count:
+            raise SweepError(f"a grid runs every combination ({count}); remove trials: {trials}")
+        combinations = itertools.product(*(p.values for p in sweep.space))
         return [dict(zip((p.path for p in sweep.space), values, strict=True)) for values in combinations]
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise SweepError(f"method: random needs trials, an integer >= 1; got {quoted(trials)}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise SweepError(f"method: random needs trials, an integer from 1 to {MAX_TRIALS:,}; got {quoted(trials)}")
     rng = np.random.default_rng(sweep.seed)  # drawn in trial order: the same trials on any backend
     return [{p.path: p.draw(rng) for p in sweep.space} for _ in range(trials)]
 
@@ -392,11 +403,17 @@ def read_results(folder: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
     if not (folder / SWEEP_FILE).is_file() or not (folder / RESULTS_FILE).is_file():
         raise SweepError(f"{folder} is not a finished sweep folder (no {SWEEP_FILE} and {RESULTS_FILE}); run "
                          f"`mlp sweep SWEEP.yaml --out {folder}`")
-    described = safe_load((folder / SWEEP_FILE).read_text())
-    with open(folder / RESULTS_FILE, newline="") as f:
+    described = read_yaml_file(folder / SWEEP_FILE, "sweep")
+    if not isinstance(described, dict) or not isinstance(described.get("space"), dict) or "metric" not in described:
+        raise SweepError(f"{folder / SWEEP_FILE} is not a sweep written by `mlp sweep`")
+    results = folder / RESULTS_FILE
+    if results.stat().st_size > MAX_RESULTS_BYTES:
+        raise SweepError(f"{results} is {results.stat().st_size:,} bytes, more than a sweep's results can be")
+    with open(results, newline="") as f:
         return described, list(csv.DictReader(f))
 
 
 def trial_history(folder: Path, run_dir: str) -> list[dict[str, Any]]:
+    """A trial's history records (none if it has no history yet)."""
     path = folder / run_dir / HISTORY_JSON
-    return json.loads(path.read_text()) if path.is_file() else []
+    return History.from_json(path).records if path.is_file() else []

@@ -3,6 +3,7 @@ parallel grid search, reproducibility, weights, ``partial_fit``, saving, and the
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -137,6 +138,34 @@ def test_save_and_load_without_pickle(tmp_path, iris):
         MLPRegressor.load(tmp_path / "clf.npz")
 
 
+def rewrite_state(path, change):
+    """A model file whose estimator state ``change`` altered, with its checksum made to match: a hostile file."""
+    from mlp.checkpoint import META, _digest
+
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {key: f[key] for key in f.files}
+    meta = json.loads(str(arrays.pop(META)))
+    change(meta["extra"]["sklearn"])
+    meta["sha256"] = _digest(meta, arrays)
+    np.savez(path, **arrays, **{META: np.array(json.dumps(meta))})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda state: state["params"].update(layers=3), "TypeError"),
+    (lambda state: state.update(n_features_in=7), "ValueError: 7 features, but the network takes 4"),
+    (lambda state: state.update(classes=["a"]), "ValueError: 1 classes, but the network has 3 outputs"),
+    (lambda state: state.pop("rng"), "KeyError"),
+    (lambda state: state.update(loss="nonsense"), "unknown loss 'nonsense'"),
+])
+def test_a_hostile_estimator_file_is_one_error(tmp_path, iris, change, message):
+    x, y = iris
+    small(epochs=2).fit(x, y).save(tmp_path / "clf.npz")
+    rewrite_state(tmp_path / "clf.npz", change)
+    with pytest.raises(ValueError, match=r"clf\.npz holds an MLPClassifier whose saved state cannot be read") as err:
+        MLPClassifier.load(tmp_path / "clf.npz")
+    assert message in str(err.value) and "save the estimator again" in str(err.value)
+
+
 def test_partial_fit_continues_and_checks_classes(iris):
     x, y = iris
     clf = small()
@@ -254,6 +283,16 @@ def test_a_regressor_refuses_a_classification_loss_and_class_weights():
     with pytest.raises(ValueError, match=r"^loss softmax_cross_entropy is a classification loss; MLPRegressor takes "
                                          r"mse$"):
         MLPRegressor(loss="softmax_cross_entropy").fit(x, y)
+
+
+def test_values_beyond_float32_are_named_in_fit_and_predict(iris):
+    x, y = iris
+    big = x.copy()
+    big[3, 1] = 1e39
+    with pytest.raises(ValueError, match=r"^X row 3, feature 1 is 1e\+39, beyond the range of float32"):
+        small().fit(big, y)
+    with pytest.raises(ValueError, match=r"^X row 3, feature 1 is 1e\+39, beyond the range of float32"):
+        small(epochs=1).fit(x, y).predict(big)
 
 
 def test_one_class_is_refused_with_a_message(iris):

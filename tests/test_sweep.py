@@ -210,16 +210,41 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
      "space.optimizer.lr is a uniform range, which a grid cannot list; give its values as a list, or use method: "
      "random"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\n",
-     "method: random needs trials, an integer >= 1; got None"),
+     "method: random needs trials, an integer from 1 to 10,000; got None"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmetric: f1\n", "metric: unknown metric 'f1'"),
     ("base: nosuchrecipe\nspace: {optimizer.lr: [0.1]}\n", "nosuchrecipe: no such config file"),
     ("base: spirals\nspaces: {}\n", "unknown key 'spaces'"),
+    ("base: spirals\nspace: {optimizer.lr: [%s], optimizer.beta1: [%s], optimizer.beta2: [%s]}\n"
+     % ((", ".join(str(i / 1000) for i in range(1, 100)),) * 3),
+     "the grid has 970,299 combinations, more than 10,000 trials; list fewer values, or use method: random"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\ntrials: 1000000000\n",
+     "method: random needs trials, an integer from 1 to 10,000; got 1000000000"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\ntrials: 0\n",
+     "method: random needs trials, an integer from 1 to 10,000; got 0"),
+    ("a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+     "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n", "is not a usable sweep: its aliases (*name) expand it to more than"),
+    ("- base\n- space\n", "must hold a mapping: base, space, method, trials, seed, metric"),
 ])
 def test_a_bad_sweep_fails_before_any_trial_runs(tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "bad.yaml", text)
     assert_one_line_error(invoke("sweep", path), message)
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_sweep_file_that_is_not_a_file_is_refused_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke("sweep", "/dev/zero"), "/dev/zero is not a regular file; give a YAML sweep file")
+    assert_one_line_error(invoke("sweep", "missing.yaml"), "missing.yaml: no such sweep file")
+
+
+def test_mlp_plot_refuses_a_folder_that_is_not_a_finished_sweep(tmp_path):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "sweep.yaml").write_text("[1, 2]\n")
+    (folder / "results.csv").write_text("trial\n")
+    assert_one_line_error(invoke("plot", folder), "sweep.yaml is not a sweep written by `mlp sweep`")
 
 
 def test_jobs_and_a_scheduler_together_are_refused(tmp_path):
