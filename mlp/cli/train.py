@@ -47,8 +47,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     history.csv/.json, metrics.json, model.npz and last.npz (resume point). Ctrl-C, SIGTERM or SIGHUP stop at the next
     batch and save it; --resume continues exactly there (exit code 130, 143 or 129).
 
-    Under `mpiexec -n K` (the mpi extra), K processes train data-parallel: bit-identical for every K that
-    divides training.micro_batches; process 0 writes the run directory and prints.
+    Under `mpiexec -n K` (the mpi extra), K > 1 processes train data-parallel, bit-identical for every such K
+    that divides training.micro_batches; process 0 writes the run directory and prints.
 
     \b
     Examples:
