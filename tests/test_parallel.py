@@ -287,3 +287,34 @@ def test_mpiexec_without_mpi4py_says_how_to_install_it_once(tmp_path, rank, expe
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)
     assert (result.returncode, result.stderr) == (2, expected)
+
+
+FAILING_PROCESS = textwrap.dedent("""
+    import os, sys
+    import mlp.training
+    from mlp.cli import main
+
+    if os.environ.get("PMI_RANK") == "1":  # process 1 fails in its second epoch, after training started
+        train_epoch = mlp.training._train_epoch
+
+        def failing(state, *args, **kwargs):
+            if state.epoch == 1:
+                raise OSError(28, "No space left on device (simulated)")
+            return train_epoch(state, *args, **kwargs)
+
+        mlp.training._train_epoch = failing
+    main(sys.argv[1:])
+""")
+
+
+@needs_mpi
+def test_a_process_that_fails_after_the_start_ends_every_process_with_one_message(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_PROCESS)
+    started = time.monotonic()
+    result = mpiexec(2, str(script), "train", "spirals", "--epochs", "5", "--out", "runs", "--quiet", cwd=tmp_path)
+    assert time.monotonic() - started < 60
+    assert result.returncode != 0
+    assert result.stderr.count("error: process 1 of 2: [Errno 28] No space left on device (simulated); ending every "
+                               "process (files written before are intact)") == 1, result.stderr
+    assert "Traceback" not in result.stderr

@@ -97,6 +97,7 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         click.echo(f"error: process {world.Get_rank()} of {world.Get_size()}: {what}; ending every process "
                    f"(files written before are intact)", err=True)
         world.Abort(code)
+        ctx.exit(code)  # MPI_Abort may return before the launcher has ended the job
     if result.stop_signal is not None:  # the shell's code for a process its signal ended
         ctx.exit(exit_code(result.stop_signal))
     if result.ending.status == "interrupted":
