@@ -63,6 +63,7 @@ TRIALS, TRIAL_FILE = "trials", "trial.json"
 SWEEP_KEYS = ("base", "space", "method", "trials", "seed", "metric")
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform")
 DONE = ("completed", "stopped", "failed")  # a trial with one of these outcomes is not run again
+RANKED = ("completed", "stopped")  # trained to the end (stopped: by early stopping)
 MAX_TRIALS = 10_000  # each trial is a run directory: more is a mistake in the file, not a sweep
 MAX_RESULTS_BYTES = 64 << 20  # results.csv of MAX_TRIALS trials is a few MB
 
@@ -366,7 +367,8 @@ Backend = Callable[[Sweep, list[int]], Iterator[Outcome]]
 
 
 def results_table(sweep: Sweep, outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per trial, best first by the metric (failed and unfinished trials last, in trial order)."""
+    """One row per trial: the finished ones best first by the metric, then the others (failed, interrupted, not
+    run) in trial order: an interrupted trial's metric is that of an unfinished run."""
     rows = []
     for index, values in enumerate(sweep.trials):
         result = outcomes.get(index, {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""})
@@ -375,9 +377,8 @@ def results_table(sweep: Sweep, outcomes: dict[int, dict[str, Any]]) -> list[dic
                      **{f"test_{k}": v for k, v in test.items()}, "epochs": result["epochs"],
                      "run_dir": str(sweep.trial_dir(index).relative_to(sweep.folder)), "message": result["message"]})
     sign = 1 if sweep.lower_is_better else -1
-    scored = sorted((r for r in rows if r[sweep.metric] is not None),
-                    key=lambda r: (sign * r[sweep.metric], r["trial"]))
-    return scored + [r for r in rows if r[sweep.metric] is None]
+    ranked = [r for r in rows if r["status"] in RANKED and r[sweep.metric] is not None]
+    return sorted(ranked, key=lambda r: (sign * r[sweep.metric], r["trial"])) + [r for r in rows if r not in ranked]
 
 
 def write_results(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
@@ -388,7 +389,7 @@ def write_results(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(sweep.folder / RESULTS_FILE, lambda f: f.write(buffer.getvalue().encode()))
-    best = next((row for row in rows if row[sweep.metric] is not None), None)
+    best = next((row for row in rows if row["status"] in RANKED and row[sweep.metric] is not None), None)
     if best is not None:
         write_text(sweep.folder / BEST_FILE, (sweep.trial_dir(best["trial"]) / CONFIG_FILE).read_text())
 

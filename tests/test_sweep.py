@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, invoke
 
-from mlp.sweep import load_sweep, trial_seed
+from mlp.sweep import load_sweep, results_table, trial_seed
 
 BASE = """base:
   data: {dataset: spirals, samples: %d}
@@ -111,6 +111,19 @@ space:
         for trial in range(2):
             for key, value in weights(tmp_path / "jobs1", trial).items():
                 np.testing.assert_array_equal(value, weights(tmp_path / out, trial)[key])
+
+
+def test_only_finished_trials_are_ranked(tmp_path):
+    path = write(tmp_path, "grid.yaml", GRID)
+    sweep = load_sweep(path, tmp_path / "sweep")
+    outcome = {"metric": None, "test": None, "epochs": 3, "message": ""}
+    outcomes = {0: outcome | {"status": "completed", "metric": 0.5},
+                1: outcome | {"status": "interrupted", "metric": 0.1},  # lowest, but of an unfinished run
+                2: outcome | {"status": "failed", "message": "diverged"},
+                3: outcome | {"status": "stopped", "metric": 0.3}}
+    rows = results_table(sweep, outcomes)
+    assert [(row["trial"], row["status"]) for row in rows] == [(3, "stopped"), (0, "completed"), (1, "interrupted"),
+                                                               (2, "failed")]
 
 
 def test_trials_are_seeded_from_the_sweep_seed_and_their_index(tmp_path):

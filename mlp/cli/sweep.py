@@ -12,7 +12,18 @@ from tqdm import tqdm
 
 from mlp.cli.common import INTERRUPTED, debug_option
 from mlp.interrupts import exit_code, signals_as_interrupts
-from mlp.sweep import RESULTS_FILE, Sweep, pending, results_table, run_dask, run_local, start, write_results
+from mlp.sweep import (
+    BEST_FILE,
+    RANKED,
+    RESULTS_FILE,
+    Sweep,
+    pending,
+    results_table,
+    run_dask,
+    run_local,
+    start,
+    write_results,
+)
 
 TABLE_ROWS = 20  # the best rows printed; results.csv has them all
 
@@ -75,8 +86,8 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
     rows = results_table(plan, outcomes)
     write_results(plan, rows)
     _print_table(plan, rows)
-    click.echo(f"saved    {folder / RESULTS_FILE}" + (f", {folder / 'best.yaml'}" if rows and rows[0].get(
-        plan.metric) is not None else ""))
+    best = rows[0]["status"] in RANKED and rows[0][plan.metric] is not None
+    click.echo(f"saved    {folder / RESULTS_FILE}" + (f", {folder / BEST_FILE}" if best else ""))
     if interrupted:
         click.echo(f"stopped  the running trials saved where they were; continue with: mlp sweep {sweep_file} "
                    f"--out {folder}")
