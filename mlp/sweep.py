@@ -30,9 +30,8 @@ import itertools
 import json
 import math
 import multiprocessing
-import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from mlp.config import (
     resolve_spec,
     set_value,
 )
+from mlp.data.tabular import is_number
 from mlp.fileio import atomic_write, read_json, write_text
 from mlp.history import History
 from mlp.losses import LOSSES
@@ -126,7 +126,7 @@ def _parameter(path: str, spec: Any) -> Parameter:
     if not isinstance(values, list) or not values:
         raise SweepError(f"{where}.{kind} must be a non-empty list, got {quoted(values)}")
     if kind != "choice":
-        numbers = [float(v) if isinstance(v, str) and re.fullmatch(r"[-+.\deE]+", v) else v for v in values]
+        numbers = [float(v) if isinstance(v, str) and is_number(v) else v for v in values]  # YAML reads 1e-3 so
         if len(numbers) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
             raise SweepError(f"{where}.{kind} must be [low, high], two numbers; got {quoted(values)}")
         low, high = numbers
@@ -361,9 +361,6 @@ def run_dask(sweep: Sweep, todo: list[int], scheduler: str) -> Iterator[Outcome]
     finally:
         if cluster is not None:
             cluster.close()
-
-
-Backend = Callable[[Sweep, list[int]], Iterator[Outcome]]
 
 
 def results_table(sweep: Sweep, outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
