@@ -35,6 +35,7 @@ from mlp.history import Ending, History
 from mlp.interrupts import stop_signals
 from mlp.losses import Loss
 from mlp.optim import Optimizer
+from mlp.outputs import check_output_folder
 from mlp.parallel import Communicator, DataParallel, StartupError
 from mlp.rundir import (
     CONFIG_FILE,
@@ -262,6 +263,7 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
             into.mkdir(parents=True, exist_ok=True)
             run_dir = into
         else:
+            check_output_folder(config["output"]["dir"], "output.dir (--out)")
             run_dir = new_run_dir(config["output"]["dir"], config["name"])
             point_latest(run_dir)
         with folder_lock(run_dir, "mlp train"):

@@ -9,6 +9,7 @@ import click
 
 from mlp.cli.common import config_argument, debug_option, override_option
 from mlp.config import init_recipe, read, recipe_summary, recipes, resolve
+from mlp.outputs import check_output
 from mlp.yamlfile import to_yaml
 
 
@@ -91,5 +92,7 @@ def init(name: str, out: Path | None) -> None:
       mlp config init csv_example --out iris.yaml
       mlp train spirals.yaml --epochs 20
     """
-    for path in init_recipe(name, out if out is not None else Path(f"{name}.yaml")):
+    dest = out if out is not None else Path(f"{name}.yaml")
+    check_output(dest, [recipes()[name]] if name in recipes() else [])
+    for path in init_recipe(name, dest):
         click.echo(f"wrote {path}")

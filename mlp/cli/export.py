@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mlp.cli.common import debug_option
+from mlp.outputs import check_output
 from mlp.trained import load_trained
 
 FORMATS = ("onnx",)
@@ -35,8 +36,9 @@ def export(run_dir: Path, file_format: str, out: Path | None) -> None:
     from mlp.export import describe, save_onnx, to_onnx  # the onnx extra: imported only when exporting
 
     trained = load_trained(run_dir)
+    out = out if out is not None else trained.path.with_suffix(f".{file_format}")
+    check_output(out, [trained.path], "-o/--out")
     exported = to_onnx(trained.model, trained.standardizer, loss=trained.loss, classes=trained.classes,
                        name=trained.config["name"])
-    out = out if out is not None else trained.path.with_suffix(f".{file_format}")
     save_onnx(exported, out)
     click.echo(f"wrote    {out}: {describe(exported)}")

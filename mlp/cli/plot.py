@@ -11,6 +11,7 @@ from mlp.cli.common import debug_option
 from mlp.dense import Dense
 from mlp.history import History
 from mlp.metrics import confusion_matrix
+from mlp.outputs import check_output
 from mlp.plots import (
     plot_confusion_matrix,
     plot_gradient_norms,
@@ -19,7 +20,7 @@ from mlp.plots import (
     plot_sweep,
     plot_weights,
 )
-from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, NORMS_JSON
+from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, MODEL_FILE, NORMS_JSON
 from mlp.sweep import is_sweep, read_results, trial_history
 from mlp.trained import load_rows, load_trained
 
@@ -131,11 +132,14 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
       mlp plot sweeps/lr_width
     """
     if is_sweep(run_dir):
-        click.echo(f"wrote {plot_sweep_folder(run_dir, out or run_dir / SWEEP_OUT)}")
+        out = out or run_dir / SWEEP_OUT
+        check_output(out)
+        click.echo(f"wrote {plot_sweep_folder(run_dir, out)}")
         return
     history_path = find_history(run_dir)
     run = history_path.parent
     out = out or run / DEFAULT_OUT
+    check_output(out, [history_path, run / NORMS_JSON, run / MODEL_FILE])
     title = run.resolve().name
     written = [plot_history(read_history(history_path), out, title=title)]
     if (run / NORMS_JSON).is_file():

@@ -13,6 +13,7 @@ from mlp.cli.common import debug_option
 from mlp.data.tabular import load_features_csv, load_features_npz
 from mlp.fileio import atomic_write
 from mlp.metrics import accuracy
+from mlp.outputs import check_output
 from mlp.trained import TrainedModel, data_kind, load_rows, load_trained
 
 DECIMALS = 6  # of the probabilities
@@ -44,6 +45,8 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
     """
     trained = load_trained(checkpoint)
     kind = data_kind(source)
+    if out is not None:
+        check_output(out, [trained.path, *([Path(source)] if kind in ("csv", "npz") else [])])
     labels, what = None, source
     if kind == "csv":
         delimiter = trained.config["data"].get("delimiter", ",")  # a run trained on CSV files: theirs

@@ -12,10 +12,12 @@ from tqdm import tqdm
 
 from mlp.cli.common import INTERRUPTED, debug_option
 from mlp.interrupts import exit_code, signals_as_interrupts
+from mlp.outputs import check_not_input, check_output_folder
 from mlp.sweep import (
     BEST_FILE,
     RANKED,
     RESULTS_FILE,
+    SWEEP_FILE,
     Sweep,
     pending,
     results_table,
@@ -66,6 +68,9 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
     if jobs is not None and scheduler is not None:
         raise click.UsageError("give --jobs (local processes) or --scheduler (Dask), not both")
     folder = out if out is not None else Path("sweeps") / sweep_file.stem
+    check_output_folder(folder, "--out", runs=False)
+    for name in (SWEEP_FILE, RESULTS_FILE, BEST_FILE):
+        check_not_input(folder / name, [sweep_file], "--out")
     plan = start(sweep_file, folder)
     todo, outcomes = pending(plan)
     workers = jobs or os.cpu_count() or 1
