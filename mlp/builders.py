@@ -4,13 +4,14 @@ callbacks are already in the spec, built once when the config was checked."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from mlp.config import ConfigError, RunSpec
-from mlp.data.dataset import DATASETS, Dataset
+from mlp.data.dataset import DATASETS, DataFingerprint, Dataset
 from mlp.dense import Dense
 from mlp.layer import Layer
 from mlp.losses import Loss
@@ -32,6 +33,21 @@ def load_data(data: dict[str, Any], seed: int) -> Dataset:
     if data["normalize"] == "standardize":
         dataset.standardize(data["validation_split"])
     return dataset
+
+
+def data_fingerprints(configs: list[dict[str, Any]]) -> list[DataFingerprint]:
+    """The fingerprint of the data each resolved config trains on (``load_data``), loading each distinct data
+    section once: configs that differ only in other keys (and, for data drawn from the seed, not in the seed)
+    share it."""
+    known: dict[str, DataFingerprint] = {}
+    found = []
+    for config in configs:
+        seed = config["seed"] if DATASETS.get(config["data"]["dataset"]).seeded else None
+        key = json.dumps([config["data"], seed], sort_keys=True, default=str)
+        if key not in known:
+            known[key] = load_data(config["data"], config["seed"]).fingerprint()
+        found.append(known[key])
+    return found
 
 
 def model_layers(spec: RunSpec, num_features: int, dtype: DTypeLike | None = None) -> list[Layer]:

@@ -43,8 +43,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mlp.data.dataset import DataFingerprint, DataMismatchError
 from mlp.extras import require
 from mlp.losses import Loss
+from mlp.messages import shorten
 from mlp.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
 from mlp.weights import tally
@@ -110,12 +112,26 @@ class DataParallel:
                              f"{counts} processes{more}")
         self.micro_batches = micro_batches
         self.stop_requested = False  # by a signal in any process, as of the last exchange
+        self.agreed = False
         self.started = False
         self._buffer: np.ndarray | None = None
         self._exchange: list[np.ndarray] = []
 
+    def agree(self, config: dict[str, Any] | None, data: DataFingerprint | None,
+              problem: BaseException | None = None) -> None:
+        """The first of the two agreements (``agree_to_start``), once every process has loaded its data and before
+        process 0 makes the run folder: every process must be ready, and have resolved the same ``config`` and
+        loaded the same ``data`` as process 0 (other seeds would train silently to other weights; other layers
+        would fail in the middle of an exchange)."""
+        self.agreed = True
+        agree_to_start(self.communicator, problem, (config, data))
+
     def start(self, problem: BaseException | None = None) -> None:
-        """``agree_to_start``, once: from here on, a process that fails must end the others."""
+        """The last agreement (``agree_to_start``), once: from here on, a process that fails must end the others.
+        Before ``agree``, this is ``agree``'s place in the sequence of exchanges, and with a ``problem`` it stops
+        every process there."""
+        if not self.agreed:
+            self.agree(None, None, problem)
         self.started = True
         agree_to_start(self.communicator, problem)
 
@@ -258,15 +274,48 @@ class StartupError(ValueError):
     every process stops before training, and the message says which process and why."""
 
 
-def agree_to_start(communicator: Communicator, problem: BaseException | None = None) -> None:
-    """Every process says whether it is ready to train (``problem`` is ``None``) or why not; then all go on, or
-    all raise the ``StartupError`` of the first process that is not ready. After this point a process that fails
-    must end the others (``MPI_Abort``): they would wait for it forever."""
-    problems = communicator.allgather(None if problem is None else str(problem))
+def agree_to_start(communicator: Communicator, problem: BaseException | None = None,
+                   setup: tuple[dict[str, Any] | None, DataFingerprint | None] | None = None) -> None:
+    """Every process says whether it is ready to train (``problem`` is ``None``) or why not, and, with ``setup``,
+    its resolved config and the fingerprint of its data; then all go on, or all raise the same ``StartupError``:
+    the first process that is not ready, else the first whose config or data differ from process 0's (every
+    process gathers every answer, so all reach the same verdict; process 0 prints it). After the last agreement,
+    a process that fails must end the others (``MPI_Abort``): they would wait for it forever."""
+    answers = communicator.allgather((None if problem is None else str(problem), setup))
     rank = communicator.Get_rank()
-    for other, text in enumerate(problems):
+    for other, (text, _) in enumerate(answers):
         if text is not None:
-            raise StartupError(text if other == rank else f"process {other} of {len(problems)}: {text}")
+            raise StartupError(text if other == rank else f"process {other} of {len(answers)}: {text}")
+    if setup is None:
+        return
+    config, data = answers[0][1]
+    for other, (_, (their_config, their_data)) in enumerate(answers[1:], start=1):
+        difference = first_difference(their_config, config)
+        if difference is not None:
+            key, theirs, ours = difference
+            raise StartupError(f"process {other}'s config differs from process 0's at {key}: {shorten(theirs)} vs "
+                               f"{shorten(ours)}; start every process with the same command")
+        try:
+            data.check(their_data, f"process {other}", "process 0", "every process")
+        except DataMismatchError as err:
+            raise StartupError(str(err)) from None
+
+
+def first_difference(a: Any, b: Any, path: tuple[Any, ...] = ()) -> tuple[str, Any, Any] | None:
+    """The first place (a dotted key, in ``a``'s order) where two configs differ, and the value there in each
+    (``"(missing)"`` where one has no such key); ``None`` if they are equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            if key not in a or key not in b:
+                return ".".join(map(str, (*path, key))), a.get(key, "(missing)"), b.get(key, "(missing)")
+            found = first_difference(a[key], b[key], (*path, key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next((found for i, (x, y) in enumerate(zip(a, b, strict=True))
+                     if (found := first_difference(x, y, (*path, i))) is not None), None)
+    return None if a == b else (".".join(map(str, path)) or "the config", a, b)
 
 
 # The launchers' variables for the number of processes they started and this one's rank: MPICH's Hydra (and

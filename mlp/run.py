@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from mlp.callback import Callback, TrainingState
 from mlp.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
 from mlp.checkpoint import Checkpoint, restore, save_model
 from mlp.config import TRAINING_KEYS, ConfigError, RunSpec
-from mlp.data import Dataset
+from mlp.data import DataFingerprint, Dataset
 from mlp.diagnostics import GradientNorms
 from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
 from mlp.history import Ending, History
@@ -211,7 +212,8 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
 
 
 def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
-          communicator: Communicator | None = None, run_dir: Path | None = None) -> RunResult:
+          communicator: Communicator | None = None, run_dir: Path | None = None,
+          expect_data: Callable[[DataFingerprint], None] | None = None) -> RunResult:
     """Train ``spec`` (``mlp.config.resolve_spec``) in a new run directory under its ``output.dir``, or
     continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.rundir`` lists.
 
@@ -223,6 +225,10 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     process has agreed to start (``agree_to_start``), a problem in any of them stops all with a ``StartupError``.
 
     ``run_dir``: train in this folder (made if missing), not in a new timestamped one (``mlp sweep``'s trials).
+
+    ``expect_data``: called with the fingerprint of the data loaded here, before anything in the run folder is
+    touched; it raises to refuse other data than expected (``DataFingerprint.check``: a sweep's trial on a worker).
+    In a data-parallel run, every process checks that its config and data are process 0's.
     """
     started = time.perf_counter()
     config = spec.config
@@ -232,6 +238,10 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     console = Console(quiet)
     try:
         dataset = load_run_data(config["data"], config["seed"], console)
+        if expect_data is not None:
+            expect_data(dataset.fingerprint())
+        if parallel is not None:
+            parallel.agree(config, dataset.fingerprint())
         model = build_model(spec, dataset)
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
         return _run(spec, resume, (dataset, model, class_weight), console, started, parallel, run_dir)
@@ -300,6 +310,7 @@ def _follow(spec: RunSpec, resume: Path | None, parallel: DataParallel) -> RunRe
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = load_data(config["data"], config["seed"])
+        parallel.agree(config, dataset.fingerprint())
         model = build_model(spec, dataset)
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
         if resume is not None:
@@ -443,8 +454,7 @@ def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tu
         "test": _test_scores(model, loss, dataset, parallel, kept is not None),
         "training_seconds": round(sum(history["time"]) if history.records else 0.0, 3),
         "wall_seconds": round(time.perf_counter() - started, 3),
-        "data": {"dataset": dataset.name, "source": dataset.source, "train_rows": len(dataset.x_train),
-                 "test_rows": 0 if dataset.x_test is None else len(dataset.x_test)},
+        "data": dataset.fingerprint().as_dict(),
         "versions": _versions(),
         "finished": datetime.now().isoformat(timespec="seconds"),
     }

@@ -31,15 +31,18 @@ import json
 import math
 import multiprocessing
 import signal
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from mlp.builders import data_fingerprints
 from mlp.config import (
     MONITORS,
     ConfigError,
@@ -50,6 +53,7 @@ from mlp.config import (
     resolve_spec,
     set_value,
 )
+from mlp.data.dataset import DataFingerprint
 from mlp.data.tabular import is_number
 from mlp.fileio import atomic_write, read_json, write_text
 from mlp.history import History
@@ -231,11 +235,14 @@ def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str,
 
 
 # -- one trial, in whatever process runs it --------------------------------------------------------------------
-def run_trial(config: dict[str, Any], run_dir: str, metric: str) -> dict[str, Any]:
+def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFingerprint | None = None) -> dict[str, Any]:
     """Train one trial in ``run_dir`` (resuming it from its ``last.npz`` if it was interrupted), write its outcome
     to ``trial.json`` and return it: status, the metric, test scores, epochs, seconds, and the message of a trial
     that failed. Runs in a worker process (local or Dask), with BLAS on one thread: OpenBLAS rounds differently
-    with other thread counts, and a trial's result must not depend on how many run side by side."""
+    with other thread counts, and a trial's result must not depend on how many run side by side.
+
+    ``data``: the fingerprint of the data the sweep's client loaded for this trial; a worker that loads other
+    data (no MLP_DATA_DIR there: the bundled sample) fails the trial, saying so, instead of training on them."""
     from mlp import run  # here: a worker imports what it runs
     from mlp.training import DivergenceError
 
@@ -250,8 +257,11 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str) -> dict[str, An
             status, test = metrics["status"], metrics["test"]
         else:  # what the run prints is in its train.log; the sweep prints one line per trial
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                expect = None if data is None else partial(
+                    data.check, here=f"worker host {socket.gethostname()}", there="the sweep's client",
+                    others="the workers")
                 result = run.train(resolve_spec(config), resume=last if last.is_file() else None, quiet=True,
-                                   run_dir=folder)
+                                   run_dir=folder, expect_data=expect)
             records, status, test = result.history.records, result.ending.status, result.metrics.get("test")
         outcome |= {"status": status, "epochs": len(records), "test": test,
                     "metric": _metric_of(records, metric, config)}
@@ -309,6 +319,14 @@ def start(sweep_file: Path, folder: Path) -> Sweep:
     return sweep
 
 
+def _trial_arguments(sweep: Sweep, todo: list[int]) -> dict[int, tuple[Any, ...]]:
+    """``run_trial``'s arguments for each trial of ``todo``, with the fingerprint of the data that this process,
+    the sweep's client, loads for it (each distinct data section once): every worker must train on those."""
+    data = data_fingerprints([sweep.configs[i] for i in todo])
+    return {i: (sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, fingerprint)
+            for i, fingerprint in zip(todo, data, strict=True)}
+
+
 def _ignore_interrupts() -> None:
     """A local worker leaves Ctrl-C to the sweep, which stops it with SIGTERM (``run_local``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -319,8 +337,9 @@ def run_local(sweep: Sweep, todo: list[int], jobs: int) -> Iterator[Outcome]:
     any error here) the trials not started are dropped and the workers get SIGTERM: a running trial stops at its
     next batch, saving where it was (``mlp.interrupts``), and resumes when the sweep is run again."""
     # spawn: a fresh interpreter per worker; a fork would copy this process's BLAS threads in an unknown state
+    trials = _trial_arguments(sweep, todo)
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts)
-    futures = {pool.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric): i for i in todo}
+    futures = {pool.submit(run_trial, *arguments): i for i, arguments in trials.items()}
     try:
         for future in as_completed(futures):
             index = futures[future]
@@ -353,8 +372,8 @@ def run_dask(sweep: Sweep, todo: list[int], scheduler: str) -> Iterator[Outcome]
         address = scheduler
     try:
         with distributed.Client(address) as client:
-            futures = {client.submit(run_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, pure=False,
-                                     key=f"mlp-trial-{i}"): i for i in todo}
+            futures = {client.submit(run_trial, *arguments, pure=False, key=f"mlp-trial-{i}"): i
+                       for i, arguments in _trial_arguments(sweep, todo).items()}
             for future in distributed.as_completed(futures):
                 index = futures[future]
                 yield Outcome(index, sweep.trials[index], future.result())

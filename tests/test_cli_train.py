@@ -76,7 +76,7 @@ def test_metrics_say_what_was_trained_on_what_and_how_well(spirals_run):
     assert set(found["test"]) == {"loss", "accuracy"}
     assert found["test"]["accuracy"] > 0.8  # two epochs of Adam already separate most of the spirals
     assert found["data"] == {"dataset": "spirals", "source": "synthetic (seed 0)", "train_rows": 1600,
-                             "test_rows": 400}
+                             "test_rows": 400, "checksum": found["data"]["checksum"]}
     assert found["versions"]["mlp"] == __version__
     assert {"numpy", "python", "platform", "cpus"} <= set(found["versions"])
 
@@ -235,7 +235,7 @@ def test_the_default_run_offline_trains_on_the_bundled_sample_and_says_so(offlin
     assert run.name.startswith("mnist-")
     assert "data     mnist from bundled sample: 240 train, 60 validation, 300 test rows" in result.stdout
     assert metrics(run)["data"] == {"dataset": "mnist", "source": "bundled sample", "train_rows": 300,
-                                    "test_rows": 300}
+                                    "test_rows": 300, "checksum": metrics(run)["data"]["checksum"]}
     assert warning in (run / "train.log").read_text()
 
 

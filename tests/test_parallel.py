@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_files
 
 from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
 from mlp.config import ConfigError, resolve
@@ -318,3 +319,54 @@ def test_a_process_that_fails_after_the_start_ends_every_process_with_one_messag
     assert result.stderr.count("error: process 1 of 2: [Errno 28] No space left on device (simulated); ending every "
                                "process (files written before are intact)") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def mpmd(*sections: tuple[dict[str, str], list[str]], cwd: Path, env: dict[str, str] | None = None,
+         timeout: float = 60) -> subprocess.CompletedProcess:
+    """``mpiexec -n 1 [-env NAME VALUE ...] python ARGS : -n 1 ...``: one process per section, each started with
+    its own variables and arguments."""
+    command = [MPIEXEC]
+    for number, (variables, args) in enumerate(sections):
+        command += [":"] * bool(number) + ["-n", "1"]
+        for name, value in variables.items():
+            command += ["-env", name, value]
+        command += [sys.executable, *args]
+    env = env if env is not None else {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+SHORT = ["-m", "mlp", "train", "spirals", "--epochs", "2", "--out", "runs"]
+
+
+@needs_mpi
+def test_processes_started_with_other_configs_stop_before_training_naming_the_first_difference(tmp_path):
+    result = mpmd(({}, [*SHORT, "--seed", "1"]), ({}, [*SHORT, "--seed", "2"]), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, "error: process 1's config differs from process 0's at seed: 2 "
+                                                     "vs 1; start every process with the same command\n")
+    assert not (tmp_path / "runs").exists()  # process 0 made no run folder
+    wider = mpmd(({}, SHORT), ({}, [*SHORT, "--set", "model.layers.0.dense=17"]), cwd=tmp_path)
+    assert (wider.returncode, wider.stderr) == (2, "error: process 1's config differs from process 0's at "
+                                                   "model.layers.0.dense: 17 vs 64; start every process with the "
+                                                   "same command\n")
+
+
+@needs_mpi
+def test_a_process_that_loads_other_data_stops_every_process_before_training(tmp_path):
+    """Process 0 has MNIST in MLP_DATA_DIR; process 1 has none (no network, an empty cache): the bundled sample."""
+    folder = tmp_path / "digits"
+    make_files(folder, n_train=40, n_test=10)
+    # The cache remembers these files as verified (as it does after a first load), so they pass for MNIST
+    cache = tmp_path / "cache"
+    (cache / "mlp").mkdir(parents=True)
+    (cache / "mlp" / "verified.json").write_text(json.dumps(
+        {str(path.resolve()): [path.stat().st_size, path.stat().st_mtime_ns] for path in folder.iterdir()}))
+    closed = "http://127.0.0.1:9"  # every download refused at once
+    env = {k: v for k, v in os.environ.items() if k not in ("MLP_DATA_DIR", "OPENBLAS_NUM_THREADS")} | {
+        "XDG_CACHE_HOME": str(cache), "MLP_OFFLINE": "1", "http_proxy": closed, "https_proxy": closed}
+    args = ["-m", "mlp", "train", "mnist", "--epochs", "1", "--out", "runs"]
+    result = mpmd(({"MLP_DATA_DIR": str(folder)}, args), ({}, args), cwd=tmp_path, env=env, timeout=120)
+    assert (result.returncode, result.stderr) == (2, (
+        "error: process 1: mnist from bundled sample (10,000 training, 2,000 test rows) loaded, but process 0 used "
+        f"mnist from MLP_DATA_DIR {folder} (40 training, 10 test rows); set MLP_DATA_DIR on every process to a "
+        "folder with the same files\n")), result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -48,7 +48,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     batch and save it; --resume continues exactly there (exit code 130, 143 or 129).
 
     Under `mpiexec -n K` (the mpi extra), K > 1 processes train data-parallel, bit-identical for every such K
-    that divides training.micro_batches; process 0 writes the run directory and prints.
+    that divides training.micro_batches; process 0 writes the run directory and prints. Every process must resolve
+    the same config and load the same data (metrics.json records its fingerprint): else all stop before training.
 
     \b
     Examples:

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlp.data.dataset import DATASETS, Dataset, DatasetSource, Standardizer, images_to_features
+from mlp.data.dataset import (
+    DATASETS,
+    DataFingerprint,
+    DataMismatchError,
+    Dataset,
+    DatasetSource,
+    Standardizer,
+    images_to_features,
+)
 from mlp.data.idx import DataError, read_idx, write_idx
 
 # The datasets are listed (in messages, by `mlp data info`) in the order these modules register them.
@@ -41,6 +49,8 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
 __all__ = [
     "DATASETS",
     "DataError",
+    "DataFingerprint",
+    "DataMismatchError",
     "Dataset",
     "DatasetSource",
     "FallbackWarning",

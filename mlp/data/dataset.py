@@ -3,8 +3,9 @@ the datasets a config can name, each a ``DatasetSource`` registered where its lo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,17 @@ class Dataset:
             self.x_test = self.standardizer.transform(self.x_test)
         return self
 
+    def fingerprint(self) -> DataFingerprint:
+        """What identifies these arrays: see ``DataFingerprint``."""
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test, self.w_train, self.w_test):
+            # dtype and shape first: the same bytes read as other arrays are other data
+            digest.update(b"-" if array is None else f"{array.dtype.str}{array.shape}".encode())
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).data)
+        return DataFingerprint(self.name, self.source, len(self.x_train),
+                               0 if self.x_test is None else len(self.x_test), digest.hexdigest())
+
     def __repr__(self) -> str:
         parts = [f"train {self.x_train.shape}"]
         if self.x_test is not None:
@@ -104,6 +116,53 @@ class Dataset:
         if self.standardizer is not None:
             parts.append("standardized")
         return f"Dataset({self.name!r}: {', '.join(parts)}; source: {self.source})"
+
+
+class DataMismatchError(ValueError):
+    """The data loaded in one process are not the data another process resolved for the same run (a sweep's
+    client and its worker, MPI process 0 and another)."""
+
+
+@dataclass(frozen=True)
+class DataFingerprint:
+    """What identifies the data a run trains on: the dataset's name, where it was loaded from, its training and
+    test rows, and ``checksum``, a BLAKE2b digest of every array (features, targets, weights; dtypes and shapes
+    included), as they are after ``limit`` and normalisation. Two loads are the same data when everything but
+    ``source`` is equal: the same files in another folder are the same data."""
+
+    dataset: str
+    source: str
+    train_rows: int
+    test_rows: int
+    checksum: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``data`` section of ``metrics.json``."""
+        return asdict(self)
+
+    def same_data(self, other: DataFingerprint) -> bool:
+        return (self.dataset, self.train_rows, self.test_rows, self.checksum) == \
+            (other.dataset, other.train_rows, other.test_rows, other.checksum)
+
+    def describe(self, checksum: bool = False) -> str:
+        """``"mnist from bundled sample (10,000 training, 2,000 test rows)"``, with the checksum if asked."""
+        digest = f", checksum {self.checksum}" if checksum else ""
+        return f"{self.dataset} from {self.source} ({self.train_rows:,} training, {self.test_rows:,} test rows{digest})"
+
+    def check(self, found: DataFingerprint, here: str, there: str, others: str) -> None:
+        """Raise ``DataMismatchError`` if ``found`` (loaded ``here``, e.g. "worker host n2") is not the data of
+        ``self`` (resolved by ``there``, e.g. "the sweep's client"); the message says how to give ``others`` (e.g.
+        "the workers") the same data."""
+        if self.same_data(found):
+            return
+        # the same description on both sides (the same folder, other files): the checksums tell them apart
+        checksum = found.describe() == self.describe()
+        if self.source.startswith("MLP_DATA_DIR"):
+            fix = f"set MLP_DATA_DIR on {others} to a folder with the same files"
+        else:
+            fix = f"give {others} the same data files as {there} (at the same path, or in MLP_DATA_DIR)"
+        raise DataMismatchError(f"{here}: {found.describe(checksum)} loaded, but {there} used "
+                                f"{self.describe(checksum)}; {fix}")
 
 
 def images_to_features(images: np.ndarray, flatten: bool = True) -> np.ndarray:
@@ -125,6 +184,8 @@ class DatasetSource:
         file_type: the suffix of the files it reads (``".csv"``), for a data argument given as a file.
         download: ``download(folder or None) -> lines to print``, for datasets ``mlp data download`` fetches.
         locate: ``locate() -> str``: where it would be loaded from now (``mlp data info``).
+        seeded: whether ``load`` draws the data from ``seed`` (the synthetic sets): then runs of other seeds train
+            on other data.
     """
 
     load: Callable[[dict[str, Any], int], Dataset]
@@ -133,6 +194,7 @@ class DatasetSource:
     file_type: str | None = None
     download: Callable[[Any], list[str]] | None = None
     locate: Callable[[], str] | None = None
+    seeded: bool = False
 
 
 # Filled by mlp.data.mnist, mlp.data.tabular and mlp.data.synthetic; mlp.data imports them in the order

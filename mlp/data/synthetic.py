@@ -74,4 +74,5 @@ def _load(name: str, options: dict[str, Any], seed: int) -> Dataset:
 
 for _name in GENERATORS:
     DATASETS.add(_name, DatasetSource(partial(_load, _name), {"samples": Key(1000, int, AT_LEAST_ONE),
-                                                             "test_split": Key(0.2, float, FRACTION)}))
+                                                             "test_split": Key(0.2, float, FRACTION)},
+                                      seeded=True))
