@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import os
 import struct
 import subprocess
 import threading
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from mlp.cli import main
 from mlp.data import write_idx
-from mlp.data.mnist import MNIST, IdxDatasetSpec
+from mlp.data.mnist import MNIST, IdxDatasetSpec, find_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +66,33 @@ def checkout_stays_clean():
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
     assert not changed, (f"the tests changed {len(changed)} files in the checkout (write under tmp_path): "
                          f"{', '.join(changed[:10])}")
+
+
+# The full MNIST set: the tests that need it read it from the folder in MLP_DATA_DIR, as the README says, and
+# are skipped without it. Read once, here: every test starts with MLP_DATA_DIR unset (no_data_dir_from_the_shell).
+
+
+def full_mnist() -> tuple[Path | None, str]:
+    """The folder holding the four MNIST files that ``MLP_DATA_DIR`` names (itself or its ``mnist/``), or
+    ``None`` and why not."""
+    env = os.environ.get("MLP_DATA_DIR")
+    if not env:
+        return None, "the full MNIST set: set MLP_DATA_DIR to a folder with the four files"
+    files = find_files(MNIST, Path(env))
+    if files is None:
+        return None, f"the full MNIST set: MLP_DATA_DIR {env} does not hold the four files"
+    return next(iter(files.values())).parent, ""
+
+
+FULL_MNIST, _WHY_NO_FULL_MNIST = full_mnist()
+needs_full_mnist = pytest.mark.skipif(FULL_MNIST is None, reason=_WHY_NO_FULL_MNIST)
+
+
+@pytest.fixture(autouse=True)
+def no_data_dir_from_the_shell(monkeypatch):
+    """Every test starts without MLP_DATA_DIR, whatever the shell has, so that the suite does the same with it
+    set or not; a test of the full set sets it to ``FULL_MNIST`` itself."""
+    monkeypatch.delenv("MLP_DATA_DIR", raising=False)
 
 
 @pytest.fixture
