@@ -1,6 +1,6 @@
 """The repository holds source, not output: no committed document names a path of the machine that made it (the
-result runs name their data as any reader would). (That the tests leave the checkout as they found it is checked
-by conftest.)"""
+result runs name their data as any reader would), and every script in scripts/ runs, with ``--help`` and, where
+it is cheap, on a tiny input. (That the tests leave the checkout as they found it is checked by conftest.)"""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from conftest import ROOT, invoke, the_run
+import pytest
+from conftest import FULL_MNIST, ROOT, invoke, needs_full_mnist, the_run
 
+SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
 # The folders where a machine keeps its users' and its own files: in a committed document they are a leak
 MACHINE_PATH = re.compile(rb"/(root|home|work|tmp)/")
 
@@ -34,6 +36,11 @@ def script(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # where its dataclasses look up their module
     spec.loader.exec_module(module)
     return module
+
+
+def run_script(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_no_committed_document_names_a_path_of_the_machine():
@@ -75,3 +82,40 @@ def test_a_data_source_is_named_as_a_reader_would(monkeypatch):
     assert results.portable_source(f"file {ROOT / 'configs' / 'x.csv'}") == "file configs/x.csv"
     for as_it_is in ("bundled sample", "synthetic (seed 3)", "directory /srv/mnist"):
         assert results.portable_source(as_it_is) == as_it_is
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[path.name for path in SCRIPTS])
+def test_every_script_says_how_to_use_it(path, tmp_path):
+    result = run_script(path.name, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ") and result.stderr == ""
+
+
+def test_the_mnist_sample_script_names_what_it_lacks(tmp_path):
+    result = run_script("make_mnist_sample.py", cwd=tmp_path)  # no folder, and MLP_DATA_DIR unset (conftest)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith("error: give the folder of the four MNIST files, or set "
+                                                   "MLP_DATA_DIR to it")
+    result = run_script("make_mnist_sample.py", tmp_path, "--out", tmp_path / "sample.npz", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (f"error: directory {tmp_path} has no complete mnist set (missing: "
+                             "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+                             "t10k-labels-idx1-ubyte.gz); point it at the folder with the four files\n")
+    assert not (tmp_path / "sample.npz").exists()
+
+
+@needs_full_mnist
+def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
+    result = run_script("make_mnist_sample.py", FULL_MNIST, "--out", tmp_path / "sample.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with np.load(tmp_path / "sample.npz") as made, np.load(ROOT / "mlp" / "data" / "mnist_sample.npz") as bundled:
+        assert sorted(made.files) == sorted(bundled.files)
+        for role in bundled.files:
+            assert made[role].dtype == bundled[role].dtype
+            np.testing.assert_array_equal(made[role], bundled[role])
+
+
+def test_the_interrupt_script_stops_and_resumes_a_run(tmp_path):
+    result = run_script("interrupt_trials.py", "--trials", "1", "--signals", "SIGTERM", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SIGTERM: " in result.stdout and "FAILED" not in result.stdout
