@@ -8,7 +8,7 @@ warm-up epoch of each, with a pause before every epoch), and the script prints t
 samples/s and the ratio.
 PyTorch is used when it is importable (``pip install torch==2.13.0`` on the project's machine installs a
 local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_threads`` set to the cores
-``mlp`` uses. Data: MNIST from ``MLP_DATA_DIR`` or ``../shared/datasets/mnist`` if present, else random
+``mlp`` uses. Data: MNIST from the folder in ``MLP_DATA_DIR`` if it is set, else random
 data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
 reaches on large square matrices here, measured after each case. The script also times each case's
 matrix products alone, with the real shapes, in NumPy and in PyTorch: no trainer calling that BLAS can be
@@ -29,6 +29,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,6 @@ from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
 from mlp.native import fpenv
 from mlp.optim import Optimizer
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
 QUICK_ROWS = 16_000  # --quick: epochs over a third of them
 DRIFT_EPOCHS = 20
@@ -75,8 +75,8 @@ CASES = [
 
 def load_data() -> tuple[np.ndarray, np.ndarray, str]:
     """48,000 MNIST training rows (float32 in [0, 1], int64 labels), or random rows of the same shape."""
-    folder = os.environ.get("MLP_DATA_DIR") or str(ROOT.parent / "shared" / "datasets" / "mnist")
-    if Path(folder).is_dir():
+    folder = os.environ.get("MLP_DATA_DIR")
+    if folder:
         from mlp.data import load_mnist
 
         data = load_mnist(folder, strict=True)
@@ -283,11 +283,12 @@ finally:  # VmHWM: this process's peak resident memory, counted from its own sta
 
 def peak_rss_of_training(epochs: int) -> str:
     """Peak resident memory of ``mlp train`` on full MNIST in a child process (MiB), or why it was skipped."""
-    folder = os.environ.get("MLP_DATA_DIR") or str(ROOT.parent / "shared" / "datasets" / "mnist")
-    if not Path(folder).is_dir() or not Path("/proc/self/status").exists():
-        return "skipped (needs MNIST and Linux's /proc)"
-    command = ["train", "--epochs", str(epochs), "--data-dir", folder, "--out", str(ROOT / "runs" / "benchmark"), "-q"]
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], check=True, capture_output=True, text=True)
+    folder = os.environ.get("MLP_DATA_DIR")
+    if not folder or not Path("/proc/self/status").exists():
+        return "skipped (needs MNIST in MLP_DATA_DIR and Linux's /proc)"
+    with tempfile.TemporaryDirectory() as out:  # the run is measured, not kept
+        command = ["train", "--epochs", str(epochs), "--data-dir", folder, "--out", out, "-q"]
+        result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], check=True, capture_output=True, text=True)
     kib = int(result.stderr.strip().splitlines()[-1].split()[1])
     return f"{kib / 1024:.0f} MiB (mlp train, {epochs} epoch{'s' * (epochs > 1)}, full MNIST)"
 

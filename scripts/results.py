@@ -4,10 +4,14 @@
     python scripts/results.py run mnist_fast   # one recipe's seeds
     python scripts/results.py table            # rewrite the table from the runs that are there
     python scripts/results.py table --check    # exit 1 if docs/results.md does not match the runs
+    python scripts/results.py portable         # rewrite the machine's paths in every run's files
 
 Each run is the command the table shows, ``mlp train configs/<recipe>.yaml --seed S --out docs/results/runs``,
 with MNIST wherever ``mlp`` finds it (``MLP_DATA_DIR``, or the cache: ``mlp data download mnist`` once). The runs'
-model files stay out of git (docs/results/.gitignore); their metrics, histories, logs and plots are committed.
+model files stay out of git (docs/results/.gitignore); their metrics, histories, logs and plots are committed,
+with no path of the machine that trained them: the data's folder is written as a reader would name it on their
+own (``cache ~/.cache/mlp/mnist``, ``MLP_DATA_DIR $MLP_DATA_DIR``), the run's folder relative to the clone
+(``make_portable``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import yaml
 
 from mlp.config import read, resolve, upgrade_stored_config
 from mlp.data import DataError, load_mnist
+from mlp.fileio import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "results" / "runs"
@@ -88,8 +93,52 @@ def train(recipes: list[Recipe]) -> None:
                 continue
             print(f"$ {command(recipe, seed)}", flush=True)
             subprocess.run([*mlp, *command(recipe, seed).split()[1:], "--quiet"], check=True, cwd=ROOT)
+        for run in runs(recipe).values():
+            make_portable(run)
         run = runs(recipe)[recipe.seeds[0]]
         subprocess.run([*mlp, "plot", str(run), *recipe.plots], check=True, cwd=ROOT)
+
+
+def portable_path(path: Path) -> str:
+    """An absolute ``path`` as a reader names it on their own machine: relative to the clone (the runs are trained
+    from there), from ``~`` in the home folder, else as it is."""
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    if path.is_relative_to(Path.home()):
+        return f"~/{path.relative_to(Path.home())}"
+    return str(path)
+
+
+def portable_source(source: str) -> str:
+    """A run's data source (``metrics.json: data.source``) as a reader names it: the folder in ``MLP_DATA_DIR`` as
+    ``$MLP_DATA_DIR``, any other folder or file as ``portable_path`` does; a source with no path (``synthetic``,
+    ``bundled sample``) as it is."""
+    how, absolute, rest = source.partition(" /")  # "cache /home/me/.cache/mlp/mnist": how, then the folder
+    if not absolute:
+        return source
+    if how == "MLP_DATA_DIR":
+        return f"{how} $MLP_DATA_DIR"
+    return f"{how} {portable_path(Path('/' + rest))}"
+
+
+def make_portable(run: Path) -> None:
+    """Rewrite the run's text files so that they carry no path of the machine that trained it: its data source as
+    ``portable_source`` names it, the data's files in config.yaml as ``portable_path`` does, and the run's folder
+    as the commands name it (``docs/results/runs/<run>``) where it was written as an absolute path."""
+    source = json.loads((run / "metrics.json").read_text())["data"]["source"]
+    data = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    replacements = {f'"source": "{source}"': f'"source": "{portable_source(source)}"',
+                    f" from {source}: ": f" from {portable_source(source)}: ",
+                    **{value: portable_path(Path(value)) for value in data.values()
+                       if isinstance(value, str) and Path(value).is_absolute()},
+                    str(run.parent.absolute()): str(RUNS.relative_to(ROOT))}
+    for name in ("metrics.json", "train.log", "config.yaml"):
+        path = run / name
+        text = new = path.read_text() if path.is_file() else ""
+        for old, replacement in replacements.items():
+            new = new.replace(old, replacement)
+        if new != text:
+            write_text(path, new)
 
 
 def describe_network(config_path: Path) -> str:
@@ -157,7 +206,12 @@ def main() -> int:
     run_parser.add_argument("recipes", nargs="*", metavar="RECIPE", help=", ".join(r.config for r in RECIPES))
     table_parser = sub.add_parser("table", help="rewrite the table from the runs")
     table_parser.add_argument("--check", action="store_true", help="only check that the page matches the runs")
+    sub.add_parser("portable", help="rewrite the machine's paths in every run's files (run does it too)")
     args = parser.parse_args()
+    if args.action == "portable":
+        for metrics in sorted(RUNS.glob("*/metrics.json")):
+            make_portable(metrics.parent)
+        return 0
     if args.action == "run":
         names = [r.config for r in RECIPES]
         unknown = sorted(set(args.recipes) - set(names))

@@ -4,7 +4,9 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import os
 import struct
+import subprocess
 import threading
 from pathlib import Path
 
@@ -14,7 +16,83 @@ from click.testing import CliRunner, Result
 
 from mlp.cli import main
 from mlp.data import write_idx
-from mlp.data.mnist import MNIST, IdxDatasetSpec
+from mlp.data.mnist import MNIST, IdxDatasetSpec, find_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# The tests write only in temporary folders: the checkout they run from is the same after the session.
+
+# What running Python and its tools may leave in the checkout: their caches, not the tests' output.
+CACHES = ("__pycache__/", ".pytest_cache/", ".ruff_cache/")
+
+
+def checkout_state() -> dict[str, tuple[str, int]] | None:
+    """What ``git status`` shows in the checkout the tests come from, as {path: (status, mtime in ns)}, ignored
+    files included (a run folder is ignored by git, yet no test may write one here); ``None`` when the tests do not
+    run from a git checkout (e.g. the copy the wheel is built from) or git is missing."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != ROOT.resolve():
+        return None
+    listing = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored", "--",
+                              ".", ":!.venv"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    entries = iter(listing.split("\0"))
+    state = {}
+    for entry in entries:
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        if status[0] in "RC":  # a rename or copy: the next entry is the path it came from
+            next(entries, None)
+        if path.endswith(".pyc") or any(cache in f"/{path}" for cache in CACHES):
+            continue
+        file = ROOT / path
+        state[path] = (status, file.lstat().st_mtime_ns if file.is_symlink() or file.exists() else -1)
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """Fails the session if a test added, changed or removed a file in the checkout (``git status``, ignored
+    files included): tests write under ``tmp_path``."""
+    before = checkout_state()
+    yield
+    if before is None:
+        return
+    after = checkout_state() or {}
+    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    assert not changed, (f"the tests changed {len(changed)} files in the checkout (write under tmp_path): "
+                         f"{', '.join(changed[:10])}")
+
+
+# The full MNIST set: the tests that need it read it from the folder in MLP_DATA_DIR, as the README says, and
+# are skipped without it. Read once, here: every test starts with MLP_DATA_DIR unset (no_data_dir_from_the_shell).
+
+
+def full_mnist() -> tuple[Path | None, str]:
+    """The folder holding the four MNIST files that ``MLP_DATA_DIR`` names (itself or its ``mnist/``), or
+    ``None`` and why not."""
+    env = os.environ.get("MLP_DATA_DIR")
+    if not env:
+        return None, "the full MNIST set: set MLP_DATA_DIR to a folder with the four files"
+    files = find_files(MNIST, Path(env))
+    if files is None:
+        return None, f"the full MNIST set: MLP_DATA_DIR {env} does not hold the four files"
+    return next(iter(files.values())).parent, ""
+
+
+FULL_MNIST, _WHY_NO_FULL_MNIST = full_mnist()
+needs_full_mnist = pytest.mark.skipif(FULL_MNIST is None, reason=_WHY_NO_FULL_MNIST)
+
+
+@pytest.fixture(autouse=True)
+def no_data_dir_from_the_shell(monkeypatch):
+    """Every test starts without MLP_DATA_DIR, whatever the shell has, so that the suite does the same with it
+    set or not; a test of the full set sets it to ``FULL_MNIST`` itself."""
+    monkeypatch.delenv("MLP_DATA_DIR", raising=False)
 
 
 @pytest.fixture
@@ -107,7 +185,7 @@ def server(tmp_path):
 
 # The command line: configs shipped with the project, and CliRunner calls of `mlp`.
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = ROOT / "configs"
 SPIRALS = CONFIGS / "spirals.yaml"
 
 

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_files, spec_for
+from conftest import FULL_MNIST, make_files, needs_full_mnist, spec_for
 
 from mlp.data import DataError, FallbackWarning, load_mnist, write_idx
 from mlp.data.mnist import FASHION_MNIST, MNIST, load_idx_dataset
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
 @pytest.fixture(autouse=True)
@@ -158,17 +156,17 @@ def test_mnist_defaults():
     assert MNIST.files["train_images"].gz_md5 == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="MNIST is not in ../shared/datasets/mnist")
+@needs_full_mnist
 def test_the_real_mnist(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLP_DATA_DIR", str(SHARED_MNIST))
+    monkeypatch.setenv("MLP_DATA_DIR", str(FULL_MNIST))
     data = load_mnist()  # verifies the decompressed content against the published MD5s
-    assert data.source == f"MLP_DATA_DIR {SHARED_MNIST}"
+    assert data.source == f"MLP_DATA_DIR {FULL_MNIST}"
     assert data.x_train.shape == (60_000, 784) and data.x_test.shape == (10_000, 784)
     assert data.x_train.dtype == np.float32 and data.x_train.max() == 1.0
     assert np.bincount(data.y_train).tolist()[:3] == [5923, 6742, 5958]
     assert sorted(np.unique(data.y_test)) == list(range(10)) and data.classes == [str(d) for d in range(10)]
     copy = tmp_path / "copy"
-    shutil.copytree(SHARED_MNIST, copy)
+    shutil.copytree(FULL_MNIST, copy)
     for path in copy.glob("*.gz"):  # a raw copy under the other naming also loads and verifies
         raw = copy / path.name.removesuffix(".gz").replace("-idx", ".idx")
         raw.write_bytes(gzip.decompress(path.read_bytes()))

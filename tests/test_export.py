@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, invoke, the_run
-from test_data_mnist import SHARED_MNIST
+from conftest import FULL_MNIST, assert_one_line_error, invoke, needs_full_mnist, the_run
 from test_registries import ScaledTanh, example, train_yaml
 
 ort = pytest.importorskip("onnxruntime")
@@ -101,10 +100,10 @@ def test_an_exported_mnist_run_gives_the_same_test_accuracy(tmp_path, offline_mn
     assert exported == measured
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the full MNIST set is not here")
+@needs_full_mnist
 def test_an_exported_run_on_the_full_mnist_set_gives_the_same_test_accuracy(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLP_DATA_DIR", str(SHARED_MNIST.parent))
-    run = train_yaml(tmp_path, f"data: {{dataset: mnist, dir: {SHARED_MNIST}}}\n"
+    monkeypatch.setenv("MLP_DATA_DIR", str(FULL_MNIST))
+    run = train_yaml(tmp_path, f"data: {{dataset: mnist, dir: {FULL_MNIST}}}\n"
                                "model: {layers: [{dense: 128, activation: relu}, {dense: 10}]}\n"
                                "training: {epochs: 1}\n")
     measured, exported = exported_accuracy(run, tmp_path / "mnist.onnx")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import invoke
+from conftest import FULL_MNIST, invoke, needs_full_mnist
 
 import mlp.data.download
 from mlp.layer import LAYERS
@@ -168,12 +168,9 @@ def test_the_keras_example_prints_what_the_readme_says_offline(offline):
     assert "{'loss': 0.4992329180240631, 'accuracy': 0.862}" in out
 
 
-MNIST = ROOT.parent / "shared" / "datasets" / "mnist"  # the project machine's copy, if this is it
-
-
-@pytest.mark.skipif(not MNIST.is_dir(), reason="no full MNIST set here")
+@needs_full_mnist
 def test_the_keras_example_with_the_full_set(monkeypatch):
-    monkeypatch.setenv("MLP_DATA_DIR", str(MNIST))
+    monkeypatch.setenv("MLP_DATA_DIR", str(FULL_MNIST))
     match = next(m for m in BLOCK.finditer(README) if m["marker"] == "output with the full MNIST set")
     code = next(m["code"] for m in BLOCK.finditer(README) if "Dense(784, 512, init=\"glorot_uniform\")" in m["code"])
     assert_shown(match["code"], run_python(code, {}), "the Keras example on the full set")

@@ -77,8 +77,11 @@ def test_local_processes_and_a_dask_cluster_give_the_same_trials(tmp_path):
     assert invoke("evaluate", tmp_path / "local" / "trials" / "trial-000").exit_code == 0
 
 
-def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path):
+def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
+    # The cluster's workers start in this process's folder: tmp_path, so that nothing they write lands in the
+    # checkout (a relative sweep folder once made them write its trials there)
+    monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "grid.yaml", GRID)
     local = sweep_command(str(path), "--jobs", "2", "--out", "local", cwd=tmp_path)
     assert local.returncode == 0, local.stderr
