@@ -1,26 +1,35 @@
-"""Time and peak memory of ``mlp`` on hostile and huge inputs: YAML alias bombs, a gzip bomb among the MNIST
-files, an IDX header of absurd sizes, CSV lines of millions of fields, a value beyond float32, and loading a
-200,000 x 100 CSV file next to ``numpy.loadtxt``.
+"""Time and peak memory of ``mlp`` on hostile and huge inputs: YAML alias bombs (a config's and a sweep file's), a
+gzip bomb among the MNIST files, an IDX header of absurd sizes, a zip bomb as an ``.npz`` data file and as
+``mlp predict``'s input, CSV lines of millions of fields, a value beyond float32, outputs that would overwrite a
+run's files or the command's input, Dask addresses that lead nowhere (a name that does not resolve, a closed
+port, a server that answers garbage, one that accepts and never answers), ``mpiexec`` processes started with
+different seeds, and loading a 200,000 x 100 CSV file next to ``numpy.loadtxt``.
 
     python scripts/hostile_inputs.py
     python scripts/hostile_inputs.py --against ../other-checkout    # the same cases with another mlp
 
-Every case runs in a process of its own (its peak resident memory comes from the kernel's accounting,
-``wait4``), with a time limit. The inputs are made by another process, so that the measuring one stays small
-(a child's peak counts what its parent held when it started); they go in a temporary folder, removed at the end.
+Every case runs in a process of its own (its peak resident memory comes from the kernel's accounting, ``wait4``;
+under ``mpiexec``, the launcher's), with a time limit. The inputs are made by another process, so that the
+measuring one stays small (a child's peak counts what its parent held when it started); they go in a temporary
+folder, removed at the end. The network cases talk only to servers this script starts on 127.0.0.1. A case
+that names a run directory to protect reports whether its files are unchanged afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import hashlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,29 +93,99 @@ def gzip_bomb(path: Path) -> None:
             f.write(zeros)
 
 
-def make_inputs(folder: Path) -> tuple[dict[str, list[str]], Path]:
-    """The cases as ``mlp`` command lines, and the large CSV file."""
-    cases: dict[str, list[str]] = {}
+MLP = "{mlp}"  # stands for the command that runs mlp (this one's, or --against's)
+
+
+def npz_bomb(path: Path) -> None:
+    """An ``.npz`` whose array ``x`` claims (2^15, 2^14) float32 (2 GiB), deflated zeros: about 2 MB."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            npy.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": (2**15, 2**14)})
+            zeros = bytes(1 << 24)
+            for _ in range(128):
+                member.write(zeros)
+        archive.writestr("y.npy", b"")  # never reached
+
+
+def make_inputs(folder: Path) -> tuple[dict[str, dict], Path]:
+    """The cases as command lines (``MLP`` where mlp's command goes) with the run directory each must leave
+    unchanged, if any; and the large CSV file."""
+    cases: dict[str, dict] = {}
+    runs = str(folder / "runs")
+
+    def case(name: str, *args: str, protect: Path | None = None, launcher: list[str] | None = None) -> None:
+        cases[name] = {"args": [*(launcher or []), MLP, *args], "protect": str(protect) if protect else None}
+
     for key in ("seed", "name", "optimizer.lr", "data.dataset"):
         path = folder / f"bomb-{key}.yaml"
         path.write_text(alias_bomb(key))
-        cases[f"YAML alias bomb under {key} ({path.stat().st_size} bytes)"] = ["train", str(path)]
+        case(f"YAML alias bomb under {key} ({path.stat().st_size} bytes)", "train", str(path), "--out", runs)
+    sweep_bomb = folder / "bomb-sweep.yaml"
+    sweep_bomb.write_text("base: spirals\n" + alias_bomb("space"))
+    case(f"sweep file with an alias bomb under space ({sweep_bomb.stat().st_size} bytes)", "sweep", str(sweep_bomb),
+         "--out", str(folder / "sweep"))
     bomb = mnist_folder(folder / "gzip-bomb", gzip_bomb)
     size = (bomb / "train-images-idx3-ubyte.gz").stat().st_size
-    cases[f"gzip bomb in a data folder ({size / 1e6:.1f} MB, inflates to 2 GiB)"] = ["train", "--data-dir", str(bomb)]
+    case(f"gzip bomb in a data folder ({size / 1e6:.1f} MB, inflates to 2 GiB)", "train", "--data-dir", str(bomb),
+         "--out", runs)
     huge = mnist_folder(folder / "huge-header",
                         lambda p: p.write_bytes(gzip.compress(idx(2**31, 2**31, 28) + bytes(1000))))
-    cases["IDX header with dimensions of 2^31"] = ["train", "--data-dir", str(huge)]
+    case("IDX header with dimensions of 2^31", "train", "--data-dir", str(huge), "--out", runs)
     wide = folder / "wide.csv"
     wide.write_text("a,b,c\n1,2,0\n3,4,1\n" + "1," * 26_000_000 + "1\n5,6,0\n")
     first = folder / "wide-first.csv"
     first.write_text("1," * 26_000_000 + "1\n1,2,0\n")
     beyond = folder / "beyond-float32.csv"
     beyond.write_text("a,b,c\n" + "".join(f"{i},{1e39 if i == 3 else i},{i % 2}\n" for i in range(20)))
-    for name, path in (("CSV line of 26 million fields (line 4)", wide),
-                       ("CSV first line of 26 million fields", first), ("CSV value 1e39", beyond)):
-        cases[name] = ["train", "--set", "data.dataset=csv", "--set", f"data.path={path}", "--set",
-                       "model.layers.1.dense=2", "--epochs", "1"]
+    zipped = folder / "bomb.npz"
+    npz_bomb(zipped)
+    for name, path, dataset in (("CSV line of 26 million fields (line 4)", wide, "csv"),
+                                ("CSV first line of 26 million fields", first, "csv"),
+                                ("CSV value 1e39", beyond, "csv"),
+                                (f"npz data file of {zipped.stat().st_size / 1e6:.1f} MB inflating to 2 GiB", zipped,
+                                 "npz")):
+        case(name, "train", "--set", f"data.dataset={dataset}", "--set", f"data.path={path}", "--set",
+             "model.layers.1.dense=2", "--epochs", "1", "--out", runs)
+
+    # A trained run, and commands told to write over its files or over their own input.
+    trained = folder / "trained"
+    subprocess.run([sys.executable, "-m", "mlp", "train", "spirals", "--epochs", "1", "--quiet", "--out",
+                    str(trained)], check=True, stdout=subprocess.DEVNULL)
+    (run,) = [p for p in trained.iterdir() if not p.is_symlink()]
+    rows = folder / "rows.csv"
+    rows.write_text("0.1,0.2\n0.3,0.4\n")
+    case("npz input of mlp predict inflating to 2 GiB", "predict", str(run), str(zipped), protect=run)
+    case("mlp export -o RUN/model.npz", "export", str(run), "-o", str(run / "model.npz"), protect=run)
+    case("mlp export -o RUN/../RUN/last.npz", "export", str(run), "-o", str(run / ".." / run.name / "last.npz"),
+         protect=run)
+    case("mlp predict --out RUN/model.npz", "predict", str(run), str(rows), "--out", str(run / "model.npz"),
+         protect=run)
+    case("mlp predict --out its own input", "predict", str(run), str(rows), "--out", str(rows), protect=run)
+    case("mlp plot --out RUN/history.json", "plot", str(run), "--out", str(run / "history.json"), protect=run)
+    case("mlp train --out RUN", "train", "spirals", "--epochs", "1", "--out", str(run), protect=run)
+    sweep = folder / "lr.yaml"
+    sweep.write_text("base: spirals\nspace: {optimizer.lr: [0.01, 0.1]}\nmetric: loss\n")
+    case("mlp sweep --out RUN", "sweep", str(sweep), "--out", str(run), protect=run)
+
+    # Dask addresses that lead nowhere; the servers are this script's (NOWHERE, GARBAGE, SILENT: their ports).
+    for name, address in (("a name that does not resolve", "tcp://no-such-host.invalid:8786"),
+                          ("a closed port", "tcp://127.0.0.1:{closed}"),
+                          ("a server that answers garbage", "tcp://127.0.0.1:{garbage}"),
+                          ("a server that accepts and never answers", "tcp://127.0.0.1:{silent}")):
+        case(f"mlp sweep --scheduler at {name}", "sweep", str(sweep), "--out", str(folder / "dask-sweep"),
+             "--scheduler", address)
+
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if mpiexec is not None:
+        cases["mpiexec: two processes started with different seeds"] = {
+            "args": [mpiexec, "-n", "1", MLP, "train", "spirals", "--epochs", "1", "--seed", "1", "--out", runs, ":",
+                     "-n", "1", MLP, "train", "spirals", "--epochs", "1", "--seed", "2", "--out", runs],
+            "protect": None}
+
     import numpy as np  # only here, in the process that makes the inputs
 
     rng = np.random.default_rng(0)
@@ -124,10 +203,66 @@ def python_with(mlp_root: Path | None, code: str) -> list[str]:
     return [sys.executable, "-c", path + code]
 
 
+def expand(args: list[str], command: list[str], ports: dict[str, int]) -> list[str]:
+    """A case's command line: ``MLP`` replaced by ``command``, the servers' ports filled in."""
+    return [part for arg in args for part in (command if arg == MLP else [arg.format(**ports)])]
+
+
+class Servers:
+    """Sockets on 127.0.0.1 for the Dask cases: a closed port, a server that answers every connection with
+    garbage, one that accepts and never answers. Closed by ``close``."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.ports = {"closed": self._listener(listen=False).getsockname()[1]}
+        self.sockets[0].close()  # bound once, closed: nothing listens there now
+        garbage, silent = self._listener(), self._listener()
+        self.ports |= {"garbage": garbage.getsockname()[1], "silent": silent.getsockname()[1]}
+        self.stopping = threading.Event()
+        threading.Thread(target=self._serve, args=(garbage, b"\xff" * 64 + b"not a dask scheduler\n"),
+                         daemon=True).start()
+        threading.Thread(target=self._serve, args=(silent, None), daemon=True).start()
+
+    def _listener(self, listen: bool = True) -> socket.socket:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        if listen:
+            sock.listen(16)
+            sock.settimeout(0.2)
+        self.sockets.append(sock)
+        return sock
+
+    def _serve(self, sock: socket.socket, answer: bytes | None) -> None:
+        held = []
+        while not self.stopping.is_set():
+            try:
+                conn, _ = sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            if answer is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(answer)
+            held.append(conn)  # kept open, never answered further
+        for conn in held:
+            conn.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        time.sleep(0.3)
+        for sock in self.sockets:
+            sock.close()
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, help="another checkout of mlp to run the same cases with")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each CSV load, median reported")
+    parser.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT (no CSV loads)")
     parser.add_argument("--make-inputs", type=Path, help=argparse.SUPPRESS)  # the child that makes them
     options = parser.parse_args()
     if options.make_inputs is not None:
@@ -141,13 +276,22 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--make-inputs", str(folder)], check=True)
         made = json.loads((folder / "cases.json").read_text())
         cases, table = made["cases"], Path(made["table"])
+        servers = Servers()
         for label, root in roots.items():
             print(f"== {label}")
-            for name, args in cases.items():
-                command = python_with(root, "from mlp.cli import main; main()") + args + ["--out", str(folder / "runs")]
+            for name, case in cases.items():
+                if options.only is not None and options.only not in name:
+                    continue
+                protect = Path(case["protect"]) if case["protect"] else None
+                before = digest(protect) if protect is not None else None
+                command = expand(case["args"], python_with(root, "from mlp.cli import main; main()"), servers.ports)
                 seconds, mib, code, last = measure(command, env)
                 outcome = f"exit {code}" if code is not None else f"stopped after {LIMIT:.0f} s"
+                if protect is not None:
+                    outcome += ", run unchanged" if digest(protect) == before else ", RUN CHANGED"
                 print(f"{name}: {seconds:.2f} s, peak {mib:,.0f} MiB, {outcome}: {last[:160]}")
+            if options.only is not None:
+                continue
             loads = {"load_csv": "from mlp.data import load_csv; load_csv(sys.argv[1], target='label')",
                      "numpy.loadtxt": "import numpy as np; np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, "
                                       "dtype=np.float32)"}
@@ -161,6 +305,7 @@ def main() -> None:
             print(f"CSV 200,000 x 100 ({table.stat().st_size / 1e6:.0f} MB, {data_mib:.0f} MiB as float32), median "
                   f"of {options.repeats}: load_csv {t_mlp:.2f} s, peak {m_mlp:.0f} MiB; numpy.loadtxt {t_np:.2f} s, "
                   f"peak {m_np:.0f} MiB; time ratio {t_mlp / t_np:.2f}, peak {m_mlp / data_mib:.1f}x the data")
+        servers.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -116,6 +116,7 @@ def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
 
 
 def test_the_interrupt_script_stops_and_resumes_a_run(tmp_path):
-    result = run_script("interrupt_trials.py", "--trials", "1", "--signals", "SIGTERM", cwd=tmp_path)
+    result = run_script("interrupt_trials.py", "--trials", "1", "--signals", "SIGTERM", "--commands", "train",
+                        "predict", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SIGTERM: " in result.stdout and "FAILED" not in result.stdout
