@@ -254,7 +254,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         parsed = safe_load(value) if value.strip() else None
     except YAMLTooLargeError as err:
         raise ConfigError(f"--set {quoted(key)}: the value is not usable: {err}") from None
-    except yaml.YAMLError:
+    except yaml.YAMLError as err:
+        if value.lstrip()[:1] in ("{", "[", '"', "'"):  # meant as a mapping, a list or a quoted string
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ConfigError(f"--set {quoted(key.strip())}: the value {quoted(value)} is not valid YAML ({problem})") \
+                from None
         parsed = value  # an unquoted string YAML cannot read is meant as that string
     return key.strip().split("."), parsed
 

@@ -169,7 +169,13 @@ def load_run_data(data: dict[str, Any], seed: int, console: Console) -> Dataset:
     stderr and in the log."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_data(data, seed)
+        try:
+            dataset = load_data(data, seed)
+        except OSError as err:
+            if err.filename is not None or not isinstance(data.get("path"), str):
+                raise
+            # a read that fails without naming its file ("[Errno 5] Input/output error" of /proc/self/mem)
+            raise OSError(f"cannot read data.path {data['path']}: {err.strerror or err}") from None
     for warning in caught:
         console.echo(f"warning: {warning.message}", stderr=True)
     return dataset
@@ -289,8 +295,11 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
                         console.echo(f"signal   {result.stop_signal} arrived after training ended; the run is complete")
                 return result
             except DiskFullError as err:
-                hint = f"; free some space, then continue with: mlp train --resume {run_dir}"
-                raise DiskFullError(err.path, hint) from None
+                # --resume needs a checkpoint: before the first one, the run can only start again
+                again = (f"continue with: mlp train --resume {run_dir}" if (run_dir / LAST_FILE).is_file()
+                         else f"start it again with: mlp train {run_dir / CONFIG_FILE}"
+                         if (run_dir / CONFIG_FILE).is_file() else "train again")
+                raise DiskFullError(err.path, f"; free some space, then {again}") from None
             finally:
                 console.close()
 
