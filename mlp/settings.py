@@ -34,9 +34,7 @@ FRACTION = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
 NON_NEGATIVE = Rule(lambda v: v >= 0, ">= 0")
 POWER_OF_TWO = Rule(lambda v: v >= 1 and v & (v - 1) == 0, "a power of two (1, 2, 4, 8, ...)")
 CLASS_WEIGHT = Rule(lambda v: _is_class_weight(v), "balanced or a mapping {class: weight >= 0}")
-# A run directory is named <name>-<timestamp>: within the 255 bytes a file name may have, with room to spare
-RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]{1,100}", v) is not None,
-                "at most 100 letters, digits, '_', '-' and '.'")
+RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
 
 
 def _is_class_weight(value: Any) -> bool:

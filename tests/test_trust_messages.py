@@ -13,6 +13,7 @@ from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 import mlp.checkpoint
 import mlp.fileio
+from mlp import Dense, Dropout, ReLU, Sequential
 
 SMALL = ["--set", "data.samples=400", "--epochs", "3", "--quiet"]
 
@@ -94,5 +95,17 @@ def test_a_huge_run_name_is_cut_in_the_message(tmp_path):
     config = tmp_path / "long.yaml"
     config.write_text("name: " + "a" * 120_000 + "\n")
     line = assert_one_line_error(invoke("train", config, "--epochs", "1", "--out", tmp_path),
-                                 "name must be at most 100 letters")
+                                 "name is 120,000 characters long", "give at most 100")
     assert len(line) < 300
+
+
+def test_a_first_layer_dropout_shows_the_input_width_in_the_summary():
+    lines = []
+    Sequential([Dropout(0.2), Dense(4, 3), ReLU(), Dense(3, 2)], seed=0).summary(print_fn=lines.append)
+    assert "(None, 4)" in lines[2] and "?" not in "".join(lines), lines
+
+
+def test_the_checksum_is_described_as_catching_corruption_not_tampering():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "The checksum catches corruption, not tampering" in readme
+    assert "corruption, not tampering" in mlp.checkpoint.__doc__
