@@ -1,5 +1,5 @@
-"""``python -m mlp``: the ``mlp`` command."""
+"""``python -m mlp``: the ``mlp`` command (``mlp_command``, which handles stop signals from its first line)."""
 
-from mlp.cli import main
+from mlp_command import main
 
 main()

@@ -243,11 +243,16 @@ class ModelCheckpoint(Callback):
             self.save(state, self.best_path, best={self.monitor.name: self.monitor.best})  # type: ignore[arg-type]
 
     def on_train_end(self, state: TrainingState) -> None:
+        # An interrupted run is told how to resume whenever there is a state to resume from (a diverged one is not:
+        # resuming it would diverge again).
+        resume = f"; resume with {self.resume_hint}" if state.interrupted else ""
         if state.interrupted and state.resumable:
             self.save(state, self.path, interrupted=True)
-            state.notes.append(f"saved {self.path}; resume with {self.resume_hint}")
+            state.notes.append(f"saved {self.path}{resume}")
         elif (state.interrupted or state.diverged) and self.saved_epoch is not None:
-            state.notes.append(f"{self.path} holds epoch {self.saved_epoch}, the last good state")
+            state.notes.append(f"{self.path} holds epoch {self.saved_epoch}, the last good state{resume}")
+        elif state.interrupted and self.path.is_file():
+            state.notes.append(f"nothing was saved in this run: {self.path} is unchanged{resume}")
         elif state.interrupted or state.diverged:
             state.notes.append(f"nothing was saved: no epoch completed in this run ({self.path} is unchanged)")
 

@@ -6,7 +6,10 @@ string array ``__meta__``, JSON): the architecture (``model.get_config()``), the
 step count and current lr, the number of completed epochs, the history records, where training stood
 (``Position``: the epoch in progress, its batches done, the shuffling generator before the epoch's
 permutation, the running sums), each random layer's generator state, the callbacks' state, free-form
-``extra`` information, and the SHA-256 of all of it, so that a file changed after it was written is refused.
+``extra`` information, and the SHA-256 of all of it, so that a file damaged after it was written (a flipped bit,
+a truncated copy, an edit that did not update the digest) is refused. The digest is stored in the file itself,
+unsigned: it detects corruption, not tampering, since whoever changes a file can write the matching digest too
+(such a file is accepted); keep model files where only you can write them.
 
 Files are written atomically (``mlp.fileio``) and read within bounds (``mlp.npzfile``): every member is
 checked before it is read, every parameter's shape is checked against the architecture before any layer is

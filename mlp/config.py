@@ -254,7 +254,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         parsed = safe_load(value) if value.strip() else None
     except YAMLTooLargeError as err:
         raise ConfigError(f"--set {quoted(key)}: the value is not usable: {err}") from None
-    except yaml.YAMLError:
+    except yaml.YAMLError as err:
+        given = value.strip()
+        if given[:1] in ("{", "[") and (":" in given or "," in given):  # meant as a mapping or a list: say why not
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ConfigError(f"--set {quoted(key.strip())}: the value {quoted(value)} is not valid YAML ({problem})") \
+                from None
         parsed = value  # an unquoted string YAML cannot read is meant as that string
     return key.strip().split("."), parsed
 
@@ -549,6 +554,9 @@ def _check_monitors(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where} is {metric}, but loss {config['loss']} has no accuracy; monitor a loss instead")
 
 
+MAX_NAME = 100  # characters of a run's name
+
+
 def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
     """Check ``raw`` over ``DEFAULT_RUN``, fill in every default, make names canonical, and build what the
     config names: the ``RunSpec`` a run is built from. Raises ``ConfigError`` on the first problem found."""
@@ -573,6 +581,9 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
     config["schedule"], schedule = _resolve_schedule(merged["schedule"], config["training"]["epochs"])
     config["output"] = _section("output", _mapping("output", merged["output"]), OUTPUT_KEYS)
     _check_monitors(config)
+    if len(config["name"]) > MAX_NAME:  # the run directory <name>-<timestamp> must fit a file name's 255 bytes
+        raise ConfigError(f"name is {len(config['name']):,} characters long ({quoted(config['name'])}); "
+                          f"give at most {MAX_NAME}")
     return RunSpec({key: config[key] for key in TOP_KEYS}, loss, optimizer, schedule, callbacks, layers)
 
 

@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +33,15 @@ class DiskFullError(OSError):
     def __init__(self, path: Path, hint: str = "") -> None:
         super().__init__(f"no space left on the device to write {path}{hint}")
         self.errno = errno.ENOSPC
+        self.path = path
+
+
+class WriteError(OSError):
+    """``path`` could not be written (a read-only folder, no permission): the message names it and the reason."""
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        super().__init__(f"cannot write {path}: {err.strerror or err}")
+        self.errno = err.errno
         self.path = path
 
 
@@ -59,9 +68,13 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as err:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # a folder turned read-only: the error to report is the write's
+            tmp.unlink(missing_ok=True)
         if isinstance(err, OSError) and not isinstance(err, DiskFullError) and err.errno in DiskFullError.ERRNOS:
             raise DiskFullError(path, " (the file is unchanged)") from None
+        if isinstance(err, OSError) and err.filename is not None and Path(err.filename) == tmp:
+            # the error names the temporary file the write went through, which the user never sees
+            raise WriteError(path, err) from None
         raise
 
 
@@ -153,9 +166,17 @@ def folder_lock(folder: Path, purpose: str) -> Iterator[None]:
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}, {purpose}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}, {purpose}\n".encode())
+        except OSError as err:  # os.write names no file: say which
+            if err.errno in DiskFullError.ERRNOS:
+                raise DiskFullError(lock_path) from None
+            raise WriteError(lock_path, err) from None
         yield
     finally:
-        lock_path.unlink(missing_ok=True)
+        # Closing the descriptor releases the lock; a lock file that cannot be removed (the folder turned
+        # read-only) is taken over by the next process, and must not hide the error that ended the block.
+        with suppress(OSError):
+            lock_path.unlink(missing_ok=True)
         os.close(fd)

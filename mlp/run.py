@@ -33,7 +33,7 @@ from mlp.data import DataFingerprint, Dataset
 from mlp.diagnostics import GradientNorms
 from mlp.fileio import DiskFullError, folder_lock, remove_partial_writes, write_text
 from mlp.history import Ending, History
-from mlp.interrupts import stop_signals
+from mlp.interrupts import Stopped, stop_signals
 from mlp.losses import Loss
 from mlp.optim import Optimizer
 from mlp.outputs import check_output_folder
@@ -68,7 +68,7 @@ class Console:
         self.quiet = quiet
         self.log: TextIO | None = None
         self.log_path: Path | None = None
-        self._pending = ""
+        self._out = _Lines(self.echo)
         self._early: list[str] = []
 
     def open_log(self, path: Path) -> None:
@@ -95,16 +95,14 @@ class Console:
             raise DiskFullError(self.log_path or Path(LOG_FILE)) from None
 
     def write(self, text: str) -> None:
-        *lines, self._pending = (self._pending + text).split("\n")
-        for line in lines:
-            self.echo(line)
+        self._out.write(text)
 
     def flush(self) -> None: ...
 
     @property
-    def errors(self) -> _Errors:
+    def errors(self) -> _Lines:
         """A file whose lines the console shows on stderr (even when quiet) and logs."""
-        return _Errors(self)
+        return _Lines(lambda line: self.echo(line, stderr=True))
 
     def close(self) -> None:
         if self.log is not None:
@@ -113,13 +111,18 @@ class Console:
                 log.close()
 
 
-class _Errors:
-    def __init__(self, console: Console) -> None:
-        self.console = console
+class _Lines:
+    """A text file that hands each complete line to ``echo`` (``print`` writes a line's text and its newline
+    apart: each piece alone is not a line)."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self._pending = ""
 
     def write(self, text: str) -> None:
-        for line in text.splitlines():
-            self.console.echo(line, stderr=True)
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self.echo(line)
 
     def flush(self) -> None: ...
 
@@ -167,7 +170,13 @@ def load_run_data(data: dict[str, Any], seed: int, console: Console) -> Dataset:
     stderr and in the log."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_data(data, seed)
+        try:
+            dataset = load_data(data, seed)
+        except OSError as err:
+            if err.filename is not None or not isinstance(data.get("path"), str):
+                raise
+            # a read that fails without naming its file ("[Errno 5] Input/output error" of /proc/self/mem)
+            raise OSError(f"cannot read data.path {data['path']}: {err.strerror or err}") from None
     for warning in caught:
         console.echo(f"warning: {warning.message}", stderr=True)
     return dataset
@@ -279,6 +288,7 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
         with folder_lock(run_dir, "mlp train"):
             where = _check_resume(resume, config, model, spec.optimizer) if resume is not None else ""
             remove_partial_writes(run_dir)  # what a killed write left; while we hold the lock, no one else writes here
+            _forget_the_ending(run_dir, config)
             console.open_log(run_dir / LOG_FILE)
             try:
                 write_text(run_dir / CONFIG_FILE, to_yaml(config))
@@ -290,16 +300,29 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
                     console.echo(f"resume   from {resume} {where}")
                 model.summary(print_fn=console.echo)
                 result = _train(spec, run_dir, resume, objects, console, started, parallel)
-                if stop.received is not None:
+                if stop.received is not None and result.stop_signal is None:  # (a second one's, if it came)
                     result.stop_signal = stop.received.name
                     if result.ending.status != "interrupted":
                         console.echo(f"signal   {result.stop_signal} arrived after training ended; the run is complete")
                 return result
             except DiskFullError as err:
-                hint = f"; free some space, then continue with: mlp train --resume {run_dir}"
-                raise DiskFullError(err.path, hint) from None
+                # --resume needs a checkpoint: before the first one, the run can only start again
+                again = (f"continue with: mlp train --resume {run_dir}" if (run_dir / LAST_FILE).is_file()
+                         else f"start it again with: mlp train {run_dir / CONFIG_FILE}"
+                         if (run_dir / CONFIG_FILE).is_file() else "train again")
+                raise DiskFullError(err.path, f"; free some space, then {again}") from None
             finally:
                 console.close()
+
+
+def _forget_the_ending(run_dir: Path, config: dict[str, Any]) -> None:
+    """Remove what described how the run ended before this training: from its first batch it is no longer true,
+    and a run killed from now on must not leave it to be read as this run's results. ``metrics.json`` goes; so
+    does ``model.npz`` unless it is the best model so far (``output.keep: best``, which training keeps current):
+    the model an interrupted run kept is the state ``last.npz`` holds, which training continues from."""
+    (run_dir / METRICS_FILE).unlink(missing_ok=True)
+    if config["output"]["keep"] != "best":
+        (run_dir / MODEL_FILE).unlink(missing_ok=True)
 
 
 def _follow(spec: RunSpec, resume: Path | None, parallel: DataParallel) -> RunResult:
@@ -373,24 +396,32 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
     if parallel is not None:
         parallel.start()
-    try:
-        history = fit(
-            model, loss, optimizer, dataset.x_train, dataset.y_train,
-            validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
-            schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
-            communicator=parallel.communicator if parallel is not None else None, **training,
-        )
-    except DivergenceError as err:
-        console.to_log(f"error: {err}")  # the command line shows it
-        kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started, parallel)
-        if kept is not None:
-            console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
-            raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}", err.history) \
-                from None
-        raise
-    result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
-    assert result is not None, "a run that did not diverge keeps a model"
-    _report(result.metrics, run_dir, console)
+    stopped: Stopped | None = None
+    with stop_signals() as stop:  # the run's own (mlp.interrupts): its results are written whole (finishing)
+        try:
+            history = fit(
+                model, loss, optimizer, dataset.x_train, dataset.y_train,
+                validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
+                schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
+                communicator=parallel.communicator if parallel is not None else None, **training,
+            )
+        except Stopped as err:  # a second signal stopped training at once; what it did is still written
+            history, stopped = err.history, err
+        except DivergenceError as err:
+            with stop.finishing():
+                console.to_log(f"error: {err}")  # the command line shows it
+                kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started,
+                               parallel)
+            if kept.metrics["model_file"] is not None:
+                console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
+                raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}",
+                                      err.history) from None
+            raise
+        with stop.finishing():
+            result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
+            _report(result.metrics, run_dir, console)
+    if stopped is not None:
+        result.stop_signal = stopped.signal.name
     return result
 
 
@@ -437,8 +468,9 @@ def _which_model(config: dict[str, Any], kept: Checkpoint, callbacks: list[Callb
 
 def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tuple[Dataset, Sequential, Loss],
             callbacks: list[Callback], extra: dict[str, Any], started: float,
-            parallel: DataParallel | None = None) -> RunResult | None:
-    """``model.npz`` and ``metrics.json`` for however the run ended; ``None`` if there is no model to keep."""
+            parallel: DataParallel | None = None) -> RunResult:
+    """``model.npz`` and ``metrics.json`` for however the run ended (``metrics["model_file"]`` is ``None`` if there
+    is no model to keep: training diverged, or was stopped at once, before an epoch was saved)."""
     dataset, model, loss = objects
     ending = history.ending
     kept = _kept_model(config, run_dir, model, history, callbacks, extra)
@@ -459,7 +491,7 @@ def _finish(config: dict[str, Any], run_dir: Path, history: History, objects: tu
         "finished": datetime.now().isoformat(timespec="seconds"),
     }
     write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=1))
-    return RunResult(run_dir, history, metrics) if kept is not None else None
+    return RunResult(run_dir, history, metrics)
 
 
 def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
@@ -469,8 +501,8 @@ def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
         console.echo(f"test     {scores}  ({MODEL_FILE}: {metrics['model']})")
     epochs = _plural(metrics["epochs"], "epoch")
     console.echo(f"time     {metrics['training_seconds']:.1f} s training, {epochs}")
-    if metrics["interrupted"]:
-        console.echo(f"stopped  after {epochs}; continue with: mlp train --resume {run_dir}")
+    if metrics["interrupted"]:  # how to resume was said once, with what was saved (ModelCheckpoint)
+        console.echo(f"stopped  after {epochs}")
     console.echo(f"saved    {run_dir}")
     if console.quiet and test is not None:  # the one line a quiet run prints
         print(f"{run_dir}  test {scores}")

@@ -153,7 +153,7 @@ class Sequential(Layer):
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a table of layers with their output shapes and parameter counts (as Keras does)."""
         rows = [("#", "Layer", "Output shape", "Params")]
-        size = None
+        size = self.in_features  # the input's width: layers before the first Dense (a Dropout) keep it
         for i, layer in enumerate(self.layers):
             size = layer.output_size(size)
             shape = f"(None, {size if size is not None else '?'})"

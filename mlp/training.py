@@ -29,7 +29,7 @@ from mlp.callback import Callback, Position, TrainingState, callback_keys
 from mlp.callbacks import LearningRateScheduler, ProgressLogger
 from mlp.checkpoint import restore
 from mlp.history import History
-from mlp.interrupts import StopRequests, stop_signals
+from mlp.interrupts import Stopped, StopRequests, stop_signals
 from mlp.losses import Loss
 from mlp.native import blas, fpenv
 from mlp.optim import Optimizer
@@ -345,7 +345,8 @@ def fit(
 
     Ctrl-C, SIGTERM or SIGHUP (in the main thread) end training at the next batch boundary: the callbacks'
     ``on_train_end`` runs (``ModelCheckpoint`` then saves the exact point) and the history is returned,
-    ``ending.status == "interrupted"``. A second signal stops at once (``KeyboardInterrupt``).
+    ``ending.status == "interrupted"``. A second signal stops at once: the callbacks' ``on_train_end`` still runs,
+    then ``mlp.interrupts.Stopped`` (a ``KeyboardInterrupt``) is raised, its ``history`` the one training made.
 
     Raises:
         DivergenceError: the loss, a metric, the weights or the optimizer state became NaN or infinite.
@@ -378,18 +379,20 @@ def fit(
         except _StopRequestedError:
             state.interrupted = stop.received.name if stop.received is not None else "a stop signal"
         except KeyboardInterrupt:  # raised by a callback, or a second signal: where it landed decides
-            state.interrupted, forced = "KeyboardInterrupt", True
+            state.interrupted = "KeyboardInterrupt" if stop.latest is None else f"{stop.latest.name} again: at once"
+            forced = True
         except DivergenceError as err:
             state.diverged = str(err)
         finally:
             if state.interrupted and state.resumable and _non_finite_state(state) is not None:
                 state.resumable = False  # the last steps diverged: nothing worth saving
-            for callback in callbacks:
-                callback.on_train_end(state)
+            with stop.finishing():  # the checkpoint, the history and the resume hint are written whole
+                for callback in callbacks:
+                    callback.on_train_end(state)
     state.history.ending = state.ending()
     if state.diverged:  # what the checkpoints hold, if a callback said; else what is true of any
         ending = state.history.ending
         raise DivergenceError(ending.reason if ending.notes else f"{ending.headline}. {INTACT}", state.history)
-    if forced and stop.received is not None:
-        raise KeyboardInterrupt  # a second signal: the caller stops too
+    if forced and stop.latest is not None:  # a second signal: the caller stops too, knowing where training stood
+        raise Stopped(stop.latest, state.history)
     return state.history

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 import click
 
 from mlp import __version__
-from mlp.cli.common import ErrorReportingGroup, debug_option
+from mlp.cli.common import ErrorReportingGroup, debug_option, stopped
+from mlp.interrupts import Stopped, command_signals
 
 
 @click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,3 +33,13 @@ def main() -> None:
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "common":
         main.add_command(getattr(importlib.import_module(f"{__name__}.{_module.name}"), _module.name))
+
+
+def run() -> None:
+    """``mlp`` as a program (``mlp_command``, the console script): ``main`` with the stop signals handled for the
+    whole command (``mlp.interrupts.command_signals``), so that one ends it with one line and its exit code."""
+    with command_signals():
+        try:
+            main(prog_name="mlp")
+        except Stopped as err:  # outside click's own handling (none is expected): the same line
+            sys.exit(stopped(err))

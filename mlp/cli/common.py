@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from mlp.interrupts import Stopped
 from mlp.training import DivergenceError
 
 USAGE_ERROR = 2
@@ -21,8 +22,22 @@ INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 SILENT_ERRORS = "mlp.silent_errors"  # ctx.meta key: exit with the code, print nothing (mpiexec's other processes)
 
 
+def stopped(err: KeyboardInterrupt) -> int:
+    """Say in one line that a stop signal (or Ctrl-C) ended the command; return the shell's exit code for it."""
+    name = err.signal.name if isinstance(err, Stopped) else "SIGINT"
+    click.echo(f"error: stopped by {name}; files written before are intact (every write is atomic)", err=True)
+    return err.exit_code if isinstance(err, Stopped) else INTERRUPTED
+
+
 class ErrorReportingGroup(click.Group):
     """A click group that reports library errors as one line (``error: ...``) instead of a traceback."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as err:  # while the options are read; click would say "Aborted!" and exit 1
+            raise click.exceptions.Exit(stopped(err)) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -32,11 +47,10 @@ class ErrorReportingGroup(click.Group):
         except BrokenPipeError:  # `mlp ... | head` closed the pipe: stop quietly, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
-        except KeyboardInterrupt:  # Ctrl-C outside training, or a second one during it: stop at once
+        except KeyboardInterrupt as err:  # a stop outside training, or a second one during it: stop at once
             if ctx.meta.get("mlp.debug"):
                 raise
-            click.echo("error: interrupted; files written before are intact (every write is atomic)", err=True)
-            ctx.exit(INTERRUPTED)
+            ctx.exit(stopped(err))
         except (DivergenceError, ValueError, OSError) as err:
             if ctx.meta.get("mlp.debug"):
                 raise

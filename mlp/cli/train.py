@@ -16,7 +16,7 @@ from mlp.cli.common import (
     override_option,
 )
 from mlp.config import ConfigError, read, resolve_spec
-from mlp.interrupts import exit_code
+from mlp.interrupts import Stopped, exit_code
 from mlp.parallel import StartupError, launcher_rank, mpi_world
 from mlp.rundir import LAST_FILE
 from mlp.trained import load_trained
@@ -92,7 +92,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         if world is None:
             raise
         # Once training started, a process that stops alone leaves the others waiting for it: it ends them all.
-        code = INTERRUPTED if isinstance(err, KeyboardInterrupt) else USAGE_ERROR
+        code = (err.exit_code if isinstance(err, Stopped) else INTERRUPTED if isinstance(err, KeyboardInterrupt)
+                else USAGE_ERROR)
         what = (f"lost the other processes (MPI: {err})" if type(err).__module__.startswith("mpi4py")
                 else str(err) or type(err).__name__)
         click.echo(f"error: process {world.Get_rank()} of {world.Get_size()}: {what}; ending every process "
