@@ -36,7 +36,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 
 def run() -> None:
-    """``mlp`` as a program (``mlp_command``, the console script): ``main`` with the stop signals handled for the
+    """``mlp`` as a program (``mlp.__main__``, the console script): ``main`` with the stop signals handled for the
     whole command (``mlp.interrupts.command_signals``), so that one ends it with one line and its exit code."""
     with command_signals():
         try:
