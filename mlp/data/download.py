@@ -161,8 +161,9 @@ def download(
     if offline():
         raise OfflineError(f"{OFFLINE_VARIABLE} is set, so nothing is downloaded; unset it to download {what}")
     budget = Budget(download_timeout())
-    size = sum(file.size or 0 for file in files)
-    print(f"downloading {what}: {len(files)} file{'s' * (len(files) != 1)}, {size / 1e6:.1f} MB, from {mirrors[0]} "
+    known = all(file.size is not None for file in files)
+    size = f"{sum(file.size or 0 for file in files) / 1e6:.1f} MB" if known else "size unknown"
+    print(f"downloading {what}: {len(files)} file{'s' * (len(files) != 1)}, {size}, from {mirrors[0]} "
           f"into {folder} (gives up after {budget.seconds:g} s without data; {OFFLINE_VARIABLE}=1 never downloads)",
           file=sys.stderr, flush=True)
     if folder.is_dir():  # what killed downloads left; others may be downloading into this cache now
