@@ -202,12 +202,11 @@ def invoke(*args: str | Path) -> Result:
 
 @pytest.fixture
 def offline_mnist(tmp_path, monkeypatch):
-    """No MNIST anywhere (an empty cache, no MLP_DATA_DIR) and every download refused at once, without
-    retry back-off: loading MNIST falls back to the bundled sample."""
+    """No MNIST anywhere (an empty cache, no MLP_DATA_DIR) and downloads turned off (MLP_OFFLINE): loading
+    MNIST falls back to the bundled sample at once."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "offline-cache"))
     monkeypatch.delenv("MLP_DATA_DIR", raising=False)
-    monkeypatch.setattr("mlp.data.mnist.MNIST", dataclasses.replace(MNIST, mirrors=("http://127.0.0.1:9/",)))
-    monkeypatch.setattr("mlp.data.download.time.sleep", lambda seconds: None)
+    monkeypatch.setenv("MLP_OFFLINE", "1")
 
 
 def assert_one_line_error(result: Result, *parts: str) -> str:

@@ -64,7 +64,8 @@ def test_checksum_mismatch_deletes_the_file_and_tries_the_next_mirror(server, tm
     with pytest.raises(DataError, match=r"wrong/train-images-idx3-ubyte\.gz has MD5 \w+, expected \w+; the file "
                                         r"was deleted"):
         load_idx_dataset(spec_for(server.md5s, [server.mirror("wrong")]), cache=cache, strict=True)
-    assert cache_files(cache) == []
+    assert cache_files(cache) == ["download-failed.json"]  # no data file: only the record of the failure
+    (cache / "mnist" / "download-failed.json").unlink()  # try again now
     data = load_idx_dataset(spec_for(server.md5s, [server.mirror("wrong"), server.mirror("good")]), cache=cache)
     assert data.source.startswith("downloaded")
 
@@ -73,7 +74,7 @@ def test_an_interrupted_transfer_leaves_nothing_behind(server, tmp_path):
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match=r"could not download train-images-idx3-ubyte\.gz"):
         load_idx_dataset(spec_for(server.md5s, [server.mirror("truncated")]), cache=cache, strict=True)
-    assert cache_files(cache) == []  # no partial file, no temporary file
+    assert cache_files(cache) == ["download-failed.json"]  # no partial file, no temporary file
 
 
 def test_no_network_falls_back_to_the_bundled_sample_with_a_warning(server, tmp_path):
@@ -85,7 +86,7 @@ def test_no_network_falls_back_to_the_bundled_sample_with_a_warning(server, tmp_
     assert data.source == "bundled sample"
     assert data.x_train.shape == (10_000, 784) and data.x_test.shape == (2_000, 784)
     assert set(np.unique(data.y_train)) == set(range(10))
-    assert cache_files(tmp_path / "cache") == []
+    assert cache_files(tmp_path / "cache") == ["download-failed.json"]
 
 
 def test_strict_mode_makes_the_fallback_an_error(server, tmp_path):

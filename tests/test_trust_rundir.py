@@ -225,20 +225,3 @@ def test_a_run_killed_after_its_last_epoch_is_finished_by_resume(tmp_path):
     assert compare_checkpoints(run / "model.npz", tmp_path / "kept.npz") == []
     assert_one_line_error(invoke("train", "--resume", run), "has completed 3 epochs of 3; to train on, resume with "
                                                             "more, e.g. --epochs 13")
-
-
-def test_a_download_removes_what_a_killed_download_left_but_not_one_in_progress(server, tmp_path):
-    from conftest import spec_for
-
-    from mlp.data.mnist import load_idx_dataset
-
-    cache = tmp_path / "cache"
-    folder = cache / "mnist"
-    folder.mkdir(parents=True)
-    dead = folder / ".train-images-idx3-ubyte.gz.0badc0de.tmp"
-    alive = folder / ".train-images-idx3-ubyte.gz.5ca1ab1e.tmp"
-    for leftover in (dead, alive):
-        leftover.write_bytes(b"part of a download")
-    os.utime(dead, (dead.stat().st_atime, dead.stat().st_mtime - 7200))  # two hours old: its writer is gone
-    load_idx_dataset(spec_for(server.md5s, [server.mirror("good")]), cache=cache)
-    assert not dead.exists() and alive.exists()

@@ -5,7 +5,9 @@ Where the files come from, in order:
 1. an explicit directory (``data_dir=``, ``--data-dir``, ``data.dir``), or its ``<name>/`` subfolder;
 2. the directory in the environment variable ``MLP_DATA_DIR`` (or its ``<name>/`` subfolder);
 3. the cache, ``$XDG_CACHE_HOME/mlp/<name>`` or ``~/.cache/mlp/<name>``;
-4. a download into the cache (mirrors in turn, MD5-verified, atomic);
+4. a download into the cache (mirrors in turn, MD5-verified, atomic; see ``mlp.data.download``), unless
+   ``MLP_OFFLINE`` is set or one failed less than an hour ago (recorded in ``<cache>/<name>/download-failed.json``:
+   deleting it, or ``mlp data download``, tries again at once);
 5. for MNIST, the sample bundled with the package (the first 10,000 training and 2,000 test images),
    with a loud warning; ``strict=True`` makes this an error instead.
 
@@ -21,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -30,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from mlp.data.dataset import DATASETS, Dataset, DatasetSource, images_to_features
-from mlp.data.download import download
+from mlp.data.download import OFFLINE_VARIABLE, OfflineError, RemoteFile, download, offline
 from mlp.data.idx import DataError, read_idx
 from mlp.fileio import read_json, write_text
+from mlp.messages import shorten
 from mlp.settings import Key
 
 
@@ -43,18 +47,24 @@ class FallbackWarning(UserWarning):
 @dataclass(frozen=True)
 class IdxFile:
     """One IDX file: ``stem`` such as "train-images", its IDX rank, the MD5s of the published ``.gz`` file and
-    of its decompressed content (``None`` where not known), and the largest shape it may hold (the published
-    one), checked before its data is read."""
+    of its decompressed content (``None`` where not known), the largest shape it may hold (the published
+    one), checked before its data is read, and the size of the published ``.gz`` file in bytes."""
 
     stem: str
     rank: int
     gz_md5: str
     raw_md5: str | None = None
     max_shape: tuple[int, ...] | None = None
+    gz_size: int | None = None
 
     @property
     def download_name(self) -> str:
         return f"{self.stem}-idx{self.rank}-ubyte.gz"
+
+    @property
+    def remote(self) -> RemoteFile:
+        """The published ``.gz`` file, as the mirrors hold it."""
+        return RemoteFile(self.download_name, self.gz_md5, self.gz_size)
 
     def names(self) -> list[str]:
         """Every file name this file may have: both namings, gzipped or raw."""
@@ -82,13 +92,13 @@ MNIST = IdxDatasetSpec(
     name="mnist",
     files={
         "train_images": IdxFile("train-images", 3, gz_md5="f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                                raw_md5="6bbc9ace898e44ae57da46a324031adb", max_shape=TRAIN_IMAGES),
+                                raw_md5="6bbc9ace898e44ae57da46a324031adb", max_shape=TRAIN_IMAGES, gz_size=9912422),
         "train_labels": IdxFile("train-labels", 1, gz_md5="d53e105ee54ea40749a09fcbcd1e9432",
-                                raw_md5="a25bea736e30d166cdddb491f175f624", max_shape=TRAIN_IMAGES[:1]),
+                                raw_md5="a25bea736e30d166cdddb491f175f624", max_shape=TRAIN_IMAGES[:1], gz_size=28881),
         "test_images": IdxFile("t10k-images", 3, gz_md5="9fb629c4189551a2d022fa330f9573f3",
-                               raw_md5="2646ac647ad5339dbf082846283269ea", max_shape=TEST_IMAGES),
+                               raw_md5="2646ac647ad5339dbf082846283269ea", max_shape=TEST_IMAGES, gz_size=1648877),
         "test_labels": IdxFile("t10k-labels", 1, gz_md5="ec29112dd5afa0611ce80d1b7f02629c",
-                               raw_md5="27ae3e4e09519cfbb04c329615203637", max_shape=TEST_IMAGES[:1]),
+                               raw_md5="27ae3e4e09519cfbb04c329615203637", max_shape=TEST_IMAGES[:1], gz_size=4542),
     },
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     classes=tuple(str(d) for d in range(10)),
@@ -98,12 +108,17 @@ MNIST = IdxDatasetSpec(
 FASHION_MNIST = IdxDatasetSpec(
     name="fashion-mnist",
     files={
-        "train_images": IdxFile("train-images", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d", max_shape=TRAIN_IMAGES),
-        "train_labels": IdxFile("train-labels", 1, "25c81989df183df01b3e8a0aad5dffbe", max_shape=TRAIN_IMAGES[:1]),
-        "test_images": IdxFile("t10k-images", 3, "bef4ecab320f06d8554ea6380940ec79", max_shape=TEST_IMAGES),
-        "test_labels": IdxFile("t10k-labels", 1, "bb300cfdad3c16e7a12a480ee83cd310", max_shape=TEST_IMAGES[:1]),
+        "train_images": IdxFile("train-images", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d", max_shape=TRAIN_IMAGES,
+                                gz_size=26421880),
+        "train_labels": IdxFile("train-labels", 1, "25c81989df183df01b3e8a0aad5dffbe", max_shape=TRAIN_IMAGES[:1],
+                                gz_size=29515),
+        "test_images": IdxFile("t10k-images", 3, "bef4ecab320f06d8554ea6380940ec79", max_shape=TEST_IMAGES,
+                               gz_size=4422102),
+        "test_labels": IdxFile("t10k-labels", 1, "bb300cfdad3c16e7a12a480ee83cd310", max_shape=TEST_IMAGES[:1],
+                               gz_size=5148),
     },
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    # The authors' repository, over https (their S3 website is http only); the MD5s are the ones its README publishes
+    mirrors=("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",),
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 )
 
@@ -187,19 +202,46 @@ def _bundled_sample(spec: IdxDatasetSpec) -> dict[str, np.ndarray]:
         return {role: npz[role] for role in ROLES}
 
 
+FAILED_DOWNLOAD = "download-failed.json"
+RETRY_AFTER = 3600.0  # seconds after a failed download during which loading does not try again
+
+
 def download_idx_dataset(spec: IdxDatasetSpec, dest: str | Path) -> list[str]:
     """Download into ``dest`` each of ``spec``'s files that ``dest`` lacks (under any of its names), from the
     mirrors in turn, MD5-verified and written atomically; return the names downloaded (``[]``: all there).
+    Success removes the record of an earlier failure in ``dest``.
 
-    Raises ``DataError`` naming every failed attempt if a file cannot be had.
+    Raises ``OfflineError`` if ``MLP_OFFLINE`` is set, ``DataError`` naming every failed attempt if a file cannot
+    be had.
     """
     dest = Path(dest)
-    fetched = []
-    for spec_file in spec.files.values():
-        if not any((dest / name).is_file() for name in spec_file.names()):
-            download(spec_file.download_name, spec.mirrors, dest / spec_file.download_name, spec_file.gz_md5)
-            fetched.append(spec_file.download_name)
-    return fetched
+    missing = [f.remote for f in spec.files.values() if not any((dest / name).is_file() for name in f.names())]
+    if missing:
+        download(missing, spec.mirrors, dest, spec.name)
+    (dest / FAILED_DOWNLOAD).unlink(missing_ok=True)
+    return [f.name for f in missing]
+
+
+def _remember_failure(folder: Path, error: str) -> None:
+    """Record in ``folder`` that a download failed now, with ``error``: loading skips the download for a while."""
+    with contextlib.suppress(OSError):  # a read-only cache only costs another attempt next time
+        write_text(folder / FAILED_DOWNLOAD, json.dumps({"time": time.time(), "error": error}, indent=1))
+
+
+def _recent_failure(folder: Path) -> str | None:
+    """Why not to download into ``folder`` now: a download that failed less than ``RETRY_AFTER`` seconds ago,
+    what it said and how to try again at once; ``None`` if there was none (or the record is unreadable)."""
+    path = folder / FAILED_DOWNLOAD
+    try:
+        record = read_json(path, "a record of a failed download")
+        failed, error = float(record["time"]), str(record["error"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not 0 <= time.time() - failed < RETRY_AFTER:
+        return None
+    clock = partial(time.strftime, "%H:%M")
+    return (f"a download failed at {clock(time.localtime(failed))} and is not tried again before "
+            f"{clock(time.localtime(failed + RETRY_AFTER))}; to try now, delete {path} ({shorten(error, 300)})")
 
 
 def load_idx_dataset(
@@ -233,15 +275,20 @@ def load_idx_dataset(
         files = find_files(spec, target)
         if files is not None:
             arrays, source = _load_files(spec, files, verified), f"cache {target}"
-        elif download_missing:
-            try:
-                download_idx_dataset(spec, target)
-                arrays = _load_files(spec, find_files(spec, target), verified)  # type: ignore[arg-type]
-                source = f"downloaded to {target}"
-            except DataError as err:
-                failure = str(err)
-        else:
+        elif not download_missing:
             failure = "downloads are turned off"
+        else:
+            failure = _recent_failure(target) or ""
+            if not failure:
+                try:
+                    download_idx_dataset(spec, target)
+                    arrays = _load_files(spec, find_files(spec, target), verified)  # type: ignore[arg-type]
+                    source = f"downloaded to {target}"
+                except OfflineError as err:
+                    failure = str(err)
+                except DataError as err:
+                    failure = str(err)
+                    _remember_failure(target, failure)
     if arrays is None:
         how_to_get = (f"run `mlp data download {spec.name}` where there is internet, or set MLP_DATA_DIR "
                       f"(or --data-dir) to a folder with the four {spec.name} files")
@@ -302,6 +349,8 @@ def locate(spec: IdxDatasetSpec) -> str:
     if find_files(spec, cache):
         return f"cache {cache} (complete)"
     fallback = " (or fall back to the bundled sample)" if spec.sample else ""
+    if offline():
+        return f"not found, and {OFFLINE_VARIABLE} is set: no download{fallback}"
     return f"not found: would download from {spec.mirrors[0]}{fallback}"
 
 
