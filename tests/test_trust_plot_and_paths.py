@@ -5,10 +5,11 @@ not the `latest` link's."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import assert_one_line_error, invoke, the_run
 
 from mlp.config import read, recipes
 
@@ -61,3 +62,48 @@ def test_a_shipped_recipe_writes_its_runs_in_the_current_directory(elsewhere):
     # the recipe that names output.dir (mnist: `dir: runs`) keeps it relative to where mlp runs, not its folder
     for name in recipes():
         assert read(name).get("output", {}).get("dir", "runs") == "runs", name
+
+
+# -- a data file that cannot be read is named, by every command that reads it -----------------------------------
+
+PROC_MEM = Path("/proc/self/mem")  # a regular file whose every read fails with EIO, without naming the file
+needs_proc = pytest.mark.skipif(not PROC_MEM.exists(), reason="needs Linux's /proc")
+
+
+@pytest.fixture
+def iris_run(tmp_path) -> Path:
+    """A 2-epoch run of the csv_example recipe (iris: 4 features, 3 classes) on its own copy of iris.csv."""
+    config = tmp_path / "iris" / "iris.yaml"
+    assert invoke("config", "init", "csv_example", "--out", config).exit_code == 0
+    result = invoke("train", config, "--epochs", "2", "--out", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 0, result.output
+    return the_run(tmp_path / "runs")
+
+
+@needs_proc
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_evaluate_and_predict_name_a_data_file_that_cannot_be_read(iris_run, tmp_path, suffix):
+    unreadable = tmp_path / f"mem{suffix}"
+    unreadable.symlink_to(PROC_MEM)
+    for result in (invoke("evaluate", iris_run, "--data", unreadable), invoke("predict", iris_run, unreadable)):
+        line = assert_one_line_error(result, str(unreadable))
+        assert "Input/output error" in line and "data.path" not in line
+
+
+@needs_proc
+def test_evaluate_names_the_runs_own_data_file_when_it_cannot_be_read(iris_run, tmp_path):
+    data = tmp_path / "iris" / "data" / "iris.csv"
+    data.unlink()
+    data.symlink_to(PROC_MEM)
+    assert_one_line_error(invoke("evaluate", iris_run), f"cannot read {data}: Input/output error")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_a_folder_or_a_pipe_as_predicts_input_is_refused_in_one_line(iris_run, tmp_path, suffix):
+    folder = tmp_path / f"folder{suffix}"
+    folder.mkdir()
+    pipe = tmp_path / f"pipe{suffix}"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    for path in (folder, pipe):
+        assert_one_line_error(invoke("predict", iris_run, path), f"{path} is not a regular file")
+    assert_one_line_error(invoke("predict", iris_run, tmp_path), f"{tmp_path}: unknown input file type")
