@@ -6,10 +6,11 @@ not the `latest` link's."""
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, invoke, the_run
+from conftest import assert_one_line_error, invoke, png_size, the_run
 
 from mlp.config import read, recipes
 
@@ -107,3 +108,63 @@ def test_a_folder_or_a_pipe_as_predicts_input_is_refused_in_one_line(iris_run, t
     for path in (folder, pipe):
         assert_one_line_error(invoke("predict", iris_run, path), f"{path} is not a regular file")
     assert_one_line_error(invoke("predict", iris_run, tmp_path), f"{tmp_path}: unknown input file type")
+
+
+# -- mlp plot: images of image data only, every picture titled with the run's own name -------------------------
+
+
+def png_title(path: Path) -> str | None:
+    """The ``Title`` of a PNG's text chunks (``mlp.plots`` writes each picture's title there)."""
+    data, at = path.read_bytes(), 8
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
+        if kind == b"tEXt":
+            key, _, value = data[at + 8:at + 8 + length].partition(b"\0")
+            if key == b"Title":
+                return value.decode("latin-1")
+        at += 12 + length
+    return None
+
+
+def test_weights_of_data_that_are_not_images_are_a_heat_map_not_2x2_images(iris_run):
+    pytest.importorskip("matplotlib")
+    result = invoke("plot", iris_run.parent / "latest", "--weights")
+    assert result.exit_code == 0, result.output
+    weights = iris_run.parent / "latest" / "weights.png"
+    assert result.stdout.splitlines()[-1] == f"wrote {weights}"
+    # one row per input, one column per hidden unit: 4 x 16 (16 images of 2x2 pixels would be 800 x 240)
+    assert png_size(weights) == (800, 250)
+    assert png_title(weights) == f"{iris_run.name}: first-layer weights, 4 inputs x 16 hidden units"
+
+
+def test_confusion_of_data_that_are_not_images_skips_the_mistakes_picture(iris_run):
+    pytest.importorskip("matplotlib")
+    result = invoke("plot", iris_run, "--confusion")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        f"wrote {iris_run / 'confusion_matrix.png'}",
+        "not drawn: most_confused.png: the rows of iris are 4 numbers each, not images; the mistakes are drawn "
+        "for image data such as mnist"]
+    assert png_size(iris_run / "confusion_matrix.png") == (600, 600)
+    assert png_title(iris_run / "confusion_matrix.png").startswith(f"{iris_run.name}: test accuracy ")
+    assert not (iris_run / "most_confused.png").exists()
+
+
+def test_every_picture_of_runs_latest_is_titled_with_the_runs_own_name(tmp_path, offline_mnist):
+    pytest.importorskip("matplotlib")
+    config = tmp_path / "digits.yaml"
+    config.write_text("data: {dataset: mnist, validation_split: 0.25, limit: 40}\n"
+                      "model: {layers: [{dense: 16, activation: relu}, {dense: 10}]}\n"
+                      "training: {epochs: 2, batch_size: 10, gradient_norms: {every: 1}}\n")
+    result = invoke("train", config, "--out", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 0, result.output
+    run = the_run(tmp_path / "runs")
+    result = invoke("plot", tmp_path / "runs" / "latest", "--weights", "--units", "8", "--confusion")
+    assert result.exit_code == 0, result.output
+    pictures = {"learning_curves.png": "", "gradient_norms.png": ": gradients by layer",
+                "weights.png": ": incoming weights of the first 8 hidden units",
+                "confusion_matrix.png": ": test accuracy ", "most_confused.png": ": the most confident of "}
+    assert [line.rpartition("/")[2] for line in result.stdout.splitlines()] == list(pictures)
+    for name, title in pictures.items():
+        assert png_title(run / name).startswith(run.name + title), (name, png_title(run / name))
+        assert "latest" not in png_title(run / name)
