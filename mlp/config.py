@@ -18,7 +18,7 @@ the default starts from that thing's own defaults, e.g. ``optimizer: {name: adam
     schedule: null                 # or {name: step | exponential | cosine | constant, ..., warmup: 0}
     training: {epochs: 20, batch_size: 128, shuffle: true, drop_last: false,
                early_stopping: null, reduce_lr_on_plateau: null, gradient_norms: null}
-    output: {dir: runs, keep: last, monitor: val_loss}
+    output: {dir: runs, keep: last, monitor: val_loss}   # dir: beside the file, as its data paths
 
 Every name comes from a registry (``mlp.registry``): layers and activations (``mlp.layer.LAYERS``),
 initializers, losses, optimizers, schedules, callbacks and datasets each have one, defined next to what
@@ -110,7 +110,7 @@ TRAINING_KEYS = keys_from_signature(fit, skip=NOT_TRAINING_KEYS, rules={"epochs"
 TRAINING_KEYS["class_weight"] = Key(None, (str, dict), CLASS_WEIGHT)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 OUTPUT_KEYS = {
-    "dir": Key("runs", str),
+    "dir": Key("runs", str, is_path=True),
     "keep": Key("last", str, choices=("last", "best")),
     "monitor": Key("val_loss", str, choices=MONITORS),
 }
@@ -128,9 +128,11 @@ def _dense_keys() -> dict[str, Key]:
     }
 
 
-def _path_keys() -> set[str]:
-    """The data keys that hold paths: relative ones in a config file are relative to the file."""
-    return {name for _, source in DATASETS.items() for name, key in source.keys.items() if key.is_path}
+def _path_keys() -> dict[str, set[str]]:
+    """The keys that hold paths, by section: the data's files and folders (``data.path``, ``data.dir``...) and
+    ``output.dir``. Relative ones in a config file are relative to the file's folder (``load_file``)."""
+    return {"data": {name for _, source in DATASETS.items() for name, key in source.keys.items() if key.is_path},
+            "output": {name for name, key in OUTPUT_KEYS.items() if key.is_path}}
 
 
 @dataclass
@@ -179,7 +181,7 @@ def init_recipe(name: str, dest: Path) -> list[Path]:
     source = recipes()[name]
     written = []
     data = safe_load(source.read_text()).get("data")
-    for key in _path_keys() & set(data if isinstance(data, dict) else ()):
+    for key in _path_keys()["data"] & set(data if isinstance(data, dict) else ()):
         if isinstance(data[key], str) and not Path(data[key]).is_absolute():
             target = dest.parent / data[key]
             if not target.exists():
@@ -198,6 +200,12 @@ def find_config(name: str | Path) -> Path:
     if path.exists() or path.suffix in (".yaml", ".yml") or str(name) not in recipes():
         return path  # a file (load_file says what is wrong with it, or that there is none)
     return recipes()[str(name)]
+
+
+def load_config(name: str | Path) -> dict[str, Any]:
+    """The raw config ``name`` names (``find_config``): a file's, or a shipped recipe's (``load_file``)."""
+    path = find_config(name)
+    return load_file(path, recipe=path != Path(name))
 
 
 def read_yaml_file(path: Path, what: str = "config", missing: str = "") -> Any:
@@ -227,9 +235,13 @@ def read_yaml_file(path: Path, what: str = "config", missing: str = "") -> Any:
         raise ConfigError(f"{path}: malformed YAML: {err}") from None
 
 
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config; relative data paths in it are made relative to the file's folder (and absolute),
-    and the run ``name`` defaults to the file's stem (``my_run.yaml`` -> ``my_run``)."""
+def load_file(path: str | Path, recipe: bool = False) -> dict[str, Any]:
+    """Read a YAML config; relative paths in it (``_path_keys``) are made relative to the file's folder (and
+    absolute), and the run ``name`` defaults to the file's stem (``my_run.yaml`` -> ``my_run``).
+
+    A ``recipe`` (shipped with ``mlp``, named rather than given as a file) is read the same way except for its
+    ``output.dir``: its data files are shipped beside it, but its runs go where ``mlp`` runs (``./runs``), not
+    into the installed package."""
     path = Path(path)
     raw = read_yaml_file(path, missing="" if path.suffix else f" or recipe (recipes: {', '.join(recipes())})")
     if raw is None:
@@ -237,11 +249,13 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, ...), not a {type(raw).__name__}")
     raw.setdefault("name", re.sub(r"[^\w.-]+", "-", path.stem))  # "my run.yaml" -> "my-run"
-    data = raw.get("data")
-    if isinstance(data, dict):
-        for key in _path_keys():
-            if isinstance(data.get(key), str):  # an absolute path stays as it is
-                data[key] = os.path.abspath(path.parent / Path(data[key]).expanduser())
+    for section, keys in _path_keys().items():
+        values = raw.get(section)
+        if not isinstance(values, dict) or (recipe and section == "output"):
+            continue
+        for key in keys:
+            if isinstance(values.get(key), str):  # an absolute path stays as it is
+                values[key] = os.path.abspath(path.parent / Path(values[key]).expanduser())
     return raw
 
 
@@ -423,7 +437,7 @@ def _resolve_data(given: Any, default: dict[str, Any]) -> dict[str, Any]:
     source = DATASETS.get(dataset)
     keys = {"dataset": Key(REQUIRED, str), **source.keys, **COMMON_DATA_KEYS}
     values = _section("data", data, keys, f" (dataset {dataset})")
-    for name in _path_keys() & values.keys():
+    for name in _path_keys()["data"] & values.keys():
         if isinstance(values[name], str):
             values[name] = os.path.abspath(os.path.expanduser(values[name]))
     if source.check is not None:
@@ -613,7 +627,7 @@ def read(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] 
     """The raw config of a command: ``base`` (a stored run's config), the file or recipe ``path``
     (``find_config``), or the default run; then the ``--set`` overrides; then the ``options`` given (those
     whose value is not ``None``), each named as the user wrote it in errors."""
-    raw = copy.deepcopy(base) if base is not None else load_file(find_config(path)) if path is not None else {}
+    raw = copy.deepcopy(base) if base is not None else load_config(path) if path is not None else {}
     for text in overrides:
         apply_override(raw, text)
     for option, keys, value in options:

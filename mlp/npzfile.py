@@ -111,6 +111,8 @@ def read_npz(
     damaged file's message ends with ``fix``, what to do. With ``stored_only``, compressed members are refused
     (``numpy.savez`` writes none; ``mlp`` model files are written so).
     """
+    if path.exists() and not path.is_file():  # a folder, or a pipe whose opening would wait for a writer
+        raise error(f"{path} is not a regular file; give {what}")
     try:
         with open(path, "rb") as f:
             if f.read(2) != b"PK":  # an .npz is a zip archive; anything else np.load would take for a pickle

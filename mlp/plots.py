@@ -1,10 +1,10 @@
 """Plots of a training run, written as PNG files (needs matplotlib: ``pip install "numpy-mlp[plot]"``).
 
 Each plot is one function that takes run data and a path: it gets a figure from ``_new_figure``,
-draws on its axes and writes it with ``_save``. matplotlib is imported only inside
-``require_matplotlib``, so the rest of ``mlp`` works without it, and only through its object API
-(``Figure``, rendered by Agg), never pyplot, whose global figure state and GUI backends have no place
-in a library or a headless run.
+draws on its axes and writes it with ``_save``, which records its title in the PNG's metadata.
+matplotlib is imported only inside ``require_matplotlib``, so the rest of ``mlp`` works without it,
+and only through its object API (``Figure``, rendered by Agg), never pyplot, whose global figure state
+and GUI backends have no place in a library or a headless run.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ def _new_figure(panels: int, title: str | None = None) -> tuple[Figure, list[Axe
     return fig, axes
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (atomically, creating its folder); return the path."""
+def _save(fig: Figure, path: str | Path, title: str | None) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (atomically, creating its folder), with ``title`` as its ``Title``
+    (the PNG's metadata, which image viewers show); return the path."""
     path = Path(path)
+    metadata = {"Title": title} if title else None
     # A Figure without pyplot renders a PNG with matplotlib's Agg canvas: no display needed.
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI, metadata=metadata))
     return path
 
 
@@ -108,7 +110,7 @@ def plot_history(history: History, path: str | Path, title: str | None = None) -
             ax.axvline(epochs[best], color="black", linestyle=":", linewidth=1)
     for ax in axes:
         ax.legend()
-    return _save(fig, path)
+    return _save(fig, path, title)
 
 
 def _layer_label(key: str) -> str:
@@ -136,7 +138,7 @@ def plot_gradient_norms(norms: History, path: str | Path, title: str | None = No
         ax.set(xlabel="epoch", ylabel=label, yscale="log")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small")
-    return _save(fig, path)
+    return _save(fig, path, title)
 
 
 def _image_grid(images: np.ndarray, columns: int, title: str | None, labels: list[str] | None = None,
@@ -165,28 +167,58 @@ def _image_grid(images: np.ndarray, columns: int, title: str | None, labels: lis
     return fig
 
 
-def image_side(features: int) -> int:
-    """The side of a square image of ``features`` pixels; ``ValueError`` if it is not a square number."""
-    side = math.isqrt(features)
-    if side * side != features:
-        raise ValueError(f"the input has {features} features, not a square image (e.g. 784 = 28x28 pixels); "
-                         f"weight and digit images need image data such as MNIST")
-    return side
+def _check_image_shape(features: int, image_shape: tuple[int, int]) -> None:
+    """``ValueError`` unless rows of ``features`` values are pictures of ``image_shape``."""
+    height, width = image_shape
+    if height * width != features:
+        raise ValueError(f"the input has {features} features, not images of {height}x{width} pixels")
 
 
-def plot_weights(weights: np.ndarray, path: str | Path, units: int = 64, title: str | None = None) -> Path:
+def plot_weights(weights: np.ndarray, path: str | Path, image_shape: tuple[int, int], units: int = 64,
+                 title: str | None = None) -> Path:
     """The incoming weights of the first ``units`` hidden units of ``weights: (pixels, hidden)`` (a first
-    ``Dense`` layer's ``W``), each as a square image, 8 to a row (800 pixels wide, 100 per row of images).
+    ``Dense`` layer's ``W``, for inputs that are pictures of ``image_shape``: (height, width)), each as an image,
+    8 to a row (800 pixels wide, 100 per row of images).
 
     Red is a positive weight (the pixel excites the unit), blue a negative one, white zero.
     """
-    side = image_side(weights.shape[0])
+    _check_image_shape(weights.shape[0], image_shape)
     if units < 1:
         raise ValueError(f"units must be >= 1, got {units}")
     units = min(units, weights.shape[1])
-    images = weights[:, :units].T.reshape(units, side, side)
+    images = weights[:, :units].T.reshape(units, *image_shape)
     fig = _image_grid(images, 8, title, cmap="RdBu_r", symmetric=True)
-    return _save(fig, path)
+    return _save(fig, path, title)
+
+
+MATRIX_TICKS = 32  # inputs or units named on an axis of the weight matrix: more would overlap
+
+
+def plot_weight_matrix(weights: np.ndarray, path: str | Path, units: int = 64, title: str | None = None) -> Path:
+    """The weights of ``weights: (inputs, hidden)`` (a first ``Dense`` layer's ``W``, for inputs that are not
+    pictures: a table's columns, points) into its first ``units`` hidden units, as a heat map: one row per
+    input, one column per unit; 800 pixels wide, 250 high for up to four inputs and 30 more for each further
+    one (at most 800).
+
+    Red is a positive weight, blue a negative one, white zero, on one scale for the whole matrix, so that the
+    inputs each unit leans on, and the inputs no unit uses, show.
+    """
+    if units < 1:
+        raise ValueError(f"units must be >= 1, got {units}")
+    inputs, units = weights.shape[0], min(units, weights.shape[1])
+    Figure = require_matplotlib()
+    fig = Figure(figsize=(8, min(max(2.5, 1.3 + 0.3 * inputs), 8)), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    limit = float(np.abs(weights[:, :units]).max()) or 1.0
+    image = ax.imshow(weights[:, :units], cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto",
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="weight")
+    ax.set(xlabel="hidden unit", ylabel="input", title=title)
+    if inputs <= MATRIX_TICKS:
+        ax.set_yticks(range(inputs))
+    if units <= MATRIX_TICKS:
+        ax.set_xticks(range(units))
+    return _save(fig, path, title)
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: str | Path,
@@ -210,17 +242,18 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: str | Pa
            title=title or "confusion matrix")
     ax.set_xticklabels(classes)
     ax.set_yticklabels(classes)
-    return _save(fig, path)
+    return _save(fig, path, title)
 
 
-def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, title: str | None = None) -> Path:
-    """Misclassified inputs ``images: (n, pixels)`` as square images, 8 to a row, each titled with its
-    label (e.g. ``"4 -> 9 (0.97)"``): 800 pixels wide, 100 per row plus the title."""
-    side = image_side(images.shape[1])
+def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, image_shape: tuple[int, int],
+                       title: str | None = None) -> Path:
+    """Misclassified inputs ``images: (n, pixels)``, pictures of ``image_shape`` (height, width), 8 to a row,
+    each titled with its label (e.g. ``"4 -> 9 (0.97)"``): 800 pixels wide, 100 per row plus the title."""
+    _check_image_shape(images.shape[1], image_shape)
     if not len(images):
         raise ValueError("no misclassified rows to show")
-    fig = _image_grid(images.reshape(-1, side, side), 8, title, labels=labels)
-    return _save(fig, path)
+    fig = _image_grid(images.reshape(-1, *image_shape), 8, title, labels=labels)
+    return _save(fig, path, title)
 
 
 def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
@@ -262,4 +295,4 @@ def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[st
     last.grid(alpha=0.3)
     if curves:
         last.legend()
-    return _save(fig, path)
+    return _save(fig, path, title)

@@ -170,13 +170,7 @@ def load_run_data(data: dict[str, Any], seed: int, console: Console) -> Dataset:
     stderr and in the log."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            dataset = load_data(data, seed)
-        except OSError as err:
-            if err.filename is not None or not isinstance(data.get("path"), str):
-                raise
-            # a read that fails without naming its file ("[Errno 5] Input/output error" of /proc/self/mem)
-            raise OSError(f"cannot read data.path {data['path']}: {err.strerror or err}") from None
+        dataset = load_data(data, seed)
     for warning in caught:
         console.echo(f"warning: {warning.message}", stderr=True)
     return dataset

@@ -18,6 +18,7 @@ from mlp.builders import model_layers
 from mlp.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from mlp.config import ConfigError, resolve_data, resolve_spec, upgrade_stored_config
 from mlp.data import DATASETS, DataError, Standardizer
+from mlp.data.mnist import FASHION_MNIST, MNIST, TRAIN_IMAGES
 from mlp.data.tabular import check_feature_count, map_classes
 from mlp.losses import Loss
 from mlp.messages import name_list
@@ -25,6 +26,10 @@ from mlp.run import Console, load_run_data
 from mlp.rundir import MODEL_FILE, find_model_file
 from mlp.sequential import Sequential
 from mlp.split import training_rows
+
+# The datasets whose rows are pictures, and the (height, width) of each: the others' features are measurements
+# (a CSV's columns, spirals' points) even when their number is a square (iris's 4).
+IMAGE_SHAPES = {spec.name: (TRAIN_IMAGES[1], TRAIN_IMAGES[2]) for spec in (MNIST, FASHION_MNIST)}
 
 
 def file_types() -> dict[str, str]:
@@ -56,6 +61,13 @@ class TrainedModel:
     @property
     def num_features(self) -> int:
         return int(self.model.in_features or 0)
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """``(height, width)`` of the picture each input row is, for a model trained on image data (``(28, 28)``
+        for MNIST and Fashion-MNIST); ``None`` for other data, whose inputs are not pixels."""
+        shape = IMAGE_SHAPES.get(self.config["data"]["dataset"])
+        return shape if shape is not None and shape[0] * shape[1] == self.num_features else None
 
     def describe(self) -> str:
         """``spirals run, epoch 2: 2-64-64-2 (4,418 parameters), softmax_cross_entropy``."""

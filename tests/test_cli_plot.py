@@ -145,12 +145,13 @@ def test_weights_and_confusion_images(digits_run, tmp_path):
     assert png_size(out.parent / "most_confused.png") == (800, 100 * rows + 40)
 
 
-def test_weights_need_image_inputs(tmp_path):
+def test_weights_of_points_are_a_heat_map(tmp_path):
     result = invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path, "--quiet")
     assert result.exit_code == 0, result.output
     run = the_run(tmp_path)
-    assert_error(plot(run, "--weights"), "the input has 2 features, not a square image (e.g. 784 = 28x28 pixels); "
-                                         "weight and digit images need image data such as MNIST")
+    result = plot(run, "--weights")
+    assert result.exit_code == 0, result.output
+    assert png_size(run / "weights.png") == (800, 250)  # 2 inputs x 64 hidden units
 
 
 def test_resumed_runs_keep_the_earlier_gradient_norms(tmp_path, offline_mnist):

@@ -87,7 +87,7 @@ def test_a_data_file_that_cannot_be_read_is_named(tmp_path):
     config = tmp_path / "mem.yaml"
     config.write_text("data: {dataset: csv, path: /proc/self/mem, target: y}\n")
     line = assert_one_line_error(invoke("train", config, "--epochs", "1", "--out", tmp_path),
-                                 "cannot read data.path /proc/self/mem")
+                                 "cannot read /proc/self/mem: Input/output error")
     assert "[Errno" not in line
 
 

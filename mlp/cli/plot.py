@@ -18,6 +18,7 @@ from mlp.plots import (
     plot_history,
     plot_misclassified,
     plot_sweep,
+    plot_weight_matrix,
     plot_weights,
 )
 from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, MODEL_FILE, NORMS_JSON
@@ -65,16 +66,27 @@ def plot_sweep_folder(folder: Path, out: Path) -> Path:
 
 
 def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusion: bool,
-                     data_dir: Path | None) -> list[Path]:
-    """The images of ``run``'s ``model.npz``: first-layer weights, and the confusion matrix and most confident
-    mistakes on the run's test set."""
+                     data_dir: Path | None, name: str) -> tuple[list[Path], list[str]]:
+    """The images of ``run``'s ``model.npz``, titled with the run's ``name``: first-layer weights, and the confusion
+    matrix and most confident mistakes on the run's test set; and what was left out, and why.
+
+    Weights and mistakes are drawn as pictures only for image data (``TrainedModel.image_shape``): for other data
+    the weights are a heat map (inputs x units), and the mistakes, rows of numbers, are not drawn."""
     trained = load_trained(run)
-    written = []
+    image_shape = trained.image_shape
+    written, skipped = [], []
     if weights:
         first = next((layer for layer in trained.model if isinstance(layer, Dense)), None)
         assert first is not None, "a model written by mlp train starts with a Dense layer"
-        written.append(plot_weights(first.params["W"], folder / WEIGHTS_OUT, units,
-                                    title=f"{run.name}: incoming weights of the first {units} hidden units"))
+        w = first.params["W"]
+        shown = min(units, w.shape[1])
+        if image_shape is not None:
+            written.append(plot_weights(w, folder / WEIGHTS_OUT, image_shape, units,
+                                        title=f"{name}: incoming weights of the first {shown} hidden units"))
+        else:
+            written.append(plot_weight_matrix(w, folder / WEIGHTS_OUT, units,
+                                              title=f"{name}: first-layer weights, {w.shape[0]} inputs x "
+                                                    f"{shown} hidden units"))
     if confusion:
         if trained.classes is None:
             raise ValueError(f"{run} is a regression model; a confusion matrix needs classes")
@@ -84,9 +96,12 @@ def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusi
         matrix = confusion_matrix(rows.y, predicted, len(trained.classes))
         accuracy = np.trace(matrix) / len(rows.y)
         written.append(plot_confusion_matrix(matrix, trained.classes, folder / CONFUSION_OUT,
-                                             title=f"{run.name}: test accuracy {accuracy:.2%}"))
+                                             title=f"{name}: test accuracy {accuracy:.2%}"))
         wrong = np.flatnonzero(predicted != rows.y)
-        if len(wrong):
+        if len(wrong) and image_shape is None:
+            skipped.append(f"{MISTAKES_OUT}: the rows of {rows.name} are {trained.num_features} numbers each, not "
+                           f"images; the mistakes are drawn for image data such as mnist")
+        elif len(wrong):
             probabilities = trained.loss.class_probabilities(output)
             confidence = probabilities[wrong, predicted[wrong]] if probabilities is not None else np.zeros(len(wrong))
             shown = wrong[np.argsort(-confidence, kind="stable")[:MISTAKES_SHOWN]]
@@ -94,9 +109,9 @@ def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusi
                       + (f" ({probabilities[i, predicted[i]]:.2f})" if probabilities is not None else "")
                       for i in shown]
             written.append(plot_misclassified(
-                rows.x[shown], labels, folder / MISTAKES_OUT,
-                title=f"{run.name}: the most confident of {len(wrong):,} test mistakes (true -> predicted)"))
-    return written
+                rows.x[shown], labels, folder / MISTAKES_OUT, image_shape,
+                title=f"{name}: the most confident of {len(wrong):,} test mistakes (true -> predicted)"))
+    return written, skipped
 
 
 @click.command()
@@ -104,12 +119,14 @@ def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusi
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help=f"PNG file for the learning curves; the other images go in its folder. "
                    f"[default: RUN_DIR/{DEFAULT_OUT}]")
-@click.option("--weights", is_flag=True, help=f"Also draw the first layer's weights as images ({WEIGHTS_OUT}).")
+@click.option("--weights", is_flag=True,
+              help=f"Also draw the first layer's weights ({WEIGHTS_OUT}): as images for image data (mnist), else "
+                   f"as a heat map of inputs x hidden units.")
 @click.option("--units", type=click.IntRange(min=1), default=64, show_default=True,
               help="How many hidden units --weights draws.")
 @click.option("--confusion", is_flag=True,
-              help=f"Also draw the test set's confusion matrix ({CONFUSION_OUT}) and the most confident mistakes "
-                   f"({MISTAKES_OUT}).")
+              help=f"Also draw the test set's confusion matrix ({CONFUSION_OUT}) and, for image data, the most "
+                   f"confident mistakes ({MISTAKES_OUT}).")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder with the dataset's files, for --confusion.")
 @debug_option
 def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: bool, data_dir: Path | None) -> None:
@@ -140,12 +157,15 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     run = history_path.parent
     out = out or run / DEFAULT_OUT
     check_output(out, [history_path, run / NORMS_JSON, run / MODEL_FILE])
-    title = run.resolve().name
-    written = [plot_history(read_history(history_path), out, title=title)]
+    name = run.resolve().name  # the run's own name, not that of the link runs/latest
+    written, skipped = [plot_history(read_history(history_path), out, title=name)], []
     if (run / NORMS_JSON).is_file():
         norms = read_history(run / NORMS_JSON)
-        written.append(plot_gradient_norms(norms, out.parent / NORMS_OUT, title=f"{title}: gradients by layer"))
+        written.append(plot_gradient_norms(norms, out.parent / NORMS_OUT, title=f"{name}: gradients by layer"))
     if weights or confusion:
-        written += plot_model_views(run, out.parent, weights, units, confusion, data_dir)
+        drawn, skipped = plot_model_views(run, out.parent, weights, units, confusion, data_dir, name)
+        written += drawn
     for path in written:
         click.echo(f"wrote {path}")
+    for what in skipped:
+        click.echo(f"not drawn: {what}")

@@ -105,6 +105,8 @@ def _layout(path: Path, header: bool | None, delimiter: str) -> _Layout:
         raise DataError(f"{path} line {lines} is not UTF-8 text; save the file as UTF-8") from None
     except IsADirectoryError as err:
         raise DataError(f"{path} is not a readable CSV file ({shorten(str(err))})") from None
+    except OSError as err:  # a read that fails without naming the file: "[Errno 5] Input/output error"
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
     if line.count(delimiter) >= MAX_COLUMNS:
         raise DataError(f"{path} line {lines} has {line.count(delimiter) + 1:,} fields; mlp reads at most "
                         f"{MAX_COLUMNS:,} columns")
