@@ -52,7 +52,7 @@ from mlp.callback import CALLBACKS, Callback
 from mlp.data.dataset import DATASETS
 from mlp.data.tabular import is_number
 from mlp.dropout import Dropout
-from mlp.fileio import atomic_write, write_text
+from mlp.fileio import atomic_write, check_regular_file, write_text
 from mlp.init import INITIALIZERS
 from mlp.layer import LAYERS, Layer
 from mlp.losses import LOSSES, Loss
@@ -212,8 +212,7 @@ def read_yaml_file(path: Path, what: str = "config", missing: str = "") -> Any:
     """The YAML value in the file ``path``, read within bounds (a regular file of at most ``MAX_CONFIG_BYTES``,
     ``mlp.yamlfile``'s limits on aliases and depth); every problem is one ``ConfigError`` naming the file.
     ``what`` names the kind of file; ``missing`` is added to the error for a file that does not exist."""
-    if path.exists() and not path.is_file() and not path.is_dir():  # a device or a pipe: /dev/zero never ends
-        raise ConfigError(f"{path} is not a regular file; give a YAML {what} file")
+    check_regular_file(path, f"a YAML {what} file", ConfigError)
     try:
         if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a {what} "

@@ -83,6 +83,13 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def check_regular_file(path: Path, give: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` if ``path`` exists but is not a regular file: reading a device (``/dev/zero``) never ends,
+    opening a pipe waits for a writer, and a folder has nothing to read. ``give`` says what to give instead."""
+    if path.exists() and not path.is_file():
+        raise error(f"{path} is not a regular file; give {give}")
+
+
 def remove_partial_writes(folder: Path, name: str | None = None, older_than: float | None = None) -> list[Path]:
     """Delete what interrupted atomic writes left in ``folder`` (of the file ``name``, or of any file).
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-from mlp.fileio import available_memory
+from mlp.fileio import available_memory, check_regular_file
 from mlp.messages import name_list, shorten
 
 # Everything a damaged or hostile zip archive or .npy header has been seen to raise while being read.
@@ -111,8 +111,7 @@ def read_npz(
     damaged file's message ends with ``fix``, what to do. With ``stored_only``, compressed members are refused
     (``numpy.savez`` writes none; ``mlp`` model files are written so).
     """
-    if path.exists() and not path.is_file():  # a folder, or a pipe whose opening would wait for a writer
-        raise error(f"{path} is not a regular file; give {what}")
+    check_regular_file(path, what, error)
     try:
         with open(path, "rb") as f:
             if f.read(2) != b"PK":  # an .npz is a zip archive; anything else np.load would take for a pickle

@@ -21,6 +21,7 @@ import numpy as np
 from mlp.arrays import finite, first_non_finite
 from mlp.data.dataset import DATASETS, Dataset, DatasetSource
 from mlp.data.idx import DataError
+from mlp.fileio import check_regular_file
 from mlp.messages import name_list, quoted, shorten
 from mlp.npzfile import read_npz, require_arrays
 from mlp.settings import FRACTION, REQUIRED, Key
@@ -87,8 +88,7 @@ class _Layout:
 def _layout(path: Path, header: bool | None, delimiter: str) -> _Layout:
     """The layout, from the file's first non-empty line alone (``header=None`` detects a header: a
     non-number in that line)."""
-    if path.exists() and not path.is_file():  # a device or a pipe: /dev/zero would be read forever
-        raise DataError(f"{path} is not a regular file; give a CSV file")
+    check_regular_file(path, "a CSV file", DataError)
     try:
         with open(path, "rb") as f:  # line by line: a text reader would decode (and fail on) text further on
             lines = 0
@@ -198,6 +198,8 @@ def _read_table(layout: _Layout, target: int | None) -> tuple[np.ndarray, list[s
     except ValueError as err:  # a ragged line, a word, text that is not UTF-8: find it, and name it
         raise _first_problem(layout, features) or DataError(
             f"{layout.path} is not a readable CSV file ({shorten(str(err))})") from None
+    except OSError as err:  # the device failed part way through: the error names no file
+        raise DataError(f"cannot read {layout.path}: {err.strerror or err}") from None
     if table.size == 0:
         raise DataError(f"{layout.path} has a header but no data rows")
     if first_non_finite(table) is not None:  # NaN, inf, or beyond float32's range (inf after the cast)
