@@ -50,7 +50,7 @@ from mlp.losses import Loss
 from mlp.messages import shorten
 from mlp.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
-from mlp.watcher import FINISHED, REPORTED, Watcher, remove_records
+from mlp.watcher import FINISHED, LOST, REPORTED, Watcher, remove_records
 from mlp.weights import tally
 
 DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
@@ -155,6 +155,11 @@ class DataParallel:
         try:
             yield
             how = FINISHED
+        except Exception as err:
+            if type(err).__module__.startswith("mpi4py"):  # an exchange failed: a process was lost
+                how = LOST
+                raise ProcessLostError(f"lost the other processes (MPI: {err})") from err
+            raise
         finally:
             watcher.end(how)
 
@@ -290,6 +295,12 @@ def _micro_batch_masks(model: Sequential) -> Iterator[Any]:
     finally:
         for layer, rng in zip(layers, own, strict=True):
             layer.rng = rng
+
+
+class ProcessLostError(RuntimeError):
+    """An exchange failed during training: another process ended (killed, out of memory, crashed). This process
+    ends without a word: process 0's watcher (``DataParallel.watched``) says which process was lost, once, and
+    how to continue the run."""
 
 
 class StartupError(ValueError):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 FINISHED = b"finished"  # the process ended training normally, or stopped at a signal, and said so
 REPORTED = b"reported"  # the process stops with an error it reports itself (and ends the others)
+LOST = b""  # the process ends without a word: killed, or it lost another process (the first to end was lost)
 WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
 RECORD = ".process-{rank}.{how}.{ns}"  # a watcher's record in the run directory: an empty file, made at once
 
@@ -53,7 +54,7 @@ class Watcher:
             os.close(read)
 
     def end(self, how: bytes) -> None:
-        """Tell the watcher how this process ends (``FINISHED`` or ``REPORTED``), and let it go."""
+        """Tell the watcher how this process ends (``FINISHED``, ``REPORTED`` or ``LOST``), and let it go."""
         if self._pipe < 0:
             return
         with suppress(OSError):  # the watcher is gone (someone ended it): there is no one to tell

@@ -5,9 +5,11 @@ killed process ending the job, and the errors of a run that cannot start."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -185,6 +187,7 @@ def two_processes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("two")
     result = mpiexec(2, *SPIRALS, "--out", "runs", cwd=folder)
     assert result.returncode == 0, result.stderr
+    assert_nothing_left(folder)
     return result, the_run(folder / "runs")
 
 
@@ -227,10 +230,12 @@ def rank_of(pid: int) -> int | None:
     return int(rank) if rank is not None else None
 
 
-def start_long_run(folder: Path, processes: int) -> tuple[subprocess.Popen, Path]:
-    """A run of 2 processes long enough to stop on the way; returns once its first epoch is checkpointed."""
-    args = [MPIEXEC, "-n", str(processes), sys.executable, *SPIRALS[:-1], "40", "--out", "runs", "--quiet"]
-    launcher = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_long_run(folder: Path, processes: int, epochs: int = 40) -> tuple[subprocess.Popen, Path]:
+    """A run long enough to stop on the way, its launcher in a session of its own; returns once the run's first
+    epoch is checkpointed."""
+    args = [MPIEXEC, "-n", str(processes), sys.executable, *SPIRALS[:-1], str(epochs), "--out", "runs", "--quiet"]
+    launcher = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
     deadline = time.monotonic() + TIMEOUT
     while not list(folder.glob("runs/spirals-*/last.npz")):
         assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
@@ -238,34 +243,76 @@ def start_long_run(folder: Path, processes: int) -> tuple[subprocess.Popen, Path
     return launcher, the_run(folder / "runs")
 
 
+def processes_in(folder: Path) -> list[int]:
+    """The processes working in ``folder`` (the launcher a test started there, its processes and their watchers,
+    which are in sessions of their own), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:  # gone, or not ours
+            continue
+    return found
+
+
+def assert_nothing_left(folder: Path) -> None:
+    """No process of a run in ``folder`` is left a moment after its launcher exits (the watchers end within a
+    second), and no watcher's record is left in its run directories."""
+    deadline = time.monotonic() + 5
+    while processes_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_in(folder)
+    assert not list(folder.glob("runs/*/.process-*"))
+
+
+@pytest.fixture
+def stopped_at_the_end(tmp_path):
+    """Ends any process a test started in its folder, if the test left one."""
+    yield
+    for pid in processes_in(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @needs_mpi
-def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(tmp_path, two_processes):
+def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(tmp_path, two_processes,
+                                                                                 stopped_at_the_end):
     launcher, run = start_long_run(tmp_path, 4)
     launcher.send_signal(signal.SIGTERM)  # mpiexec passes it to every process; they agree on where to stop
     out, err = launcher.communicate(timeout=TIMEOUT)
     assert launcher.returncode == 143, err
-    # the resume command is said once, in the form that starts the processes again
+    # the resume command is said once, in the form that starts the processes again; no process was lost
     assert (out + err).count("--resume") == 1, out + err
     assert f"; resume with mpiexec -n 4 mlp train --resume {run.relative_to(tmp_path)}\n" in err
+    assert_nothing_left(tmp_path)
     resumed = mpiexec(2, "-m", "mlp", "train", "--resume", str(run), "--epochs", "4", "--quiet", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(two_processes[1], run)
 
 
 @needs_mpi
-def test_a_killed_process_ends_the_job_and_the_last_checkpoint_is_intact(tmp_path):
-    launcher, run = start_long_run(tmp_path, 2)
+def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_path, stopped_at_the_end):
+    """MPICH's launcher SIGKILLs the other processes as soon as one dies: process 0's watcher speaks for it."""
+    launcher, run = start_long_run(tmp_path, 2, epochs=12)
     workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == 1]
     assert workers, "no process of rank 1 found"
     killed = time.monotonic()
     os.kill(workers[0], signal.SIGKILL)
-    launcher.communicate(timeout=30)
+    _, err = launcher.communicate(timeout=30)
     assert time.monotonic() - killed < 10
     assert launcher.returncode != 0
-    assert not [pid for pid in processes_below(launcher.pid) if rank_of(pid) is not None]
-    from mlp.checkpoint import load_checkpoint
-
-    assert load_checkpoint(run / "last.npz").epoch >= 1
+    command = f"mpiexec -n 2 mlp train --resume {run.relative_to(tmp_path)}"
+    assert err == (f"error: process 1 of 2 was lost (it ended without a word: killed, or out of memory?) and every "
+                   f"process was ended; continue with: {command}\n")
+    assert_nothing_left(tmp_path)
+    # the command said runs as it is (`mlp` and `mpiexec` beside this Python)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    resumed = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 12
 
 
 @needs_mpi
