@@ -292,19 +292,20 @@ def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(
 
 
 @needs_mpi
-def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_path, stopped_at_the_end):
+@pytest.mark.parametrize("lost", [1, 0])
+def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_path, stopped_at_the_end, lost):
     """MPICH's launcher SIGKILLs the other processes as soon as one dies: process 0's watcher speaks for it."""
     launcher, run = start_long_run(tmp_path, 2, epochs=12)
-    workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == 1]
-    assert workers, "no process of rank 1 found"
+    workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == lost]
+    assert workers, f"no process of rank {lost} found"
     killed = time.monotonic()
     os.kill(workers[0], signal.SIGKILL)
     _, err = launcher.communicate(timeout=30)
     assert time.monotonic() - killed < 10
     assert launcher.returncode != 0
     command = f"mpiexec -n 2 mlp train --resume {run.relative_to(tmp_path)}"
-    assert err == (f"error: process 1 of 2 was lost (it ended without a word: killed, or out of memory?) and every "
-                   f"process was ended; continue with: {command}\n")
+    assert err == (f"error: process {lost} of 2 was lost (it ended without a word: killed, or out of memory?) and "
+                   f"every process was ended; continue with: {command}\n")
     assert_nothing_left(tmp_path)
     # the command said runs as it is (`mlp` and `mpiexec` beside this Python)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
@@ -368,6 +369,40 @@ def test_a_process_that_fails_after_the_start_ends_every_process_with_one_messag
     assert result.stderr.count("error: process 1 of 2: [Errno 28] No space left on device (simulated); ending every "
                                "process (files written before are intact)") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+FULL_DISK = textwrap.dedent("""
+    import errno, os, sys
+    import mlp.checkpoint
+    from mlp.cli import main
+
+    if os.environ.get("PMI_RANK") == "0":  # process 0 writes the run; its third checkpoint finds the disk full
+        savez, saves = mlp.checkpoint.np.savez, []
+
+        def savez_until_the_disk_is_full(file, **arrays):
+            saves.append(1)
+            if len(saves) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            savez(file, **arrays)
+
+        mlp.checkpoint.np.savez = savez_until_the_disk_is_full
+    main(sys.argv[1:])
+""")
+
+
+@needs_mpi
+def test_a_full_disk_says_how_to_resume_with_mpiexec(tmp_path, stopped_at_the_end):
+    script = tmp_path / "full.py"
+    script.write_text(FULL_DISK)
+    result = mpiexec(2, str(script), "train", "spirals", "--epochs", "5", "--out", "runs", "--quiet", cwd=tmp_path)
+    run = the_run(tmp_path / "runs").relative_to(tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.count("error:") == 1, result.stderr
+    assert (f"error: process 0 of 2: no space left on the device to write {run / 'last.npz'}; free some space, then "
+            f"continue with: mpiexec -n 2 mlp train --resume {run}; ending every process (files written before are "
+            f"intact)\n") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_left(tmp_path)
 
 
 def mpmd(*sections: tuple[dict[str, str], list[str]], cwd: Path, env: dict[str, str] | None = None,
