@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -318,13 +319,18 @@ def train_command(parallel: DataParallel | None) -> str:
     return "mlp train" if parallel is None or parallel.size == 1 else f"mpiexec -n {parallel.size} mlp train"
 
 
+def resume_command(run_dir: Path, command: str = "mlp train") -> str:
+    """The command that resumes the run in ``run_dir``: ``command`` (``train_command``) ``--resume RUN_DIR``."""
+    return f"{command} --resume {shlex.quote(str(run_dir))}"
+
+
 def how_to_continue(run_dir: Path, command: str = "mlp train") -> str:
     """What continues a run that stopped before its end, with ``command`` (``train_command``): a resume from its
     ``last.npz``, or, before the first checkpoint (--resume needs one), a new start from its ``config.yaml``."""
     if (run_dir / LAST_FILE).is_file():
-        return f"continue with: {command} --resume {run_dir}"
+        return f"continue with: {resume_command(run_dir, command)}"
     if (run_dir / CONFIG_FILE).is_file():
-        return f"start it again with: {command} {run_dir / CONFIG_FILE}"
+        return f"start it again with: {command} {shlex.quote(str(run_dir / CONFIG_FILE))}"
     return "train again"
 
 
@@ -399,7 +405,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     output = config["output"]
     checkpoint = ModelCheckpoint(
         run_dir / LAST_FILE, best_path=run_dir / MODEL_FILE if output["keep"] == "best" else None,
-        monitor=output["monitor"], extra=extra, resume_hint=f"{train_command(parallel)} --resume {run_dir}",
+        monitor=output["monitor"], extra=extra, resume_hint=resume_command(run_dir, train_command(parallel)),
     )
     # Quiet runs still log one line per epoch (verbose=2: no bar); the console keeps them off the screen.
     progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ class Watcher:
     def __init__(self, records: str, rank: int, size: int, run_dir: str = "", command: str = "") -> None:
         read, self._pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
         try:
-            subprocess.Popen(
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "mlp.watcher", str(read), records, str(rank), str(size), run_dir, command],
                 pass_fds=[read], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=None if rank == 0 else subprocess.DEVNULL,  # process 0's watcher speaks, on its stderr
@@ -101,11 +101,13 @@ def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: 
     found[0] = (how, ended)
     if any(how == "reported" for how, _ in found.values()):
         return  # a process said what went wrong, and ended the others
-    lost = min(found, key=lambda r: found[r][1])
+    # Without every record (a process that finished first, a run directory another host does not share), the
+    # first one here need not be the first to end
+    which = f"process {min(found, key=lambda r: found[r][1])}" if len(found) == size else "a process"
     from mlp.run import how_to_continue  # only now: NumPy and the library are not loaded while the watcher waits
 
-    os.write(2, (f"error: process {lost} of {size} was lost (it ended without a word: killed, or out of memory?) "
-                 f"and every process was ended; {how_to_continue(Path(run_dir), command)}\n").encode())
+    os.write(2, (f"error: {which} of {size} was lost (it ended without a word: killed, or out of memory?) and "
+                 f"every process was ended; {how_to_continue(Path(run_dir), command)}\n").encode())
 
 
 def main(argv: list[str]) -> None:

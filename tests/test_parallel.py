@@ -27,6 +27,8 @@ from mlp.config import ConfigError, resolve
 from mlp.data import two_spirals
 from mlp.native import blas
 from mlp.parallel import DataParallel, SingleProcess, tree_sum
+from mlp.run import how_to_continue
+from mlp.watcher import FINISHED, LOST, REPORTED, Watcher
 
 # -- the arithmetic, in one process ---------------------------------------------------------------------------
 
@@ -92,6 +94,50 @@ def test_weights_are_micro_batched_too():
     _, plain_history = spirals_fit(sample_weight=w)
     np.testing.assert_allclose(history["loss"], plain_history["loss"], rtol=1e-5)
     np.testing.assert_allclose(history["val_accuracy"], plain_history["val_accuracy"], rtol=1e-6)
+
+
+# -- the watchers, without MPI: real processes and pipes ------------------------------------------------------
+
+LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or out of memory?) and every process "
+             "was ended; continue with: mpiexec -n 2 mlp train --resume {run}\n")
+
+
+@pytest.mark.parametrize(("ends", "said"), [
+    ([(1, LOST), (0, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(0, LOST), (1, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(1, REPORTED), (0, LOST)], ""),  # process 1 said what went wrong
+    ([(1, FINISHED), (0, FINISHED)], ""),
+    ([(1, FINISHED), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),  # the order is not known
+])
+def test_process_0s_watcher_names_the_first_process_that_ended_without_a_word(tmp_path, capfd, ends, said):
+    (tmp_path / "last.npz").touch()
+    watchers = [Watcher(str(tmp_path), rank, 2, str(tmp_path), "mpiexec -n 2 mlp train") for rank in range(2)]
+    deadline = time.monotonic() + 30
+    while not all(reading_a_pipe(watcher.process.pid) for watcher in watchers):  # started, and watching
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for rank, how in ends:
+        watchers[rank].end(how)
+        time.sleep(0.1)  # the second end comes well after the first
+    for watcher in watchers:
+        watcher.process.wait(timeout=30)
+    assert capfd.readouterr().err == said.format(run=tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["last.npz"]  # records removed (or never made)
+
+
+def reading_a_pipe(pid: int) -> bool:
+    """Whether process ``pid`` waits in a read from a pipe (Linux names where it sleeps in /proc)."""
+    return "pipe" in (Path("/proc") / str(pid) / "wchan").read_text()
+
+
+def test_how_to_continue_a_run_names_its_files_as_a_shell_reads_them(tmp_path):
+    run = tmp_path / "my runs" / "spirals-1"
+    run.mkdir(parents=True)
+    assert how_to_continue(run, "mpiexec -n 2 mlp train") == "train again"
+    (run / "config.yaml").touch()
+    assert how_to_continue(run) == f"start it again with: mlp train '{run}/config.yaml'"
+    (run / "last.npz").touch()
+    assert how_to_continue(run, "mpiexec -n 2 mlp train") == f"continue with: mpiexec -n 2 mlp train --resume '{run}'"
 
 
 # -- with mpiexec ----------------------------------------------------------------------------------------------
