@@ -34,6 +34,9 @@ REPORTED = b"reported"  # the process stops with an error it reports itself (and
 LOST = b""  # the process ends without a word: killed, or it lost another process (the first to end was lost)
 WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
 RECORD = ".process-{rank}.{how}.{ns}"  # a watcher's record in the run directory: an empty file, made at once
+# The watcher runs this very package, wherever this process found it (not another `mlp` in the working folder)
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+START = "import sys; sys.path.insert(0, sys.argv.pop(1)); from mlp.watcher import main; main(sys.argv[1:])"
 
 
 class Watcher:
@@ -45,7 +48,8 @@ class Watcher:
         read, self._pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mlp.watcher", str(read), records, str(rank), str(size), run_dir, command],
+                [sys.executable, "-c", START, str(PACKAGE_ROOT), str(read), records, str(rank), str(size), run_dir,
+                 command],
                 pass_fds=[read], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=None if rank == 0 else subprocess.DEVNULL,  # process 0's watcher speaks, on its stderr
                 start_new_session=True,  # out of the process group that the launcher kills
@@ -111,11 +115,7 @@ def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: 
 
 
 def main(argv: list[str]) -> None:
-    """``python -m mlp.watcher PIPE RECORDS RANK SIZE RUN_DIR COMMAND``, as ``Watcher`` starts it."""
+    """The watcher's command line, ``PIPE RECORDS RANK SIZE RUN_DIR COMMAND``, as ``Watcher`` starts it."""
     pipe, folder, rank, size, run_dir, command = argv
     with suppress(OSError, KeyboardInterrupt):  # a watcher never prints a traceback: at worst it says nothing
         watch(int(pipe), Path(folder), int(rank), int(size), run_dir, command)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -337,6 +337,28 @@ def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(
     assert_same_run(two_processes[1], run)
 
 
+def run_as_said(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A command as printed, run as it is (`mlp` and `mpiexec` beside this Python)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    return subprocess.run(shlex.split(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+@needs_mpi
+def test_sigterm_to_mpiexec_says_once_how_to_resume_with_mpiexec(tmp_path, stopped_at_the_end):
+    launcher, run = start_long_run(tmp_path, 2, epochs=12)
+    launcher.send_signal(signal.SIGTERM)
+    out, err = launcher.communicate(timeout=TIMEOUT)
+    assert launcher.returncode == 143, err
+    command = f"mpiexec -n 2 mlp train --resume {run.relative_to(tmp_path)}"
+    assert (out + err).count("--resume") == 1 and f"; resume with {command}\n" in err, out + err
+    assert "error:" not in err  # no watcher spoke
+    assert_nothing_left(tmp_path)
+    resumed = run_as_said(command, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 12
+
+
 @needs_mpi
 @pytest.mark.parametrize("lost", [1, 0])
 def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_path, stopped_at_the_end, lost):
@@ -353,11 +375,7 @@ def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_pat
     assert err == (f"error: process {lost} of 2 was lost (it ended without a word: killed, or out of memory?) and "
                    f"every process was ended; continue with: {command}\n")
     assert_nothing_left(tmp_path)
-    # the command said runs as it is (`mlp` and `mpiexec` beside this Python)
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
-    resumed = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=TIMEOUT)
+    resumed = run_as_said(command, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 12
 
