@@ -14,10 +14,10 @@ launcher after it. Process 0's watcher gathers the records (at most ``WAIT`` sec
 one line on process 0's standard error, which the launcher passes on: its process and the others were ended, and
 the command that continues the run (``mlp.run.how_to_continue``).
 
-A watcher holds process 0's standard error, and the launcher waits for every copy of it to close before it
-exits: so a watcher ends as soon as its process has ended (within ``WAIT`` seconds), and prints nothing when the
-run ends normally or is stopped by a signal (the process said so). It imports nothing but the standard library
-while it waits.
+Process 0's watcher holds process 0's standard error, and the launcher waits for every copy of it to close
+before it exits (the others hold nothing of the launcher's): so a watcher ends as soon as its process has ended
+(process 0's within ``WAIT`` seconds more), and prints nothing when the run ends normally or is stopped by a
+signal (the process said so). It imports nothing but the standard library while it waits.
 """
 
 from __future__ import annotations
