@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,6 +50,7 @@ from mlp.losses import Loss
 from mlp.messages import shorten
 from mlp.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
+from mlp.watcher import FINISHED, LOST, REPORTED, Watcher, remove_records
 from mlp.weights import tally
 
 DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
@@ -134,6 +136,32 @@ class DataParallel:
             self.agree(None, None, problem)
         self.started = True
         agree_to_start(self.communicator, problem)
+
+    @contextmanager
+    def watched(self, run_dir: Path | None = None, command: str = "") -> Iterator[None]:
+        """Within the block (training, from ``start`` on), every process has a watcher (``mlp.watcher``): if a
+        process is lost, the launcher ends the others before any can speak, and process 0's watcher says which
+        process was lost and how to continue the run in ``run_dir``: ``command`` (``mpiexec -n K mlp train``)
+        with ``--resume``. Every process enters the block at the same point (process 0 sends the others the run
+        directory, given there); leaving it says how the process ends: normally, or with an error it reports."""
+        if self.size == 1:  # one process is never lost alone: its own end is the run's
+            yield
+            return
+        if self.rank == 0 and run_dir is not None:
+            remove_records(run_dir)  # an earlier run's, in the run directory we hold the lock of
+        records = self.communicator.bcast(str(run_dir.resolve()) if run_dir is not None else None, root=0)
+        watcher = Watcher(records, self.rank, self.size, str(run_dir or ""), command)
+        how = REPORTED
+        try:
+            yield
+            how = FINISHED
+        except Exception as err:
+            if type(err).__module__.startswith("mpi4py"):  # an exchange failed: a process was lost
+                how = LOST
+                raise ProcessLostError(f"lost the other processes (MPI: {err})") from err
+            raise
+        finally:
+            watcher.end(how)
 
     # -- one training step -----------------------------------------------------------------------------
     def gradients(self, model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, w: np.ndarray | None,
@@ -267,6 +295,12 @@ def _micro_batch_masks(model: Sequential) -> Iterator[Any]:
     finally:
         for layer, rng in zip(layers, own, strict=True):
             layer.rng = rng
+
+
+class ProcessLostError(RuntimeError):
+    """An exchange failed during training: another process ended (killed, out of memory, crashed). This process
+    ends without a word: process 0's watcher (``DataParallel.watched``) says which process was lost, once, and
+    how to continue the run."""
 
 
 class StartupError(ValueError):

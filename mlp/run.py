@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -300,13 +301,31 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
                         console.echo(f"signal   {result.stop_signal} arrived after training ended; the run is complete")
                 return result
             except DiskFullError as err:
-                # --resume needs a checkpoint: before the first one, the run can only start again
-                again = (f"continue with: mlp train --resume {run_dir}" if (run_dir / LAST_FILE).is_file()
-                         else f"start it again with: mlp train {run_dir / CONFIG_FILE}"
-                         if (run_dir / CONFIG_FILE).is_file() else "train again")
+                again = how_to_continue(run_dir, train_command(parallel))
                 raise DiskFullError(err.path, f"; free some space, then {again}") from None
             finally:
                 console.close()
+
+
+def train_command(parallel: DataParallel | None) -> str:
+    """The command that trains (and resumes) a run as this one was started: ``mlp train``, or for ``K`` processes
+    ``mpiexec -n K mlp train`` (a resume with another K that divides the micro-batches is bit-identical too)."""
+    return "mlp train" if parallel is None or parallel.size == 1 else f"mpiexec -n {parallel.size} mlp train"
+
+
+def resume_command(run_dir: Path, command: str = "mlp train") -> str:
+    """The command that resumes the run in ``run_dir``: ``command`` (``train_command``) ``--resume RUN_DIR``."""
+    return f"{command} --resume {shlex.quote(str(run_dir))}"
+
+
+def how_to_continue(run_dir: Path, command: str = "mlp train") -> str:
+    """What continues a run that stopped before its end, with ``command`` (``train_command``): a resume from its
+    ``last.npz``, or, before the first checkpoint (--resume needs one), a new start from its ``config.yaml``."""
+    if (run_dir / LAST_FILE).is_file():
+        return f"continue with: {resume_command(run_dir, command)}"
+    if (run_dir / CONFIG_FILE).is_file():
+        return f"start it again with: {command} {shlex.quote(str(run_dir / CONFIG_FILE))}"
+    return "train again"
 
 
 def _forget_the_ending(run_dir: Path, config: dict[str, Any]) -> None:
@@ -339,7 +358,7 @@ def _follow(spec: RunSpec, resume: Path | None, parallel: DataParallel) -> RunRe
         raise
     training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
     diverged: DivergenceError | None = None
-    with stop_signals() as stop:
+    with parallel.watched(), stop_signals() as stop:
         try:
             history = fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
                           validation_split=config["data"]["validation_split"], seed=config["seed"],
@@ -380,7 +399,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     output = config["output"]
     checkpoint = ModelCheckpoint(
         run_dir / LAST_FILE, best_path=run_dir / MODEL_FILE if output["keep"] == "best" else None,
-        monitor=output["monitor"], extra=extra, resume_hint=f"mlp train --resume {run_dir}",
+        monitor=output["monitor"], extra=extra, resume_hint=resume_command(run_dir, train_command(parallel)),
     )
     # Quiet runs still log one line per epoch (verbose=2: no bar); the console keeps them off the screen.
     progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]
@@ -388,10 +407,12 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
     callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
     training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+    watching = contextlib.nullcontext()
     if parallel is not None:
         parallel.start()
+        watching = parallel.watched(run_dir, train_command(parallel))  # says which process was lost, if one is
     stopped: Stopped | None = None
-    with stop_signals() as stop:  # the run's own (mlp.interrupts): its results are written whole (finishing)
+    with watching, stop_signals() as stop:  # the run's own (mlp.interrupts): its results are written whole
         try:
             history = fit(
                 model, loss, optimizer, dataset.x_train, dataset.y_train,

@@ -5,9 +5,11 @@ killed process ending the job, and the errors of a run that cannot start."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,8 @@ from mlp.config import ConfigError, resolve
 from mlp.data import two_spirals
 from mlp.native import blas
 from mlp.parallel import DataParallel, SingleProcess, tree_sum
+from mlp.run import how_to_continue
+from mlp.watcher import FINISHED, LOST, REPORTED, Watcher
 
 # -- the arithmetic, in one process ---------------------------------------------------------------------------
 
@@ -90,6 +94,50 @@ def test_weights_are_micro_batched_too():
     _, plain_history = spirals_fit(sample_weight=w)
     np.testing.assert_allclose(history["loss"], plain_history["loss"], rtol=1e-5)
     np.testing.assert_allclose(history["val_accuracy"], plain_history["val_accuracy"], rtol=1e-6)
+
+
+# -- the watchers, without MPI: real processes and pipes ------------------------------------------------------
+
+LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or out of memory?) and every process "
+             "was ended; continue with: mpiexec -n 2 mlp train --resume {run}\n")
+
+
+@pytest.mark.parametrize(("ends", "said"), [
+    ([(1, LOST), (0, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(0, LOST), (1, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(1, REPORTED), (0, LOST)], ""),  # process 1 said what went wrong
+    ([(1, FINISHED), (0, FINISHED)], ""),
+    ([(1, FINISHED), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),  # the order is not known
+])
+def test_process_0s_watcher_names_the_first_process_that_ended_without_a_word(tmp_path, capfd, ends, said):
+    (tmp_path / "last.npz").touch()
+    watchers = [Watcher(str(tmp_path), rank, 2, str(tmp_path), "mpiexec -n 2 mlp train") for rank in range(2)]
+    deadline = time.monotonic() + 30
+    while not all(reading_a_pipe(watcher.process.pid) for watcher in watchers):  # started, and watching
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for rank, how in ends:
+        watchers[rank].end(how)
+        time.sleep(0.1)  # the second end comes well after the first
+    for watcher in watchers:
+        watcher.process.wait(timeout=30)
+    assert capfd.readouterr().err == said.format(run=tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["last.npz"]  # records removed (or never made)
+
+
+def reading_a_pipe(pid: int) -> bool:
+    """Whether process ``pid`` waits in a read from a pipe (Linux names where it sleeps in /proc)."""
+    return "pipe" in (Path("/proc") / str(pid) / "wchan").read_text()
+
+
+def test_how_to_continue_a_run_names_its_files_as_a_shell_reads_them(tmp_path):
+    run = tmp_path / "my runs" / "spirals-1"
+    run.mkdir(parents=True)
+    assert how_to_continue(run, "mpiexec -n 2 mlp train") == "train again"
+    (run / "config.yaml").touch()
+    assert how_to_continue(run) == f"start it again with: mlp train '{run}/config.yaml'"
+    (run / "last.npz").touch()
+    assert how_to_continue(run, "mpiexec -n 2 mlp train") == f"continue with: mpiexec -n 2 mlp train --resume '{run}'"
 
 
 # -- with mpiexec ----------------------------------------------------------------------------------------------
@@ -185,6 +233,7 @@ def two_processes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("two")
     result = mpiexec(2, *SPIRALS, "--out", "runs", cwd=folder)
     assert result.returncode == 0, result.stderr
+    assert_nothing_left(folder)
     return result, the_run(folder / "runs")
 
 
@@ -227,10 +276,12 @@ def rank_of(pid: int) -> int | None:
     return int(rank) if rank is not None else None
 
 
-def start_long_run(folder: Path, processes: int) -> tuple[subprocess.Popen, Path]:
-    """A run of 2 processes long enough to stop on the way; returns once its first epoch is checkpointed."""
-    args = [MPIEXEC, "-n", str(processes), sys.executable, *SPIRALS[:-1], "40", "--out", "runs", "--quiet"]
-    launcher = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_long_run(folder: Path, processes: int, epochs: int = 40) -> tuple[subprocess.Popen, Path]:
+    """A run long enough to stop on the way, its launcher in a session of its own; returns once the run's first
+    epoch is checkpointed."""
+    args = [MPIEXEC, "-n", str(processes), sys.executable, *SPIRALS[:-1], str(epochs), "--out", "runs", "--quiet"]
+    launcher = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
     deadline = time.monotonic() + TIMEOUT
     while not list(folder.glob("runs/spirals-*/last.npz")):
         assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
@@ -238,32 +289,95 @@ def start_long_run(folder: Path, processes: int) -> tuple[subprocess.Popen, Path
     return launcher, the_run(folder / "runs")
 
 
+def processes_in(folder: Path) -> list[int]:
+    """The processes working in ``folder`` (the launcher a test started there, its processes and their watchers,
+    which are in sessions of their own), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:  # gone, or not ours
+            continue
+    return found
+
+
+def assert_nothing_left(folder: Path) -> None:
+    """No process of a run in ``folder`` is left a moment after its launcher exits (the watchers end within a
+    second), and no watcher's record is left in its run directories."""
+    deadline = time.monotonic() + 5
+    while processes_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_in(folder)
+    assert not list(folder.glob("runs/*/.process-*"))
+
+
+@pytest.fixture
+def stopped_at_the_end(tmp_path):
+    """Ends any process a test started in its folder, if the test left one."""
+    yield
+    for pid in processes_in(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @needs_mpi
-def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(tmp_path, two_processes):
+def test_a_run_stopped_with_4_processes_resumes_with_2_as_if_it_had_not_stopped(tmp_path, two_processes,
+                                                                                 stopped_at_the_end):
     launcher, run = start_long_run(tmp_path, 4)
     launcher.send_signal(signal.SIGTERM)  # mpiexec passes it to every process; they agree on where to stop
     out, err = launcher.communicate(timeout=TIMEOUT)
     assert launcher.returncode == 143, err
-    assert (out + err).count(f"mlp train --resume {run.relative_to(tmp_path)}") == 1, out + err
+    # the resume command is said once, in the form that starts the processes again; no process was lost
+    assert (out + err).count("--resume") == 1, out + err
+    assert f"; resume with mpiexec -n 4 mlp train --resume {run.relative_to(tmp_path)}\n" in err
+    assert_nothing_left(tmp_path)
     resumed = mpiexec(2, "-m", "mlp", "train", "--resume", str(run), "--epochs", "4", "--quiet", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(two_processes[1], run)
 
 
+def run_as_said(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A command as printed, run as it is (`mlp` and `mpiexec` beside this Python)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    return subprocess.run(shlex.split(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
 @needs_mpi
-def test_a_killed_process_ends_the_job_and_the_last_checkpoint_is_intact(tmp_path):
-    launcher, run = start_long_run(tmp_path, 2)
-    workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == 1]
-    assert workers, "no process of rank 1 found"
+def test_sigterm_to_mpiexec_says_once_how_to_resume_with_mpiexec(tmp_path, stopped_at_the_end):
+    launcher, run = start_long_run(tmp_path, 2, epochs=12)
+    launcher.send_signal(signal.SIGTERM)
+    out, err = launcher.communicate(timeout=TIMEOUT)
+    assert launcher.returncode == 143, err
+    command = f"mpiexec -n 2 mlp train --resume {run.relative_to(tmp_path)}"
+    assert (out + err).count("--resume") == 1 and f"; resume with {command}\n" in err, out + err
+    assert "error:" not in err  # no watcher spoke
+    assert_nothing_left(tmp_path)
+    resumed = run_as_said(command, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 12
+
+
+@needs_mpi
+@pytest.mark.parametrize("lost", [1, 0])
+def test_a_lost_process_is_named_with_the_command_that_continues_the_run(tmp_path, stopped_at_the_end, lost):
+    """MPICH's launcher SIGKILLs the other processes as soon as one dies: process 0's watcher speaks for it."""
+    launcher, run = start_long_run(tmp_path, 2, epochs=12)
+    workers = [pid for pid in processes_below(launcher.pid) if rank_of(pid) == lost]
+    assert workers, f"no process of rank {lost} found"
     killed = time.monotonic()
     os.kill(workers[0], signal.SIGKILL)
-    launcher.communicate(timeout=30)
+    _, err = launcher.communicate(timeout=30)
     assert time.monotonic() - killed < 10
     assert launcher.returncode != 0
-    assert not [pid for pid in processes_below(launcher.pid) if rank_of(pid) is not None]
-    from mlp.checkpoint import load_checkpoint
-
-    assert load_checkpoint(run / "last.npz").epoch >= 1
+    command = f"mpiexec -n 2 mlp train --resume {run.relative_to(tmp_path)}"
+    assert err == (f"error: process {lost} of 2 was lost (it ended without a word: killed, or out of memory?) and "
+                   f"every process was ended; continue with: {command}\n")
+    assert_nothing_left(tmp_path)
+    resumed = run_as_said(command, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 12
 
 
 @needs_mpi
@@ -319,6 +433,40 @@ def test_a_process_that_fails_after_the_start_ends_every_process_with_one_messag
     assert result.stderr.count("error: process 1 of 2: [Errno 28] No space left on device (simulated); ending every "
                                "process (files written before are intact)") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+FULL_DISK = textwrap.dedent("""
+    import errno, os, sys
+    import mlp.checkpoint
+    from mlp.cli import main
+
+    if os.environ.get("PMI_RANK") == "0":  # process 0 writes the run; its third checkpoint finds the disk full
+        savez, saves = mlp.checkpoint.np.savez, []
+
+        def savez_until_the_disk_is_full(file, **arrays):
+            saves.append(1)
+            if len(saves) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            savez(file, **arrays)
+
+        mlp.checkpoint.np.savez = savez_until_the_disk_is_full
+    main(sys.argv[1:])
+""")
+
+
+@needs_mpi
+def test_a_full_disk_says_how_to_resume_with_mpiexec(tmp_path, stopped_at_the_end):
+    script = tmp_path / "full.py"
+    script.write_text(FULL_DISK)
+    result = mpiexec(2, str(script), "train", "spirals", "--epochs", "5", "--out", "runs", "--quiet", cwd=tmp_path)
+    run = the_run(tmp_path / "runs").relative_to(tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.count("error:") == 1, result.stderr
+    assert (f"error: process 0 of 2: no space left on the device to write {run / 'last.npz'}; free some space, then "
+            f"continue with: mpiexec -n 2 mlp train --resume {run}; ending every process (files written before are "
+            f"intact)\n") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_left(tmp_path)
 
 
 def mpmd(*sections: tuple[dict[str, str], list[str]], cwd: Path, env: dict[str, str] | None = None,

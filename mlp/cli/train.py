@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -17,7 +19,7 @@ from mlp.cli.common import (
 )
 from mlp.config import ConfigError, read, resolve_spec
 from mlp.interrupts import Stopped, exit_code
-from mlp.parallel import StartupError, launcher_rank, mpi_world
+from mlp.parallel import ProcessLostError, StartupError, launcher_rank, mpi_world
 from mlp.rundir import LAST_FILE
 from mlp.trained import load_trained
 from mlp.training import DivergenceError
@@ -88,6 +90,11 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         result = run.train(spec, resume=checkpoint, quiet=quiet, communicator=world)
     except (StartupError, DivergenceError):
         raise  # every process has it, and process 0 reports it
+    except ProcessLostError:
+        # Process 0's watcher says which process was lost, and how to continue. MPI_Abort would add a line of its
+        # own, and MPI_Finalize at exit would wait for the lost process: end now (the launcher ends the others).
+        sys.stdout.flush()
+        os._exit(USAGE_ERROR)
     except BaseException as err:
         if world is None:
             raise

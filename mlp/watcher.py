@@ -1,0 +1,121 @@
+"""The watcher of a data-parallel process: when a process of ``mpiexec -n K mlp train`` is lost mid-run, process 0's
+watcher says which one, and how to continue the run.
+
+MPICH's launcher answers the death of one process (``kill -9``, the out-of-memory killer, a crash) by sending
+SIGKILL at once to the process group of every other one: no process gets a signal it could handle, so none can
+say anything (the launcher's own report names a PID, not a rank, and no command). So every process of such a run
+starts a watcher (``DataParallel.watched``): a small process in a session of its own, which the launcher's kills
+do not reach, that holds the read end of a pipe from its process. The pipe ends (EOF) when the process ends,
+however it ends; a process that ends by its own code writes first how (``FINISHED``, or ``REPORTED``: it has said
+what went wrong). A watcher whose process ended without a word writes a record, an empty file named with its
+rank and the time (``.process-R.lost.NS``), in the run directory, which every process can reach (a resume reads
+``last.npz`` there in every process); the first process to end is the lost one, the others were ended by the
+launcher after it. Process 0's watcher gathers the records (at most ``WAIT`` seconds), removes them and prints
+one line on process 0's standard error, which the launcher passes on: its process and the others were ended, and
+the command that continues the run (``mlp.run.how_to_continue``).
+
+Process 0's watcher holds process 0's standard error, and the launcher waits for every copy of it to close
+before it exits (the others hold nothing of the launcher's): so a watcher ends as soon as its process has ended
+(process 0's within ``WAIT`` seconds more), and prints nothing when the run ends normally or is stopped by a
+signal (the process said so). It imports nothing but the standard library while it waits.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+FINISHED = b"finished"  # the process ended training normally, or stopped at a signal, and said so
+REPORTED = b"reported"  # the process stops with an error it reports itself (and ends the others)
+LOST = b""  # the process ends without a word: killed, or it lost another process (the first to end was lost)
+WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
+RECORD = ".process-{rank}.{how}.{ns}"  # a watcher's record in the run directory: an empty file, made at once
+# The watcher runs this very package, wherever this process found it (not another `mlp` in the working folder)
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+START = "import sys; sys.path.insert(0, sys.argv.pop(1)); from mlp.watcher import main; main(sys.argv[1:])"
+
+
+class Watcher:
+    """Starts the watcher of this process (process ``rank`` of ``size``), whose records go to ``records`` (the run
+    directory, as an absolute path); process 0's also gets the ``run_dir`` as the user named it and the ``command``
+    that continues it (``mpiexec -n K mlp train``). ``end`` says how the process ends."""
+
+    def __init__(self, records: str, rank: int, size: int, run_dir: str = "", command: str = "") -> None:
+        read, self._pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", START, str(PACKAGE_ROOT), str(read), records, str(rank), str(size), run_dir,
+                 command],
+                pass_fds=[read], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=None if rank == 0 else subprocess.DEVNULL,  # process 0's watcher speaks, on its stderr
+                start_new_session=True,  # out of the process group that the launcher kills
+            )
+        finally:
+            os.close(read)
+
+    def end(self, how: bytes) -> None:
+        """Tell the watcher how this process ends (``FINISHED``, ``REPORTED`` or ``LOST``), and let it go."""
+        if self._pipe < 0:
+            return
+        with suppress(OSError):  # the watcher is gone (someone ended it): there is no one to tell
+            os.write(self._pipe, how)
+        os.close(self._pipe)
+        self._pipe = -1
+
+
+def records(folder: Path) -> dict[int, tuple[str, int]]:
+    """The records in ``folder``: rank -> (how its process ended, the time its watcher saw it, in ns)."""
+    found = {}
+    for path in folder.glob(RECORD.format(rank="*", how="*", ns="*")):
+        _, process, how, ns = path.name.split(".")
+        rank = process.removeprefix("process-")
+        if rank.isdigit() and ns.isdigit():
+            found[int(rank)] = (how, int(ns))
+    return found
+
+
+def remove_records(folder: Path) -> None:
+    """Remove the watchers' records from ``folder`` (those of an earlier run in it, or those just read)."""
+    for path in folder.glob(RECORD.format(rank="*", how="*", ns="*")):
+        path.unlink(missing_ok=True)
+
+
+def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: str) -> None:
+    """Wait for the end of the process at the other end of ``pipe``; then act as the module's docstring says."""
+    said = b""
+    while chunk := os.read(pipe, 64):  # EOF: the process ended
+        said += chunk
+    ended = time.time_ns()
+    if said == FINISHED:
+        return
+    how = "reported" if said == REPORTED else "lost"
+    if rank != 0:  # (a folder gone or read-only: process 0's watcher decides without this record)
+        os.close(os.open(folder / RECORD.format(rank=rank, how=how, ns=ended), os.O_CREAT | os.O_WRONLY, 0o644))
+        return
+    deadline = time.monotonic() + WAIT
+    found = records(folder)
+    while len(found) < size - 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = records(folder)
+    remove_records(folder)
+    found[0] = (how, ended)
+    if any(how == "reported" for how, _ in found.values()):
+        return  # a process said what went wrong, and ended the others
+    # Without every record (a process that finished first, a run directory another host does not share), the
+    # first one here need not be the first to end
+    which = f"process {min(found, key=lambda r: found[r][1])}" if len(found) == size else "a process"
+    from mlp.run import how_to_continue  # only now: NumPy and the library are not loaded while the watcher waits
+
+    os.write(2, (f"error: {which} of {size} was lost (it ended without a word: killed, or out of memory?) and "
+                 f"every process was ended; {how_to_continue(Path(run_dir), command)}\n").encode())
+
+
+def main(argv: list[str]) -> None:
+    """The watcher's command line, ``PIPE RECORDS RANK SIZE RUN_DIR COMMAND``, as ``Watcher`` starts it."""
+    pipe, folder, rank, size, run_dir, command = argv
+    with suppress(OSError, KeyboardInterrupt):  # a watcher never prints a traceback: at worst it says nothing
+        watch(int(pipe), Path(folder), int(rank), int(size), run_dir, command)
