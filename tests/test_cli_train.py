@@ -302,7 +302,7 @@ def test_file_errors_are_one_line(tmp_path):
     assert_one_line_error(invoke("train", bad), f"error: {bad}:2:6: malformed YAML: ")
     listed = config_file(tmp_path, "list.yaml", "- {dense: 10}\n")
     assert_one_line_error(invoke("train", listed), f"{listed} must hold a mapping of sections")
-    assert_one_line_error(invoke("train", tmp_path), "is not a readable YAML file")
+    assert_one_line_error(invoke("train", tmp_path), "is not a regular file; give a YAML config file")
 
 
 def test_a_missing_data_file_is_one_line(tmp_path):
