@@ -88,7 +88,7 @@ STOP_FILE = ".stop"  # in the sweep folder while the sweep stops: its trials sto
 NOT_RUN = {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""}
 STOP_CHECK_SECONDS = 0.2  # how often a trial looks for the stop file (a stat, on a shared filesystem)
 LOCK_WAIT_SECONDS = 10.0  # a trial waits this long for its run directory: a killed sweep's worker frees it in 5
-ORPHAN_GRACE_SECONDS = 3.0  # a local worker whose sweep died gives its trial this long to stop, then exits
+ORPHAN_GRACE_SECONDS = 2.5  # a local worker whose sweep died gives its trial this long to stop, then exits
 STOP_WAIT_SECONDS = 30.0  # a stopping sweep waits this long for its running trials to say they stopped
 PROBE_SECONDS = 3.0  # to connect to a Dask scheduler's address, and for it to greet (it speaks first)
 
@@ -314,9 +314,8 @@ def _wait_for(folder: Path, seconds: float) -> None:
 
 
 class _SweepStop(Callback):
-    """Stops a trial at a batch boundary when its sweep stops (``STOP_FILE`` appears in the sweep folder) or, in a
-    local worker, when the sweep process has died: a trial on a Dask worker runs in a thread, where no signal
-    reaches it, so the sweep's stop comes through the shared folder."""
+    """Stops a trial at a batch boundary once its sweep stops (``STOP_FILE`` appears in the sweep folder): a trial
+    on a Dask worker runs in a thread, which no signal reaches, so the sweep's stop comes through the folder."""
 
     order = -1  # before any other callback acts on the batch: the state is exactly the last batch's end
 
@@ -325,8 +324,8 @@ class _SweepStop(Callback):
         self.checked = 0.0
 
     def requested(self) -> bool:
-        """Whether the sweep is stopping or gone."""
-        return _orphaned() or self.marker.exists()
+        """Whether the sweep is stopping."""
+        return self.marker.exists()
 
     def on_batch_begin(self, state: TrainingState) -> None:
         now = time.monotonic()
@@ -437,9 +436,9 @@ PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its
 
 def _start_local_worker(sweep_pid: int) -> None:
     """A local worker's start. Ctrl-C is left to the sweep (a terminal sends it to every process of the group).
-    The worker does not outlive the sweep process: on Linux the kernel sends it SIGTERM when the sweep dies (a
-    trial stops at its next batch, ``mlp.interrupts``; an idle worker ends), and everywhere a watchdog thread
-    ends it (``_exit_when_orphaned``); a trial also checks at each batch (``_SweepStop``)."""
+    The worker does not outlive the sweep process: it gets SIGTERM when the sweep dies, from the kernel on Linux,
+    else from its watchdog thread (``_exit_when_orphaned``), which also ends it soon after. SIGTERM stops a
+    trial at its next batch (``mlp.interrupts``) and ends an idle worker."""
     global _sweep_pid
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _sweep_pid = sweep_pid
@@ -462,6 +461,8 @@ def _exit_when_orphaned() -> None:
     atomic, and the operating system releases the trial's lock."""
     while not _orphaned():
         time.sleep(0.2)
+    if sys.platform != "linux":  # on Linux the kernel has sent it: a second signal would mean "stop now"
+        os.kill(os.getpid(), signal.SIGTERM)
     deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
     while _running.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
