@@ -22,8 +22,8 @@ trial is not run again, an interrupted one resumes from its ``last.npz``.
 One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.fileio.folder_lock``) for the whole sweep,
 so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a stopping
 sweep writes ``SWEEP_DIR/.stop``, which every trial (local or on a Dask worker: the folder is shared) looks for
-between batches, stopping there with a resumable ``last.npz``; a local worker whose sweep process died stops its
-trial the same way and exits within seconds. A trial whose run directory another process holds (a killed sweep's
+between batches, stopping there with a resumable ``last.npz``; a local worker whose sweep process died gets
+SIGTERM, which stops its trial at the next batch too (``mlp.interrupts``), and exits within seconds. A trial whose run directory another process holds (a killed sweep's
 worker that has not exited yet, an ``mlp train --resume`` of it) is waited for a few seconds, then reported
 ``locked``: never ``failed``, since nothing is known about it, and nothing is written in a folder another process
 holds; it runs when the sweep is run again.
