@@ -19,14 +19,15 @@ trials finish. The sweep folder holds ``sweep.yaml`` (the resolved sweep), ``res
 ``best.yaml`` (the best trial's config). Each trial also leaves ``trial.json``, its outcome: a finished or failed
 trial is not run again, an interrupted one resumes from its ``last.npz``.
 
-One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.fileio.folder_lock``) for the whole sweep,
-so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a stopping
-sweep writes ``SWEEP_DIR/.stop``, which every trial (local or on a Dask worker: the folder is shared) looks for
-between batches, stopping there with a resumable ``last.npz``; a local worker whose sweep process died gets
-SIGTERM, which stops its trial at the next batch too (``mlp.interrupts``), and exits within seconds. A trial whose run directory another process holds (a killed sweep's
-worker that has not exited yet, an ``mlp train --resume`` of it) is waited for a few seconds, then reported
-``locked``: never ``failed``, since nothing is known about it, and nothing is written in a folder another process
-holds; it runs when the sweep is run again.
+One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.fileio.folder_lock``) for the whole
+sweep, so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a
+stopping sweep writes ``SWEEP_DIR/.stop``, which every trial (local or on a Dask worker: the folder is shared) looks
+for between batches, stopping there with a resumable ``last.npz``; a local worker whose sweep process died gets
+SIGTERM, which stops its trial at the next batch too (``mlp.interrupts``), and exits within seconds. A trial whose
+run directory another process holds (a killed sweep's worker that has not exited yet, an ``mlp train --resume`` of
+it) is waited for a few seconds, then reported ``locked``: never ``failed``, since nothing is known about it, and
+nothing is written in a folder another process holds; it runs when the sweep is run again. Worker processes ignore
+Ctrl-C, which a terminal sends them too: the sweep stops them as above.
 """
 
 from __future__ import annotations
@@ -428,6 +429,19 @@ def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Out
         marker.unlink(missing_ok=True)
 
 
+@contextmanager
+def _started_ignoring_ctrl_c() -> Iterator[None]:
+    """The worker processes started within the block ignore Ctrl-C (SIGINT), from their first instruction: an
+    ignored signal stays ignored in a child process. A terminal sends Ctrl-C to every process of its group, and
+    it is the sweep's to act on: it stops the trials at a batch boundary (``_outcomes``), where a worker that
+    died of it would leave them half done. A Ctrl-C to the sweep meanwhile is lost: press it again."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # -- local worker processes --------------------------------------------------------------------------------------
 _sweep_pid: int | None = None  # in a local worker: the sweep process that started it
 _running = threading.Event()  # in a local worker: set while it runs a trial
@@ -435,12 +449,11 @@ PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its
 
 
 def _start_local_worker(sweep_pid: int) -> None:
-    """A local worker's start. Ctrl-C is left to the sweep (a terminal sends it to every process of the group).
-    The worker does not outlive the sweep process: it gets SIGTERM when the sweep dies, from the kernel on Linux,
-    else from its watchdog thread (``_exit_when_orphaned``), which also ends it soon after. SIGTERM stops a
-    trial at its next batch (``mlp.interrupts``) and ends an idle worker."""
+    """A local worker's start (it ignores Ctrl-C: ``_started_ignoring_ctrl_c``). The worker does not outlive the
+    sweep process: it gets SIGTERM when the sweep dies, from the kernel on Linux, else from its watchdog thread
+    (``_exit_when_orphaned``), which also ends it soon after. SIGTERM stops a trial at its next batch
+    (``mlp.interrupts``) and ends an idle worker."""
     global _sweep_pid
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _sweep_pid = sweep_pid
     if sys.platform == "linux":
         import ctypes
@@ -484,8 +497,9 @@ def run_local(sweep: Sweep, todo: list[int], jobs: int, stop: Stop) -> Iterator[
     # spawn: a fresh interpreter per worker; a fork would copy this process's BLAS threads in an unknown state
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_local_worker,
                                initargs=(os.getpid(),))
-    futures: dict[Future, int] = {pool.submit(_local_trial, sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric): i
-                                  for i in todo}
+    with _started_ignoring_ctrl_c():  # the workers start at the first submissions
+        futures: dict[Future, int] = {pool.submit(_local_trial, sweep.configs[i], str(sweep.trial_dir(i)),
+                                                  sweep.metric): i for i in todo}
     try:
         yield from _outcomes(sweep, futures, stop)
     finally:
@@ -509,8 +523,9 @@ def run_dask(sweep: Sweep, todo: list[int], scheduler: str, stop: Stop, timeout:
             workers = scheduler.removeprefix("local:")
             if not workers.isdigit() or int(workers) < 1:
                 raise SweepError(f"--scheduler local:N needs a number of workers >= 1, got {quoted(scheduler)}")
-            cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None)
+            with _started_ignoring_ctrl_c():
+                cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                                   dashboard_address=None)
         try:
             address = cluster if cluster is not None else _check_scheduler(scheduler)
             with _client(distributed, address, scheduler) as client:

@@ -79,14 +79,18 @@ def trial_records(folder: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in folder.glob("trials/*/trial.json")}
 
 
-def assert_results_agree_with_the_trials(folder: Path) -> None:
-    """results.csv says of every trial what its own trial.json says."""
+def assert_results_agree_with_the_trials(folder: Path, finished: bool = True) -> None:
+    """results.csv says of every trial what its own trial.json says (of a sweep not ``finished``, of those that
+    have one; the others were not run)."""
     records = trial_records(folder)
     with open(folder / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4
     for row in rows:
-        record = records[Path(row["run_dir"]).name]
+        record = records.get(Path(row["run_dir"]).name)
+        if record is None and not finished:
+            assert row["status"] == "not run"
+            continue
         assert row["status"] == record["status"]
         assert float(row["val_loss"]) == pytest.approx(record["metric"], rel=1e-12)
 
@@ -245,6 +249,25 @@ def test_ctrl_c_stops_the_trials_on_dask_workers_at_their_next_batch_where_they_
         assert results(folder) == uninterrupted
     finally:
         stop_dask(cluster)
+
+
+@pytest.mark.parametrize("backend", [("--jobs", "2"), ("--scheduler", "local:2")], ids=["jobs", "local-dask"])
+def test_a_terminals_ctrl_c_reaches_the_workers_too_and_the_sweep_still_stops_them_at_a_batch(tmp_path, uninterrupted,
+                                                                                            backend):
+    """A terminal sends Ctrl-C to every process of its group: the workers leave it to the sweep."""
+    pytest.importorskip("distributed")
+    path = write(tmp_path, "long.yaml", LONG)
+    process = popen_sweep(path, *backend, "--out", "sweep", cwd=tmp_path)
+    wait_until(lambda: mid_trial(tmp_path / "sweep"), process)
+    os.killpg(process.pid, signal.SIGINT)  # the session this test started: the sweep and its workers
+    out, err = process.communicate(timeout=90)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "(interrupted, " in out and f"continue with: mlp sweep {path} --out sweep {' '.join(backend)}" in out
+    assert_results_agree_with_the_trials(tmp_path / "sweep", finished=False)
+    again = sweep_command(str(path), *backend, "--out", "sweep", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert results(tmp_path / "sweep") == uninterrupted
 
 
 @contextlib.contextmanager
