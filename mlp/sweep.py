@@ -434,7 +434,11 @@ def _started_ignoring_ctrl_c() -> Iterator[None]:
     """The worker processes started within the block ignore Ctrl-C (SIGINT), from their first instruction: an
     ignored signal stays ignored in a child process. A terminal sends Ctrl-C to every process of its group, and
     it is the sweep's to act on: it stops the trials at a batch boundary (``_outcomes``), where a worker that
-    died of it would leave them half done. A Ctrl-C to the sweep meanwhile is lost: press it again."""
+    died of it would leave them half done. A Ctrl-C to the sweep meanwhile is lost: press it again. (Python sets
+    handlers in the main thread only: elsewhere, nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
