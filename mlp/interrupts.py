@@ -137,23 +137,3 @@ def command_signals() -> Iterator[None]:
     instead of a ``KeyboardInterrupt`` traceback (Ctrl-C) or no word at all (SIGTERM, SIGHUP)."""
     with _handled(_CommandStop()._handle):
         yield
-
-
-class Interrupted:
-    """The stop signal that ended a ``signals_as_interrupts`` block (``None`` if none did)."""
-
-    def __init__(self) -> None:
-        self.received: signal.Signals | None = None
-
-    def _raise(self, signum: int, frame: FrameType | None) -> None:
-        self.received = signal.Signals(signum)
-        raise Stopped(signum)
-
-
-@contextmanager
-def signals_as_interrupts() -> Iterator[Interrupted]:
-    """Within the block, SIGTERM and SIGHUP interrupt as Ctrl-C does (``KeyboardInterrupt``): for a process that
-    only waits on others (``mlp sweep``), which it then stops in their own way. Ignored signals stay ignored."""
-    interrupted = Interrupted()
-    with _handled(interrupted._raise):
-        yield interrupted

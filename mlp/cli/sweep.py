@@ -11,13 +11,15 @@ import click
 from tqdm import tqdm
 
 from mlp.cli.common import INTERRUPTED, debug_option
-from mlp.interrupts import exit_code, signals_as_interrupts
+from mlp.interrupts import exit_code, stop_signals
 from mlp.outputs import check_not_input, check_output_folder
 from mlp.sweep import (
     BEST_FILE,
     RANKED,
     RESULTS_FILE,
+    STOP_WAIT_SECONDS,
     SWEEP_FILE,
+    Stop,
     Sweep,
     pending,
     results_table,
@@ -28,6 +30,7 @@ from mlp.sweep import (
 )
 
 TABLE_ROWS = 20  # the best rows printed; results.csv has them all
+WORKERS_TIMEOUT = 60.0  # seconds --scheduler waits for a first Dask worker
 
 
 @click.command()
@@ -38,9 +41,12 @@ TABLE_ROWS = 20  # the best rows printed; results.csv has them all
 @click.option("--scheduler", metavar="tcp://HOST:PORT|local:N",
               help="Run the trials on a Dask cluster: a running scheduler, or a local one of N worker processes "
                    "(the dask extra).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help=f"With --scheduler: how long to wait for a Dask worker to join (default: {WORKERS_TIMEOUT:g}).")
 @debug_option
 @click.pass_context
-def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | None, scheduler: str | None) -> None:
+def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | None, scheduler: str | None,
+          timeout: float | None) -> None:
     """Train every trial of SWEEP.yaml: a base config and a space of values for its keys.
 
     \b
@@ -56,8 +62,9 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
 
     Every trial is checked before any runs. Each is a run directory under SWEEP_DIR/trials/ (mlp evaluate,
     mlp plot and --resume work on it), seeded from the sweep's seed and its index, so its result is the same on
-    any backend. SWEEP_DIR gets results.csv (best first) and best.yaml. Ctrl-C stops the running trials at
-    their next batch; the same command resumes the sweep. `mlp plot SWEEP_DIR` draws it.
+    any backend. SWEEP_DIR gets results.csv (best first) and best.yaml. One sweep at a time runs in a folder.
+    Ctrl-C stops the running trials at their next batch, on local processes or Dask workers; the same command
+    resumes the sweep. `mlp plot SWEEP_DIR` draws it.
 
     \b
     Examples:
@@ -67,35 +74,43 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
     """
     if jobs is not None and scheduler is not None:
         raise click.UsageError("give --jobs (local processes) or --scheduler (Dask), not both")
+    if timeout is not None and scheduler is None:
+        raise click.UsageError("--timeout is how long --scheduler waits for a Dask worker; give it with --scheduler")
     folder = out if out is not None else Path("sweeps") / sweep_file.stem
     check_output_folder(folder, "--out", runs=False)
     for name in (SWEEP_FILE, RESULTS_FILE, BEST_FILE):
         check_not_input(folder / name, [sweep_file], "--out")
-    plan = start(sweep_file, folder)
-    todo, outcomes = pending(plan)
-    workers = jobs or os.cpu_count() or 1
-    where = f"Dask at {scheduler}" if scheduler else f"{workers} local process{'es' * (workers > 1)}"
-    click.echo(f"sweep    {len(plan.trials)} trials ({plan.method}) -> {folder}, ranked by {plan.metric}; "
-               f"{len(outcomes)} done, {len(todo)} to run on {where}")
-    results = run_dask(plan, todo, scheduler) if scheduler else run_local(plan, todo, workers)
-    interrupted = False
-    with signals_as_interrupts() as signals, tqdm(total=len(plan.trials), initial=len(outcomes), unit="trial",
-                                                   file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-        try:
+    with start(sweep_file, folder) as plan:
+        todo, outcomes = pending(plan)
+        workers = jobs or os.cpu_count() or 1
+        where = f"Dask at {scheduler}" if scheduler else f"{workers} local process{'es' * (workers > 1)}"
+        click.echo(f"sweep    {len(plan.trials)} trials ({plan.method}) -> {folder}, ranked by {plan.metric}; "
+                   f"{len(outcomes)} done, {len(todo)} to run on {where}")
+        # A stop signal is recorded, not raised: the sweep then stops its trials at their next batch and reports
+        # them. A second one stops at once (KeyboardInterrupt), still telling the trials to stop.
+        with stop_signals() as signals, tqdm(total=len(plan.trials), initial=len(outcomes), unit="trial",
+                                             file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+            stop = Stop(lambda: signals.received is not None)
+            results = (run_dask(plan, todo, scheduler, stop, timeout or WORKERS_TIMEOUT,
+                                lambda line: bar.write(line, file=sys.stderr)) if scheduler
+                       else run_local(plan, todo, workers, stop))
             for outcome in results:
                 outcomes[outcome.index] = outcome.result
                 bar.write(_trial_line(plan, outcome.index, outcome.result), file=sys.stdout)
                 bar.update()
-        except KeyboardInterrupt:
-            interrupted = True
-    rows = results_table(plan, outcomes)
-    write_results(plan, rows)
+        rows = results_table(plan, outcomes)
+        write_results(plan, rows)
     _print_table(plan, rows)
     best = rows[0]["status"] in RANKED and rows[0][plan.metric] is not None
     click.echo(f"saved    {folder / RESULTS_FILE}" + (f", {folder / BEST_FILE}" if best else ""))
-    if interrupted:
-        click.echo(f"stopped  the running trials saved where they were; continue with: mlp sweep {sweep_file} "
-                   f"--out {folder}")
+    if stop.stopped:
+        if stop.late:
+            click.echo(f"stopping trials {', '.join(map(str, stop.late))} did not say they stopped within "
+                       f"{STOP_WAIT_SECONDS:g} s; they stop at their next batch")
+        again = [f"--out {folder}", *([f"--jobs {jobs}"] if jobs else []),
+                 *([f"--scheduler {scheduler}"] if scheduler else []), *([f"--timeout {timeout:g}"] if timeout else [])]
+        click.echo(f"stopped  the running trials stopped at their next batch, where they resume; continue with: "
+                   f"mlp sweep {sweep_file} {' '.join(again)}")
         ctx.exit(exit_code(signals.received.name) if signals.received is not None else INTERRUPTED)
 
 
