@@ -6,8 +6,7 @@ twice and nested names."""
 from __future__ import annotations
 
 import io
-import os
-import resource
+import json
 import struct
 import subprocess
 import sys
@@ -83,20 +82,27 @@ def bomb(tmp_path) -> Path:
     return path
 
 
+# The child is started by a small launcher, not by this (large) process: a child's peak memory counts what its
+# parent held when it forked it, and pytest holds hundreds of MB by the end of the suite.
+LAUNCHER = """
+import json, os, resource, subprocess, sys, time
+limit = int(sys.argv[1])
+start = time.monotonic()
+child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+stderr = child.stderr.read().decode()
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), stderr, time.monotonic() - start, usage.ru_maxrss * 1024]))
+"""
+
+
 def run_limited(*args: str | Path) -> tuple[int, str, float, int]:
     """``python -m mlp ARGS`` in a child limited to ``MEMORY_LIMIT`` of address space: its exit code, stderr,
     seconds, and the most memory it held (bytes)."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    start = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "mlp", *map(str, args)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, preexec_fn=limit)
-    stderr = child.stderr.read().decode()  # ends when the child does
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, for its resource usage
-    child.stderr.close()
-    return child.returncode, stderr, time.monotonic() - start, usage.ru_maxrss * 1024
+    launched = subprocess.run([sys.executable, "-c", LAUNCHER, str(MEMORY_LIMIT), sys.executable, "-m", "mlp",
+                               *map(str, args)], capture_output=True, text=True, check=True)
+    code, stderr, seconds, memory = json.loads(launched.stdout)
+    return code, stderr, seconds, memory
 
 
 def assert_refused(code: int, stderr: str, seconds: float, memory: int, path: Path) -> None:
