@@ -16,8 +16,10 @@ Every trial's config is resolved (``mlp.config``) before any trial runs, so a ba
 once. Trial ``i`` is an ordinary run directory, ``SWEEP_DIR/trials/trial-<i>/``, with its own seed drawn from the
 sweep's seed and ``i``: its result does not depend on the backend, the number of workers or the order in which
 trials finish. The sweep folder holds ``sweep.yaml`` (the resolved sweep), ``results.csv`` (best first) and
-``best.yaml`` (the best trial's config). Each trial also leaves ``trial.json``, its outcome: a finished or failed
-trial is not run again, an interrupted one resumes from its ``last.npz``.
+``best.yaml`` (the best trial's config). Each trial also leaves ``trial.json``, its outcome: a finished trial is not
+run again, nor is one that failed by its own doing (it diverged, its values do not fit the data); one that failed
+where it ran (the worker loaded other data than the client, a disk was full) runs again when the sweep is run
+again, and an interrupted one resumes from its ``last.npz``.
 
 One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.fileio.folder_lock``) for the whole
 sweep, so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a
@@ -71,7 +73,7 @@ from mlp.config import (
     resolve_spec,
     set_value,
 )
-from mlp.data.dataset import DataFingerprint
+from mlp.data.dataset import DataFingerprint, DataMismatchError
 from mlp.data.tabular import is_number
 from mlp.fileio import FolderLockedError, atomic_write, folder_lock, read_json, write_text
 from mlp.history import History
@@ -304,7 +306,9 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
         return outcome | {"status": "locked", "message": f"{err}; the sweep runs it when run again"}
     except DivergenceError as err:
         outcome["message"] = str(err).splitlines()[0]
-    except (ValueError, OSError) as err:
+    except (DataMismatchError, OSError) as err:  # the worker's doing, not the trial's: run it again next time
+        outcome |= {"message": str(err), "retry": True}
+    except ValueError as err:
         outcome["message"] = str(err)
     write_text(folder / TRIAL_FILE, json.dumps(outcome, indent=1))
     return outcome
@@ -366,12 +370,13 @@ class Outcome:
 
 
 def pending(sweep: Sweep) -> tuple[list[int], dict[int, dict[str, Any]]]:
-    """The trials left to run (new, or interrupted: they resume), and the outcomes of those already done."""
+    """The trials left to run (new, interrupted: they resume, or failed for a reason of the worker's: other data,
+    a full disk), and the outcomes of those already done."""
     todo, done = [], {}
     for index in range(len(sweep.trials)):
         path = sweep.trial_dir(index) / TRIAL_FILE
         outcome = read_json(path, "a trial's outcome") if path.is_file() else None
-        if isinstance(outcome, dict) and outcome.get("status") in DONE:
+        if isinstance(outcome, dict) and outcome.get("status") in DONE and not outcome.get("retry"):
             done[index] = outcome
         else:
             todo.append(index)

@@ -150,3 +150,27 @@ def test_a_dask_worker_without_the_clients_mnist_fails_the_trial_in_one_line(tmp
     assert message in result.stdout
     # nothing trained: the trial's folder holds its outcome only
     assert [p.name for p in (tmp_path / "sweep" / "trials" / "trial-000").iterdir()] == ["trial.json"]
+
+
+def test_a_trial_that_failed_on_other_data_runs_again_once_the_data_are_there(tmp_path):
+    """A failure of the worker's (other data than the client's) is no verdict on the trial: the next run of the
+    sweep tries it again, where a divergence (the trial's own doing) is kept."""
+    from mlp.builders import data_fingerprints
+    from mlp.sweep import TRIAL_FILE, load_sweep, pending, run_trial
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"base: {SPIRALS}\nspace: {{optimizer.lr: [0.05, 1.0e+30]}}\nmetric: loss\n")
+    plan = load_sweep(path, tmp_path / "sweep")
+    for config in plan.configs:
+        config["training"]["epochs"] = 1
+    (right,) = data_fingerprints(plan.configs[:1])  # what the sweep's client loads for trial 0
+    wrong = dataclasses.replace(right, checksum="0" * 32, source="directory /elsewhere")
+    first = run_trial(plan.configs[0], str(plan.trial_dir(0)), "loss", wrong)
+    assert first["status"] == "failed" and first["retry"] and "the sweep's client used" in first["message"]
+    diverged = run_trial(plan.configs[1], str(plan.trial_dir(1)), "loss")
+    assert diverged["status"] == "failed" and "retry" not in diverged
+    assert json.loads((plan.trial_dir(0) / TRIAL_FILE).read_text())["retry"]
+    todo, done = pending(plan)
+    assert todo == [0] and list(done) == [1]
+    assert run_trial(plan.configs[0], str(plan.trial_dir(0)), "loss", right)["status"] == "completed"
+    assert pending(plan) == ([], {0: json.loads((plan.trial_dir(0) / TRIAL_FILE).read_text()), 1: diverged})
