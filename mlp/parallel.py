@@ -37,6 +37,7 @@ process, which computes exactly what ``K`` processes compute. ``import mlp`` nev
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,7 @@ from mlp.losses import Loss
 from mlp.messages import shorten
 from mlp.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
-from mlp.watcher import FINISHED, LOST, REPORTED, Watcher, remove_records
+from mlp.watcher import FINISHED, PEER_LOST, REPORTED, Watcher, remove_records
 from mlp.weights import tally
 
 DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
@@ -150,14 +151,15 @@ class DataParallel:
         if self.rank == 0 and run_dir is not None:
             remove_records(run_dir)  # an earlier run's, in the run directory we hold the lock of
         records = self.communicator.bcast(str(run_dir.resolve()) if run_dir is not None else None, root=0)
-        watcher = Watcher(records, self.rank, self.size, str(run_dir or ""), command)
+        watcher = Watcher(records, self.rank, self.size, str(run_dir or ""), command)  # gets the real stderr
         how = REPORTED
         try:
-            yield
+            with _library_output_dropped():
+                yield
             how = FINISHED
         except Exception as err:
-            if type(err).__module__.startswith("mpi4py"):  # an exchange failed: a process was lost
-                how = LOST
+            if type(err).__module__.startswith("mpi4py"):  # an exchange failed: another process was lost
+                how = PEER_LOST
                 raise ProcessLostError(f"lost the other processes (MPI: {err})") from err
             raise
         finally:
@@ -255,6 +257,29 @@ class DataParallel:
             value, hit, count = every[number]
             loss_value, correct, counted = loss_value + value, correct + hit, counted + count
         return loss_value, correct, counted
+
+
+@contextmanager
+def _library_output_dropped() -> Iterator[None]:
+    """Within the block, what native code writes to file descriptor 2 is dropped, while Python's ``sys.stderr``
+    (every message of mlp's) still reaches the terminal. When a process is lost, MPICH may end another with a
+    dozen-line error stack of its own ("Fatal error in internal_Allgather_c ...") even where errors are to be
+    returned; the watcher of process 0 says in one line what happened instead (``mlp.watcher``)."""
+    sys.stderr.flush()
+    kept = os.dup(2)
+    stream = open(kept, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace",  # noqa: SIM115
+                  closefd=False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    previous, sys.stderr = sys.stderr, stream
+    try:
+        yield
+    finally:
+        stream.flush()
+        sys.stderr = previous
+        os.dup2(kept, 2)
+        os.close(kept)
 
 
 @contextmanager

@@ -31,7 +31,8 @@ from pathlib import Path
 
 FINISHED = b"finished"  # the process ended training normally, or stopped at a signal, and said so
 REPORTED = b"reported"  # the process stops with an error it reports itself (and ends the others)
-LOST = b""  # the process ends without a word: killed, or it lost another process (the first to end was lost)
+LOST = b""  # the process ends without a word: killed (by the launcher, or it is the one lost)
+PEER_LOST = b"peer-lost"  # an exchange failed because another process ended: this one is not the one lost
 WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
 RECORD = ".process-{rank}.{how}.{ns}"  # a watcher's record in the run directory: an empty file, made at once
 # The watcher runs this very package, wherever this process found it (not another `mlp` in the working folder)
@@ -92,7 +93,7 @@ def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: 
     ended = time.time_ns()
     if said == FINISHED:
         return
-    how = "reported" if said == REPORTED else "lost"
+    how = {REPORTED: "reported", PEER_LOST: "peer"}.get(said, "lost")
     if rank != 0:  # (a folder gone or read-only: process 0's watcher decides without this record)
         os.close(os.open(folder / RECORD.format(rank=rank, how=how, ns=ended), os.O_CREAT | os.O_WRONLY, 0o644))
         return
@@ -105,9 +106,12 @@ def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: 
     found[0] = (how, ended)
     if any(how == "reported" for how, _ in found.values()):
         return  # a process said what went wrong, and ended the others
-    # Without every record (a process that finished first, a run directory another host does not share), the
-    # first one here need not be the first to end
-    which = f"process {min(found, key=lambda r: found[r][1])}" if len(found) == size else "a process"
+    # The lost process is one that ended without a word, not one whose exchange with it failed (those end within
+    # microseconds of it, too close to tell apart by time); of several silent ends, the launcher's kills came after
+    # the first. Without every record (a process that finished first, a run directory another host does not
+    # share), the first one here need not be the first to end.
+    silent = {rank: ns for rank, (how, ns) in found.items() if how == "lost"}
+    which = f"process {min(silent, key=silent.__getitem__)}" if len(found) == size and silent else "a process"
     from mlp.run import how_to_continue  # only now: NumPy and the library are not loaded while the watcher waits
 
     os.write(2, (f"error: {which} of {size} was lost (it ended without a word: killed, or out of memory?) and "

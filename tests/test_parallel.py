@@ -28,7 +28,7 @@ from mlp.data import two_spirals
 from mlp.native import blas
 from mlp.parallel import DataParallel, SingleProcess, tree_sum
 from mlp.run import how_to_continue
-from mlp.watcher import FINISHED, LOST, REPORTED, Watcher
+from mlp.watcher import FINISHED, LOST, PEER_LOST, REPORTED, Watcher
 
 # -- the arithmetic, in one process ---------------------------------------------------------------------------
 
@@ -105,6 +105,9 @@ LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or 
 @pytest.mark.parametrize(("ends", "said"), [
     ([(1, LOST), (0, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
     ([(0, LOST), (1, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
+    # process 1's exchange failed the moment process 0 died: it may end first, and is still not the lost one
+    ([(1, PEER_LOST), (0, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(0, PEER_LOST), (1, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
     ([(1, REPORTED), (0, LOST)], ""),  # process 1 said what went wrong
     ([(1, FINISHED), (0, FINISHED)], ""),
     ([(1, FINISHED), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),  # the order is not known
