@@ -103,14 +103,20 @@ def watch(pipe: int, folder: Path, rank: int, size: int, run_dir: str, command: 
         time.sleep(0.02)
         found = records(folder)
     remove_records(folder)
+    silent = {other: ns for other, (other_how, ns) in found.items() if other_how == "lost"}
+    if any(other_how == "reported" for other_how, _ in found.values()):
+        return  # another process said what went wrong, and ended the others
+    # Process 0 said what went wrong, unless another process had ended silently before: then process 0 failed of
+    # that loss, and the launcher may have killed it before its own line was out
+    if how == "reported" and not any(ns < ended for ns in silent.values()):
+        return
     found[0] = (how, ended)
-    if any(how == "reported" for how, _ in found.values()):
-        return  # a process said what went wrong, and ended the others
     # The lost process is one that ended without a word, not one whose exchange with it failed (those end within
     # microseconds of it, too close to tell apart by time); of several silent ends, the launcher's kills came after
     # the first. Without every record (a process that finished first, a run directory another host does not
     # share), the first one here need not be the first to end.
-    silent = {rank: ns for rank, (how, ns) in found.items() if how == "lost"}
+    if how == "lost":
+        silent[0] = ended
     which = f"process {min(silent, key=silent.__getitem__)}" if len(found) == size and silent else "a process"
     from mlp.run import how_to_continue  # only now: NumPy and the library are not loaded while the watcher waits
 

@@ -109,6 +109,9 @@ LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or 
     ([(1, PEER_LOST), (0, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
     ([(0, PEER_LOST), (1, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
     ([(1, REPORTED), (0, LOST)], ""),  # process 1 said what went wrong
+    ([(0, REPORTED), (1, LOST)], ""),  # process 0 said what went wrong, then the launcher ended process 1
+    # process 1 was lost, and process 0 failed of it (and may have been killed before its own line was out)
+    ([(1, LOST), (0, REPORTED)], LOST_LINE.format(which="process 1", run="{run}")),
     ([(1, FINISHED), (0, FINISHED)], ""),
     ([(1, FINISHED), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),  # the order is not known
 ])
