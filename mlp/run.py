@@ -242,10 +242,12 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     console = Console(quiet)
     try:
         dataset = load_run_data(config["data"], config["seed"], console)
-        if expect_data is not None:
-            expect_data(dataset.fingerprint())
-        if parallel is not None:
-            parallel.agree(config, dataset.fingerprint())
+        if expect_data is not None or parallel is not None:
+            fingerprint = dataset.fingerprint()  # a hash of every array: computed once for both checks
+            if expect_data is not None:
+                expect_data(fingerprint)
+            if parallel is not None:
+                parallel.agree(config, fingerprint)
         model = build_model(spec, dataset)
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
         return _run(spec, resume, (dataset, model, class_weight), console, started, parallel, run_dir)

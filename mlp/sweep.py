@@ -425,6 +425,11 @@ class Stop:
     late: list[int] = field(default_factory=list)
 
 
+def _tell_trials_to_stop(marker: Path) -> None:
+    """Write the sweep's ``STOP_FILE``: every running trial stops at its next batch (``_SweepStop``)."""
+    write_text(marker, f"mlp sweep, pid {os.getpid()}: stop at the next batch\n")
+
+
 def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Outcome]:
     """The outcome of each trial as it finishes, from the ``futures`` of either backend (``done()``, ``result()``);
     once a stop is asked, the outcomes of the running trials as they stop, for up to ``STOP_WAIT_SECONDS``. An
@@ -434,7 +439,7 @@ def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Out
     try:
         while waiting and time.monotonic() < deadline:
             if not stop.stopped and stop.asked():
-                write_text(marker, f"mlp sweep, pid {os.getpid()}: stop at the next batch\n")
+                _tell_trials_to_stop(marker)
                 stop.stopped, deadline = True, time.monotonic() + STOP_WAIT_SECONDS
             finished = [future for future in waiting if future.done()]
             for future in finished:
@@ -445,7 +450,7 @@ def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Out
             if not finished:
                 time.sleep(0.05)
     except BaseException:
-        write_text(marker, f"mlp sweep, pid {os.getpid()}: stop at the next batch\n")
+        _tell_trials_to_stop(marker)
         raise
     stop.late = sorted(waiting.values())
     if not waiting:
