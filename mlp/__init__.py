@@ -10,22 +10,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Where each public name lives: its module, imported when the name is first used.
 _EXPORTS = {
-    "mlp.activations": ("ELU", "Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh"),
-    "mlp.callbacks": ("Callback", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"),
-    "mlp.checkpoint": ("CheckpointError", "load_checkpoint", "load_model", "save_model"),
-    "mlp.dense": ("Dense",),
-    "mlp.dropout": ("Dropout",),
-    "mlp.history": ("History",),
-    "mlp.layer": ("Layer", "ShapeError"),
-    "mlp.losses": ("BinaryCrossEntropy", "CrossEntropy", "Loss", "MeanSquaredError", "MulticlassHinge",
-                   "SoftmaxCrossEntropy"),
-    "mlp.optim": ("SGD", "Adam", "RMSprop"),
-    "mlp.sequential": ("Sequential",),
-    "mlp.training": ("DivergenceError", "evaluate", "fit"),
+    "mlp.nn.activations": ("ELU", "Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh"),
+    "mlp.nn.dense": ("Dense",),
+    "mlp.nn.dropout": ("Dropout",),
+    "mlp.nn.layer": ("Layer", "ShapeError"),
+    "mlp.nn.losses": ("BinaryCrossEntropy", "CrossEntropy", "Loss", "MeanSquaredError", "MulticlassHinge",
+                      "SoftmaxCrossEntropy"),
+    "mlp.nn.optim": ("SGD", "Adam", "RMSprop"),
+    "mlp.nn.sequential": ("Sequential",),
+    "mlp.train.callbacks": ("Callback", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"),
+    "mlp.train.checkpoint": ("CheckpointError", "load_checkpoint", "load_model", "save_model"),
+    "mlp.train.history": ("History",),
+    "mlp.train.loop": ("DivergenceError", "evaluate", "fit"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 

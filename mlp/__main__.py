@@ -4,7 +4,7 @@ It runs before the library and click are imported (``mlp/__init__`` imports its 
 NumPy and the library takes a good part of a second): a stop signal (Ctrl-C, SIGTERM, SIGHUP) in that time
 ends the command with one line and the shell's exit code for the signal (130, 143, 129), not a
 ``KeyboardInterrupt`` traceback. Nothing has been written while the program loads, so there is nothing to
-tidy: the process ends at once. Once loaded, ``mlp.cli.run`` hands the signals to ``mlp.interrupts``.
+tidy: the process ends at once. Once loaded, ``mlp.cli.run`` hands the signals to ``mlp.train.interrupts``.
 """
 
 import os

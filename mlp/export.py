@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 
 from mlp import __version__
-from mlp.activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from mlp.data.dataset import Standardizer
-from mlp.dense import Dense
-from mlp.dropout import Dropout
 from mlp.extras import require
-from mlp.fileio import atomic_write
-from mlp.layer import Layer
-from mlp.losses import LOSSES, Loss
-from mlp.sequential import Sequential
+from mlp.files.atomic import atomic_write
+from mlp.nn.activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from mlp.nn.dense import Dense
+from mlp.nn.dropout import Dropout
+from mlp.nn.layer import Layer
+from mlp.nn.losses import LOSSES, Loss
+from mlp.nn.sequential import Sequential
 
 onnx = require("onnx", "onnx", "mlp export")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -96,7 +96,7 @@ def _dense(layer: Dense, graph: _Graph, x: str, stem: str) -> str:
 
 @exports(Identity, Dropout)
 def _identity(layer: Layer, graph: _Graph, x: str, stem: str) -> str:
-    """At inference, the identity (dropout scales in training: ``mlp.dropout`` is inverted dropout)."""
+    """At inference, the identity (dropout scales in training: ``mlp.nn.dropout`` is inverted dropout)."""
     return x
 
 
@@ -200,7 +200,7 @@ def _tensor(name: str, kind: int, shape: list[Any]) -> onnx.ValueInfoProto:
 
 
 def save_onnx(exported: onnx.ModelProto, path: str | Path) -> None:
-    """Write ``exported`` to ``path`` atomically (``mlp.fileio``)."""
+    """Write ``exported`` to ``path`` atomically (``mlp.files.atomic``)."""
     data = exported.SerializeToString()
     atomic_write(path, lambda f: f.write(data))
 

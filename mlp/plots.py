@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlp.extras import require
-from mlp.fileio import atomic_write
-from mlp.history import History
+from mlp.files.atomic import atomic_write
 from mlp.messages import name_list
+from mlp.train.history import History
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -119,7 +119,7 @@ def _layer_label(key: str) -> str:
 
 
 def plot_gradient_norms(norms: History, path: str | Path, title: str | None = None) -> Path:
-    """Write the records of ``mlp.diagnostics.GradientNorms`` to the PNG ``path`` (1000x400 pixels).
+    """Write the records of ``mlp.train.callbacks.gradient_norms.GradientNorms`` to the PNG ``path`` (1000x400 pixels).
 
     Left, each weight matrix's gradient norm ``||dL/dW||``; right, its update ratio
     ``||dW step|| / ||W||``; both against the (fractional) epoch, on log scales, one line per layer.
@@ -223,7 +223,7 @@ def plot_weight_matrix(weights: np.ndarray, path: str | Path, units: int = 64, t
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: str | Path,
                           title: str | None = None) -> Path:
-    """``matrix[i, j]``: how many of true class ``i`` were predicted ``j`` (``mlp.metrics.confusion_matrix``),
+    """``matrix[i, j]``: how many of true class ``i`` were predicted ``j`` (``mlp.train.metrics.confusion_matrix``),
     as a 600x600-pixel image with the counts written in the cells; the diagonal is left out of the colour
     scale so that the mistakes show."""
     Figure = require_matplotlib()

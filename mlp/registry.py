@@ -2,9 +2,9 @@
 
 One registry per concept, defined next to what it names and filled where each thing is defined::
 
-    LAYERS = Registry("layer")                  # in mlp/layer.py
+    LAYERS = Registry("layer")                  # in mlp/nn/layer.py
 
-    @LAYERS.register("relu")                    # in mlp/activations.py
+    @LAYERS.register("relu")                    # in mlp/nn/activations.py
     class ReLU(Activation): ...
 
 Config validation, the builders, checkpoints (which store these names), the command line and the tests all

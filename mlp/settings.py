@@ -2,7 +2,7 @@
 
 Where a setting is a constructor argument of a registered thing (an optimizer's ``momentum``, a dataset's
 ``samples``), its ``Key`` comes from the signature (``keys_from_signature``), so the parameter and its
-setting are one definition; ``rules`` add what a signature cannot say (``>= 1``). ``mlp.config`` checks a
+setting are one definition; ``rules`` add what a signature cannot say (``>= 1``). ``mlp.runs.config`` checks a
 config against these keys; the things themselves check the values they are built with.
 """
 
@@ -15,8 +15,6 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from mlp.weights import check_class_weight
 
 REQUIRED = object()  # the default of a key that has none
 
@@ -33,16 +31,7 @@ AT_LEAST_ONE = Rule(lambda v: v >= 1, ">= 1")
 FRACTION = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
 NON_NEGATIVE = Rule(lambda v: v >= 0, ">= 0")
 POWER_OF_TWO = Rule(lambda v: v >= 1 and v & (v - 1) == 0, "a power of two (1, 2, 4, 8, ...)")
-CLASS_WEIGHT = Rule(lambda v: _is_class_weight(v), "balanced or a mapping {class: weight >= 0}")
 RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
-
-
-def _is_class_weight(value: Any) -> bool:
-    try:
-        check_class_weight(value)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

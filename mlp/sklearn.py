@@ -3,7 +3,7 @@
 Needs the ``sklearn`` extra (``pip install "numpy-mlp[sklearn]"``); ``import mlp`` does not import this module.
 
 The parameters are stored as given and checked in ``fit``, as scikit-learn requires, by the config machinery
-of ``mlp train`` (``mlp.config``): they are turned into a run config (the hidden layers into ``model.layers``,
+of ``mlp train`` (``mlp.runs.config``): they are turned into a run config (the hidden layers into ``model.layers``,
 ``optimizer`` and its settings into ``optimizer:``, ...) and resolved, so a bad value gets the message it gets
 in a YAML file. Training is ``mlp.fit``; the network is ``model_``, a ``Sequential``::
 
@@ -28,17 +28,17 @@ from typing import Any
 import numpy as np
 
 from mlp.arrays import finite
-from mlp.builders import model_layers
-from mlp.checkpoint import load_checkpoint, save_model
-from mlp.config import RunSpec, resolve_spec
 from mlp.data.dataset import Standardizer
 from mlp.extras import require
-from mlp.history import History
-from mlp.losses import LOSSES
-from mlp.optim import OPTIMIZERS, Optimizer
-from mlp.sequential import Sequential
+from mlp.nn.losses import LOSSES
+from mlp.nn.optim import OPTIMIZERS, Optimizer
+from mlp.nn.sequential import Sequential
+from mlp.runs.build import model_layers
+from mlp.runs.config import RunSpec, resolve_spec
 from mlp.settings import keys_from_signature
-from mlp.training import fit
+from mlp.train.checkpoint import load_checkpoint, save_model
+from mlp.train.history import History
+from mlp.train.loop import fit
 
 require("sklearn", "sklearn", "mlp.sklearn", "scikit-learn")
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
@@ -242,7 +242,7 @@ class _MLPEstimator(BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _MLPEstimator:
         """Train on ``X: (n, features)`` and ``y`` for ``epochs`` epochs (from the weights of the last fit, with
-        ``warm_start``); ``sample_weight: (n,)`` weighs the rows (``mlp.weights``)."""
+        ``warm_start``); ``sample_weight: (n,)`` weighs the rows (``mlp.nn.sample_weights``)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     # -- saving ----------------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
         hidden_layer_sizes: the widths of the hidden layers, ``(100,)`` as in scikit-learn, or a list of layer
             specs in the YAML form (``[{"dense": 64, "activation": "tanh"}, {"dropout": 0.2}]``).
         activation, dropout: of each hidden layer given as a width (a dropout layer after it if ``dropout > 0``).
-        init: the weights' initializer (``mlp.init``) of those layers and the output layer; ``glorot_uniform``
+        init: the weights' initializer (``mlp.nn.init``) of those layers and the output layer; ``glorot_uniform``
             (default) is scikit-learn's choice, ``he_normal`` that of ``mlp train``.
         loss: ``softmax_cross_entropy`` (default), ``binary_crossentropy`` (two classes, one output),
             ``categorical_crossentropy`` (a softmax output layer) or ``multiclass_hinge`` (no ``predict_proba``).

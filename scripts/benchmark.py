@@ -41,7 +41,7 @@ import numpy as np
 
 from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
 from mlp.native import fpenv
-from mlp.optim import Optimizer
+from mlp.nn.optim import Optimizer
 
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
 QUICK_ROWS = 16_000  # --quick: epochs over a third of them

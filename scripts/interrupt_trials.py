@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlp.checkpoint import compare_checkpoints, load_checkpoint
+from mlp.train.checkpoint import compare_checkpoints, load_checkpoint
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "spirals.yaml"
 ARGS = ["--set", "data.samples=16000", "--set", "training.batch_size=8", "--epochs", "4", "--seed", "0", "--quiet"]

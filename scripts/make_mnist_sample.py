@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mlp.data import DataError, load_mnist
-from mlp.fileio import atomic_write
+from mlp.files.atomic import atomic_write
 
 TRAIN, TEST = 10_000, 2_000
 OUT = Path(__file__).resolve().parents[1] / "mlp" / "data" / "mnist_sample.npz"

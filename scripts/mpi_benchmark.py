@@ -31,7 +31,7 @@ import numpy as np
 
 from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
 from mlp.native import blas
-from mlp.parallel import EVAL_ROWS, DataParallel, SingleProcess
+from mlp.train.parallel import EVAL_ROWS, DataParallel, SingleProcess
 
 ROWS = 48_000
 BATCH = 128
@@ -119,7 +119,7 @@ def gradient_bytes(widths: tuple[int, ...]) -> int:
 
 
 def exchanged_bytes(widths: tuple[int, ...], processes: int) -> int:
-    """Bytes one process sends per step: its chunks of the Alltoall and the Allgather (``mlp.parallel``)."""
+    """Bytes one process sends per step: its chunks of the Alltoall and the Allgather (``mlp.train.parallel``)."""
     chunk = math.ceil(gradient_bytes(widths) / 4 / processes) * 4
     return 2 * (processes - 1) * chunk
 

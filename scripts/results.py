@@ -28,9 +28,9 @@ from typing import Any
 
 import yaml
 
-from mlp.config import read, resolve, upgrade_stored_config
 from mlp.data import DataError, load_mnist
-from mlp.fileio import write_text
+from mlp.files.atomic import write_text
+from mlp.runs.config import read, resolve, upgrade_stored_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "results" / "runs"

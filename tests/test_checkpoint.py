@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from mlp import Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
-from mlp.callbacks import Callback, ModelCheckpoint
-from mlp.checkpoint import CheckpointError, load_checkpoint, load_model, restore, save_model
 from mlp.data import two_spirals
-from mlp.history import History
-from mlp.optim import SGD, Adam
-from mlp.training import fit
+from mlp.nn.optim import SGD, Adam
+from mlp.train.callbacks import Callback, ModelCheckpoint
+from mlp.train.checkpoint import CheckpointError, load_checkpoint, load_model, restore, save_model
+from mlp.train.history import History
+from mlp.train.loop import fit
 
 
 def model_for_test(seed=0, hidden=16):
@@ -150,8 +150,8 @@ SAVER = textwrap.dedent("""
     import sys
     import numpy as np
     from mlp import Dense, Sequential
-    from mlp.checkpoint import save_model
-    from mlp.optim import SGD
+    from mlp.train.checkpoint import save_model
+    from mlp.nn.optim import SGD
     model = Sequential([Dense(1000, 1000), Dense(1000, 10)])
     optimizer = SGD(0.1, momentum=0.9)
     optimizer.step(model.params, model.grads)

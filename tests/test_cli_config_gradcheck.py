@@ -8,9 +8,9 @@ import yaml
 from conftest import SPIRALS, assert_one_line_error, invoke
 
 from mlp import __version__
-from mlp.activations import ReLU
 from mlp.cli import main
-from mlp.config import load, resolve
+from mlp.nn.activations import ReLU
+from mlp.runs.config import load, resolve
 
 # -- config show ----------------------------------------------------------------------------------------------
 

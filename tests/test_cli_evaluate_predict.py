@@ -15,11 +15,11 @@ import pytest
 from click.testing import Result
 from conftest import SPIRALS, assert_one_line_error, invoke
 
-import mlp.run
-import mlp.trained
+import mlp.runs.run
+import mlp.runs.trained
 from mlp import Dense, Sequential, save_model
 from mlp.data import FallbackWarning, Standardizer, blobs
-from mlp.losses import SoftmaxCrossEntropy
+from mlp.nn.losses import SoftmaxCrossEntropy
 
 FLOWERS = ["setosa", "versicolor", "virginica"]
 FLOWERS_CONFIG = """\
@@ -172,7 +172,7 @@ def test_evaluate_on_a_file_maps_its_labels_onto_the_models_classes(flowers, tmp
     assert evaluation["table"]["setosa"][0] == (y == 0).sum()
     assert_consistent(evaluation)
 
-    checkpoint = mlp.trained.load_trained(flowers / "model.npz").checkpoint
+    checkpoint = mlp.runs.trained.load_trained(flowers / "model.npz").checkpoint
     output = checkpoint.model.predict(Standardizer.from_state(checkpoint.extra["standardizer"]).transform(x))
     assert evaluation["loss"] == pytest.approx(SoftmaxCrossEntropy().forward(output, y), abs=5e-5)
 
@@ -185,13 +185,13 @@ def test_evaluate_regression_prints_no_class_tables(regression):
 
 
 def test_evaluate_says_data_warnings_on_one_line(spirals, monkeypatch):
-    load_data = mlp.run.load_data
+    load_data = mlp.runs.run.load_data
 
     def with_fallback(*args):
         warnings.warn("MNIST NOT FOUND, USING THE BUNDLED SAMPLE", FallbackWarning, stacklevel=2)
         return load_data(*args)
 
-    monkeypatch.setattr(mlp.run, "load_data", with_fallback)
+    monkeypatch.setattr(mlp.runs.run, "load_data", with_fallback)
     result = invoke("evaluate", spirals)
     assert result.exit_code == 0, result.output
     assert result.stderr == "warning: MNIST NOT FOUND, USING THE BUNDLED SAMPLE\n"

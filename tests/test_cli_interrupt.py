@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
-import mlp.run
-from mlp.checkpoint import compare_checkpoints
+import mlp.runs.run
+from mlp.train.checkpoint import compare_checkpoints
 
 # 12,800 training rows in batches of 8: an epoch takes about a tenth of a second, so a signal sent a few
 # milliseconds after an epoch's line lands in the middle of the next one.
@@ -113,7 +113,7 @@ def test_a_signal_after_the_last_epoch_leaves_a_complete_run_and_no_resume_to_do
         if state.position.epoch == state.epochs:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(mlp.run.RunFiles, "on_epoch_end", write_and_signal)
+    monkeypatch.setattr(mlp.runs.run.RunFiles, "on_epoch_end", write_and_signal)
     result = invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path)
     run = the_run(tmp_path)
     assert result.exit_code == 143, result.output  # the signal is still the shell's to see
@@ -126,7 +126,7 @@ def test_a_signal_after_the_last_epoch_leaves_a_complete_run_and_no_resume_to_do
 
 
 def test_a_signal_while_the_run_folder_is_made_stops_before_the_first_batch_and_resumes(tmp_path, monkeypatch):
-    made = mlp.run.point_latest
+    made = mlp.runs.run.point_latest
 
     def make_and_signal(run_dir):
         made(run_dir)
@@ -134,7 +134,7 @@ def test_a_signal_while_the_run_folder_is_made_stops_before_the_first_batch_and_
 
     assert invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path, "--quiet").exit_code == 0
     reference = the_run(tmp_path)
-    monkeypatch.setattr(mlp.run, "point_latest", make_and_signal)
+    monkeypatch.setattr(mlp.runs.run, "point_latest", make_and_signal)
     result = invoke("train", SPIRALS, "--epochs", "2", "--out", tmp_path)
     run = new_run(tmp_path, {reference, tmp_path / "latest"})
     assert result.exit_code == 130, result.output

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from conftest import SPIRALS, invoke, png_size, the_run
 
 from mlp.cli import main
-from mlp.history import History
+from mlp.train.history import History
 
 pytest.importorskip("matplotlib")
 

@@ -11,8 +11,8 @@ import yaml
 from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 from mlp import __version__
-from mlp.checkpoint import load_checkpoint
-from mlp.config import ConfigError, load, resolve
+from mlp.runs.config import ConfigError, load, resolve
+from mlp.train.checkpoint import load_checkpoint
 
 FILES = {"config.yaml", "train.log", "history.csv", "history.json", "metrics.json", "model.npz", "last.npz"}
 SMALL = ("--set", "data.samples=500")  # spirals with 400 training rows: a few ms per epoch

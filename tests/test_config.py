@@ -1,4 +1,4 @@
-"""The run config (``mlp.config``): defaults, named sections, coercion, every error message, ``--set``
+"""The run config (``mlp.runs.config``): defaults, named sections, coercion, every error message, ``--set``
 overrides, reading YAML files, and the YAML written back (``to_yaml``)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from mlp.config import (
+from mlp.files.yamlfile import to_yaml
+from mlp.runs.config import (
     DEFAULT_RUN,
     ConfigError,
     apply_override,
@@ -23,8 +24,7 @@ from mlp.config import (
     resolve_spec,
     set_value,
 )
-from mlp.schedules import StepDecay, Warmup
-from mlp.yamlfile import to_yaml
+from mlp.train.schedules import StepDecay, Warmup
 
 DEFAULT = {
     "name": "mnist",

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS, the_run
 
-from mlp import config
 from mlp.cli import main
+from mlp.runs import config
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 PROMISED = {"mnist", "keras_example", "mnist_fast", "mnist_best", "fashion_mnist", "spirals", "csv_example",

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mlp import SGD, Dense, ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy, fit
-from mlp.diagnostics import GradientNorms
-from mlp.functional import one_hot, softmax
+from mlp.nn.functional import one_hot, softmax
+from mlp.train.callbacks.gradient_norms import GradientNorms
 
 
 def test_records_every_nth_batch_of_each_epoch():

@@ -17,13 +17,13 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from mlp import Dense, Dropout, Sequential  # noqa: E402
-from mlp.activations import Activation, activation_names  # noqa: E402
 from mlp.data import Standardizer  # noqa: E402
 from mlp.export import OPSET, ExportError, to_onnx  # noqa: E402
-from mlp.layer import LAYERS  # noqa: E402
-from mlp.losses import LOSSES  # noqa: E402
-from mlp.run import Console, load_run_data  # noqa: E402
-from mlp.trained import data_section, load_trained  # noqa: E402
+from mlp.nn.activations import Activation, activation_names  # noqa: E402
+from mlp.nn.layer import LAYERS  # noqa: E402
+from mlp.nn.losses import LOSSES  # noqa: E402
+from mlp.runs.run import Console, load_run_data  # noqa: E402
+from mlp.runs.trained import data_section, load_trained  # noqa: E402
 
 TOLERANCE = 1e-5
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mlp import SGD, Dense, Sequential, SoftmaxCrossEntropy, fit
-from mlp.callbacks import Callback
 from mlp.native import fpenv
+from mlp.train.callbacks import Callback
 
 TINY = np.float32(1e-39)  # a float32 denormal: below the smallest normal number, 1.18e-38
 needs_flags = pytest.mark.skipif(not fpenv.supported(), reason="FTZ/DAZ flags are set on x86-64 glibc Linux only")

@@ -25,8 +25,8 @@ from mlp import (
     Softplus,
     Tanh,
 )
-from mlp.functional import softmax
-from mlp.gradcheck import (
+from mlp.nn.functional import softmax
+from mlp.nn.gradcheck import (
     EPS,
     TOL,
     check_layer,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlp import ELU, Dense, Dropout, LeakyReLU, ReLU, Sigmoid
-from mlp.init import get_initializer, normal
+from mlp.nn.init import get_initializer, normal
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp import (
-    BinaryCrossEntropy,
-    CrossEntropy,
-    MeanSquaredError,
-    MulticlassHinge,
-    ShapeError,
-    SoftmaxCrossEntropy,
-)
-from mlp.functional import one_hot
+from mlp import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, MulticlassHinge, ShapeError, SoftmaxCrossEntropy
+from mlp.nn.functional import one_hot
 
 
 def test_softmax_cross_entropy_by_hand():

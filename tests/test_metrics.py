@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp.metrics import accuracy, confusion_matrix, per_class_accuracy
+from mlp.train.metrics import accuracy, confusion_matrix, per_class_accuracy
 
 Y_TRUE = np.array([0, 0, 1, 1, 1, 2])
 Y_PRED = np.array([0, 1, 1, 1, 0, 2])

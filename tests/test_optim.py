@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mlp.optim import SGD, Adam, RMSprop, optimizer_from_config
+from mlp.nn.optim import SGD, Adam, RMSprop, optimizer_from_config
 
 
 def one_param(w, g):

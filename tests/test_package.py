@@ -20,7 +20,7 @@ def test_every_public_class_is_documented():
         if not isinstance(obj, type):
             continue
         assert obj.__doc__ and len(obj.__doc__) > 20, name
-        if issubclass(obj, mlp.Layer | mlp.Loss | mlp.optim.Optimizer):  # the numerical classes
+        if issubclass(obj, mlp.Layer | mlp.Loss | mlp.nn.optim.Optimizer):  # the numerical classes
             assert "(batch" in obj.__doc__ or "=" in obj.__doc__ or "<-" in obj.__doc__, name
 
 

@@ -1,4 +1,4 @@
-"""Data-parallel training (``mlp.parallel``): the arithmetic in one process, then the real thing with ``mpiexec``
+"""Data-parallel training (``mlp.train.parallel``): the arithmetic in one process, then the real thing with ``mpiexec``
 (MPICH from the ``mpi`` extra): bit-identical weights, history and checkpoints for 1, 2 and 4 processes (4 on
 this machine's 2 cores, oversubscribed, for exactness only), a run stopped with 4 processes resumed with 2, a
 killed process ending the job, and the errors of a run that cannot start."""
@@ -23,12 +23,12 @@ import pytest
 from conftest import make_files
 
 from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
-from mlp.config import ConfigError, resolve
 from mlp.data import two_spirals
 from mlp.native import blas
-from mlp.parallel import DataParallel, SingleProcess, tree_sum
-from mlp.run import how_to_continue
-from mlp.watcher import FINISHED, LOST, PEER_LOST, REPORTED, Watcher
+from mlp.runs.config import ConfigError, resolve
+from mlp.runs.run import continue_hints, how_to_continue
+from mlp.train.parallel import DataParallel, SingleProcess, tree_sum
+from mlp.train.watcher import FINISHED, LOST, PEER_LOST, REPORTED, Watcher
 
 # -- the arithmetic, in one process ---------------------------------------------------------------------------
 
@@ -117,7 +117,8 @@ LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or 
 ])
 def test_process_0s_watcher_names_the_first_process_that_ended_without_a_word(tmp_path, capfd, ends, said):
     (tmp_path / "last.npz").touch()
-    watchers = [Watcher(str(tmp_path), rank, 2, str(tmp_path), "mpiexec -n 2 mlp train") for rank in range(2)]
+    hints = continue_hints(tmp_path, "mpiexec -n 2 mlp train")
+    watchers = [Watcher(str(tmp_path), rank, 2, hints) for rank in range(2)]
     deadline = time.monotonic() + 30
     while not all(reading_a_pipe(watcher.process.pid) for watcher in watchers):  # started, and watching
         assert time.monotonic() < deadline
@@ -412,18 +413,18 @@ def test_mpiexec_without_mpi4py_says_how_to_install_it_once(tmp_path, rank, expe
 
 FAILING_PROCESS = textwrap.dedent("""
     import os, sys
-    import mlp.training
+    import mlp.train.loop
     from mlp.cli import main
 
     if os.environ.get("PMI_RANK") == "1":  # process 1 fails in its second epoch, after training started
-        train_epoch = mlp.training._train_epoch
+        train_epoch = mlp.train.loop._train_epoch
 
         def failing(state, *args, **kwargs):
             if state.epoch == 1:
                 raise OSError(28, "No space left on device (simulated)")
             return train_epoch(state, *args, **kwargs)
 
-        mlp.training._train_epoch = failing
+        mlp.train.loop._train_epoch = failing
     main(sys.argv[1:])
 """)
 
@@ -443,11 +444,11 @@ def test_a_process_that_fails_after_the_start_ends_every_process_with_one_messag
 
 FULL_DISK = textwrap.dedent("""
     import errno, os, sys
-    import mlp.checkpoint
+    import mlp.train.checkpoint
     from mlp.cli import main
 
     if os.environ.get("PMI_RANK") == "0":  # process 0 writes the run; its third checkpoint finds the disk full
-        savez, saves = mlp.checkpoint.np.savez, []
+        savez, saves = mlp.train.checkpoint.np.savez, []
 
         def savez_until_the_disk_is_full(file, **arrays):
             saves.append(1)
@@ -455,7 +456,7 @@ FULL_DISK = textwrap.dedent("""
                 raise OSError(errno.ENOSPC, "No space left on device")
             savez(file, **arrays)
 
-        mlp.checkpoint.np.savez = savez_until_the_disk_is_full
+        mlp.train.checkpoint.np.savez = savez_until_the_disk_is_full
     main(sys.argv[1:])
 """)
 

@@ -22,7 +22,7 @@ import yaml
 from conftest import FULL_MNIST, invoke, needs_full_mnist
 
 import mlp.data.download
-from mlp.layer import LAYERS
+from mlp.nn.layer import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -184,7 +184,7 @@ def test_ci_runs_the_set_up_commands_of_the_readme():
 
 
 def test_the_registry_example_adds_an_activation_a_config_can_name(offline):
-    from mlp.config import resolve
+    from mlp.runs.config import resolve
 
     code = next(m["code"] for m in BLOCK.finditer(README) if '@LAYERS.register("scaled_tanh")' in m["code"])
     run_python(code, {})

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from conftest import invoke, the_run
 
-from mlp.activations import Activation, activation_names
-from mlp.checkpoint import load_checkpoint
-from mlp.config import resolve
-from mlp.functional import softmax
-from mlp.gradcheck import check_layer, check_loss
-from mlp.layer import LAYERS
-from mlp.losses import LOSSES
-from mlp.optim import OPTIMIZERS, Optimizer, add_scaled
-from mlp.trained import load_trained
+from mlp.nn.activations import Activation, activation_names
+from mlp.nn.functional import softmax
+from mlp.nn.gradcheck import check_layer, check_loss
+from mlp.nn.layer import LAYERS
+from mlp.nn.losses import LOSSES
+from mlp.nn.optim import OPTIMIZERS, Optimizer, add_scaled
+from mlp.runs.config import resolve
+from mlp.runs.trained import load_trained
+from mlp.train.checkpoint import load_checkpoint
 
 ACTIVATIONS = activation_names()
 OTHER_LAYERS = [name for name in LAYERS if name not in ACTIVATIONS]

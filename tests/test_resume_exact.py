@@ -17,14 +17,14 @@ import threading
 import numpy as np
 import pytest
 
-import mlp.checkpoint
+import mlp.train.checkpoint
 from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
-from mlp.callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
-from mlp.checkpoint import compare_checkpoints, load_checkpoint, restore
 from mlp.data import two_spirals
-from mlp.diagnostics import GradientNorms
-from mlp.interrupts import stop_signals
-from mlp.schedules import CosineAnnealing, Warmup
+from mlp.train.callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from mlp.train.callbacks.gradient_norms import GradientNorms
+from mlp.train.checkpoint import compare_checkpoints, load_checkpoint, restore
+from mlp.train.interrupts import stop_signals
+from mlp.train.schedules import CosineAnnealing, Warmup
 
 EPOCHS, BATCHES = 5, 25  # 1,000 rows: 800 train in batches of 32, 200 validate
 X, Y = two_spirals(1000)
@@ -140,7 +140,7 @@ previous_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGI
 
 def test_a_signal_during_a_checkpoint_write_waits_for_the_write(tmp_path, uninterrupted, monkeypatch):
     writes = []
-    real = mlp.checkpoint.atomic_write
+    real = mlp.train.checkpoint.atomic_write
 
     def write_with_a_signal(path, write):
         writes.append(path)
@@ -148,7 +148,7 @@ def test_a_signal_during_a_checkpoint_write_waits_for_the_write(tmp_path, uninte
             os.kill(os.getpid(), signal.SIGINT)
         real(path, write)
 
-    monkeypatch.setattr(mlp.checkpoint, "atomic_write", write_with_a_signal)
+    monkeypatch.setattr(mlp.train.checkpoint, "atomic_write", write_with_a_signal)
     _, stopped, _ = train(tmp_path)
     monkeypatch.undo()
     assert stopped.ending.status == "interrupted" and len(stopped) == 2  # the write finished, then training stopped

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlp.schedules import Constant, CosineAnnealing, ExponentialDecay, StepDecay, Warmup
+from mlp.train.schedules import Constant, CosineAnnealing, ExponentialDecay, StepDecay, Warmup
 
 
 def lrs(schedule, n, base=0.1):

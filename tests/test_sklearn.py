@@ -21,7 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from mlp import Sequential  # noqa: E402
-from mlp.config import ConfigError, resolve  # noqa: E402
+from mlp.runs.config import ConfigError, resolve  # noqa: E402
 from mlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 # Two checks compare floating-point outputs with rtol 1e-7, below float32's resolution (eps = 1.19e-7); the
@@ -140,7 +140,7 @@ def test_save_and_load_without_pickle(tmp_path, iris):
 
 def rewrite_state(path, change):
     """A model file whose estimator state ``change`` altered, with its checksum made to match: a hostile file."""
-    from mlp.checkpoint import META, _digest
+    from mlp.train.checkpoint import META, _digest
 
     with np.load(path, allow_pickle=False) as f:
         arrays = {key: f[key] for key in f.files}

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, invoke
 
-from mlp.sweep import load_sweep, results_table, trial_seed
+from mlp.runs.sweep import load_sweep, results_table, trial_seed
 
 BASE = """base:
   data: {dataset: spirals, samples: %d}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_sweep import BASE, results, sweep_command, write
 
-from mlp.fileio import folder_lock
+from mlp.files.lock import folder_lock
 
 # Trials of several seconds, each epoch a few hundred batches: a kill or a stop lands in the middle of one.
 LONG = BASE % (20000, 256, 12) + """space:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from mlp import Dense, Dropout, Identity, MeanSquaredError, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
-from mlp.callbacks import Callback, EarlyStopping, ProgressLogger, ReduceLROnPlateau
 from mlp.data import two_spirals
-from mlp.optim import SGD, Adam
-from mlp.schedules import StepDecay
-from mlp.training import DivergenceError, evaluate, fit
+from mlp.nn.optim import SGD, Adam
+from mlp.train.callbacks import Callback, EarlyStopping, ProgressLogger, ReduceLROnPlateau
+from mlp.train.loop import DivergenceError, evaluate, fit
+from mlp.train.schedules import StepDecay
 
 
 def spiral_model(seed=0, dropout=0.0):

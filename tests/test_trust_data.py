@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, invoke, the_run
 
-from mlp.config import ConfigError, resolve
 from mlp.data import DataError, Standardizer, from_file
+from mlp.runs.config import ConfigError, resolve
 
 
 def test_a_feature_constant_in_training_keeps_its_scale_on_test_rows():

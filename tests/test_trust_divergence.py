@@ -14,9 +14,9 @@ import pytest
 from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
 from mlp import SGD, Dense, ModelCheckpoint, ReLU, Sequential, SoftmaxCrossEntropy, fit
-from mlp.checkpoint import load_checkpoint
 from mlp.data import two_spirals
-from mlp.training import DivergenceError
+from mlp.train.checkpoint import load_checkpoint
+from mlp.train.loop import DivergenceError
 
 # The command: full-batch SGD with lr 1e4 on spirals; the validation loss goes 8e9, 9e27, then NaN.
 DIVERGING = ["--set", "optimizer.name=sgd", "--set", "optimizer.lr=1e4", "--set", "training.batch_size=2000",
@@ -81,7 +81,7 @@ def test_a_divergence_on_the_last_batch_of_an_epoch_never_reaches_the_checkpoint
 
 @pytest.mark.parametrize("what", ["weights", "optimizer state"])
 def test_non_finite_weights_or_optimizer_state_are_a_divergence_even_with_a_finite_loss(tmp_path, what):
-    from mlp.callbacks import Callback
+    from mlp.train.callbacks import Callback
 
     class Poison(Callback):  # after the last step of epoch 2, something overflows but the loss was finite
         def on_batch_end(self, state, logs):

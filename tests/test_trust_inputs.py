@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import SPIRALS, assert_one_line_error, invoke, make_files
 
-from mlp.config import MAX_CONFIG_BYTES, ConfigError, load
 from mlp.data import DataError, load_csv, read_idx
 from mlp.data.mnist import MNIST, load_idx_dataset
+from mlp.runs.config import MAX_CONFIG_BYTES, ConfigError, load
 
 MAX_MESSAGE = 400  # characters: whatever the input, a message stays a line one can read
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from mlp import ELU, Dense, EarlyStopping, MulticlassHinge, ReLU, Sequential, SoftmaxCrossEntropy, fit
-from mlp.callbacks import Callback
-from mlp.config import ConfigError, resolve
 from mlp.data import two_spirals
-from mlp.functional import log_softmax, softmax
-from mlp.gradcheck import check_loss
-from mlp.optim import SGD
+from mlp.nn.functional import log_softmax, softmax
+from mlp.nn.gradcheck import check_loss
+from mlp.nn.optim import SGD
+from mlp.runs.config import ConfigError, resolve
+from mlp.train.callbacks import Callback
 
 
 def test_softmax_cross_entropy_gradient_holds_for_targets_that_do_not_sum_to_one(rng):

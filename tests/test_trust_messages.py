@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
-import mlp.checkpoint
-import mlp.fileio
+import mlp.files.atomic
+import mlp.train.checkpoint
 from mlp import Dense, Dropout, ReLU, Sequential
 
 SMALL = ["--set", "data.samples=400", "--epochs", "3", "--quiet"]
@@ -44,7 +44,7 @@ def test_a_run_directory_turned_read_only_names_the_file_whose_write_failed(tmp_
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return real_unlink(self, missing_ok=missing_ok)
 
-    monkeypatch.setattr(mlp.fileio.os, "open", read_only_open)
+    monkeypatch.setattr(mlp.files.atomic.os, "open", read_only_open)
     monkeypatch.setattr(Path, "unlink", read_only_unlink)
     result = invoke("train", SPIRALS, *SMALL, "--out", tmp_path)
     monkeypatch.undo()
@@ -57,7 +57,7 @@ def test_a_full_disk_before_the_first_checkpoint_does_not_suggest_resume(tmp_pat
     def full(file, **arrays):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mlp.checkpoint.np, "savez", full)
+    monkeypatch.setattr(mlp.train.checkpoint.np, "savez", full)
     result = invoke("train", SPIRALS, *SMALL, "--out", tmp_path)
     monkeypatch.undo()
     run = the_run(tmp_path)
@@ -74,7 +74,7 @@ def test_a_full_disk_when_the_lock_is_written_names_the_file(tmp_path, monkeypat
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(mlp.fileio.os, "write", full)
+    monkeypatch.setattr(mlp.files.atomic.os, "write", full)
     result = invoke("train", SPIRALS, *SMALL, "--out", tmp_path)
     monkeypatch.undo()
     run = the_run(tmp_path)
@@ -108,4 +108,4 @@ def test_a_first_layer_dropout_shows_the_input_width_in_the_summary():
 def test_the_checksum_is_described_as_catching_corruption_not_tampering():
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())  # lines joined
     assert "The checksum catches corruption, not tampering: it is stored unsigned in the file" in readme
-    assert "corruption, not tampering" in " ".join(mlp.checkpoint.__doc__.split())
+    assert "corruption, not tampering" in " ".join(mlp.train.checkpoint.__doc__.split())

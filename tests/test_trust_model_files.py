@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 
-import mlp.npzfile
+import mlp.files.npzfile
 from mlp import SGD, Dense, Dropout, ReLU, Sequential, Tanh
-from mlp.checkpoint import CheckpointError, _digest, load_checkpoint, load_model, save_model
 from mlp.data import DataError, load_npz
+from mlp.train.checkpoint import CheckpointError, _digest, load_checkpoint, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_an_archive_that_inflates_beyond_the_memory_available_is_refused_before_
             with archive.open(f"{name}.npy", "w") as member:
                 np.lib.format.write_array(member, array)
     assert (tmp_path / "bomb.npz").stat().st_size < 100_000  # 16 MB of zeros, deflated
-    monkeypatch.setattr(mlp.npzfile, "available_memory", lambda: 10_000_000)
+    monkeypatch.setattr(mlp.files.npzfile, "available_memory", lambda: 10_000_000)
     with pytest.raises(DataError, match=r"bomb\.npz holds 0\.0 GiB of arrays, more than the 0\.0 GiB of memory"):
         load_npz(tmp_path / "bomb.npz")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_one_line_error, invoke, png_size, the_run
 
-from mlp.config import read, recipes
+from mlp.runs.config import read, recipes
 
 SPIRALS_RUN = ("data: {dataset: spirals, samples: 200}\n"
                "model: {layers: [{dense: 8, activation: relu}, {dense: 2}]}\n"

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, SPIRALS, assert_one_line_error, invoke, the_run
 
-import mlp.checkpoint
-from mlp.checkpoint import compare_checkpoints, load_checkpoint
-from mlp.fileio import folder_lock
+import mlp.train.checkpoint
+from mlp.files.lock import folder_lock
+from mlp.train.checkpoint import compare_checkpoints, load_checkpoint
 
 QUICK = ["--epochs", "3", "--set", "data.samples=400", "--quiet"]
 
@@ -48,7 +48,7 @@ def test_a_second_process_is_refused_naming_the_holder(tmp_path):
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from mlp.fileio import folder_lock
+    from mlp.files.lock import folder_lock
     with folder_lock(Path(sys.argv[1]), "mlp train"):
         print("locked", flush=True)
         time.sleep(60)
@@ -124,7 +124,7 @@ def test_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
 
 def test_a_full_disk_names_the_file_and_how_to_resume(tmp_path, monkeypatch):
     saves = []
-    real = mlp.checkpoint.np.savez
+    real = mlp.train.checkpoint.np.savez
 
     def savez_until_the_disk_is_full(file, **arrays):
         saves.append(1)
@@ -132,7 +132,7 @@ def test_a_full_disk_names_the_file_and_how_to_resume(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         real(file, **arrays)
 
-    monkeypatch.setattr(mlp.checkpoint.np, "savez", savez_until_the_disk_is_full)
+    monkeypatch.setattr(mlp.train.checkpoint.np, "savez", savez_until_the_disk_is_full)
     result = invoke("train", SPIRALS, "--epochs", "5", "--set", "data.samples=400", "--out", tmp_path, "--quiet")
     monkeypatch.undo()
     run = the_run(tmp_path)
@@ -154,7 +154,7 @@ set +e
 echo "exit $?"
 run=$(ls -d "${DISK:?}"/runs/spirals-*)
 rm "${DISK:?}/filler"
-"$PYTHON" -c "import sys; from mlp.checkpoint import load_checkpoint; load_checkpoint(sys.argv[1])" "$run/last.npz"
+"$PYTHON" -c "import sys; from mlp import load_checkpoint; load_checkpoint(sys.argv[1])" "$run/last.npz"
 echo "last checkpoint $?"
 "$PYTHON" -m mlp train --resume "$run" --quiet > /dev/null
 echo "resumed $?"

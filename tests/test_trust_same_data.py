@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from conftest import SPIRALS, invoke, make_files, the_run
 
-from mlp import run
-from mlp.config import read, resolve_spec
 from mlp.data import DataMismatchError, synthetic
 from mlp.data.mnist import MNIST
+from mlp.runs import run
+from mlp.runs.config import read, resolve_spec
 
 
 def metrics(run_dir: Path) -> dict:
@@ -155,8 +155,8 @@ def test_a_dask_worker_without_the_clients_mnist_fails_the_trial_in_one_line(tmp
 def test_a_trial_that_failed_on_other_data_runs_again_once_the_data_are_there(tmp_path):
     """A failure of the worker's (other data than the client's) is no verdict on the trial: the next run of the
     sweep tries it again, where a divergence (the trial's own doing) is kept."""
-    from mlp.builders import data_fingerprints
-    from mlp.sweep import TRIAL_FILE, load_sweep, pending, run_trial
+    from mlp.runs.build import data_fingerprints
+    from mlp.runs.sweep import TRIAL_FILE, load_sweep, pending, run_trial
 
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: {SPIRALS}\nspace: {{optimizer.lr: [0.05, 1.0e+30]}}\nmetric: loss\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import SPIRALS, invoke, the_run
 
-from mlp.checkpoint import load_checkpoint
+from mlp.train.checkpoint import load_checkpoint
 
 MLP = Path(sys.executable).parent / "mlp"  # the console script installed with the package
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}

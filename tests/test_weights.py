@@ -12,10 +12,10 @@ from conftest import invoke, the_run
 from test_registries import example_batch
 
 from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, Tanh, evaluate, fit
-from mlp.callback import Position
 from mlp.data import two_spirals
-from mlp.losses import LOSSES, MeanSquaredError
-from mlp.weights import class_weights
+from mlp.nn.losses import LOSSES, MeanSquaredError
+from mlp.nn.sample_weights import class_weights
+from mlp.train.state import Position
 
 
 @pytest.mark.parametrize("name", LOSSES.names())

@@ -13,7 +13,7 @@ import click
 
 from mlp import __version__
 from mlp.cli.common import ErrorReportingGroup, debug_option, stopped
-from mlp.interrupts import Stopped, command_signals
+from mlp.train.interrupts import Stopped, command_signals
 
 
 @click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +37,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 def run() -> None:
     """``mlp`` as a program (``mlp.__main__``, the console script): ``main`` with the stop signals handled for the
-    whole command (``mlp.interrupts.command_signals``), so that one ends it with one line and its exit code."""
+    whole command (``mlp.train.interrupts.command_signals``), so that one ends it with one line and its exit code."""
     with command_signals():
         try:
             main(prog_name="mlp")

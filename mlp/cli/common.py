@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from mlp.interrupts import Stopped
-from mlp.training import DivergenceError
+from mlp.train.interrupts import Stopped
+from mlp.train.loop import DivergenceError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from mlp.cli.common import config_argument, debug_option, override_option
-from mlp.config import init_recipe, read, recipe_summary, recipes, resolve
-from mlp.outputs import check_output
-from mlp.yamlfile import to_yaml
+from mlp.files.yamlfile import to_yaml
+from mlp.runs.config import init_recipe, read, recipe_summary, recipes, resolve
+from mlp.runs.outputs import check_output
 
 
 @click.group()

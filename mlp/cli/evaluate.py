@@ -9,9 +9,9 @@ import click
 import numpy as np
 
 from mlp.cli.common import debug_option
-from mlp.losses import as_target_matrix
-from mlp.metrics import class_accuracies, confusion_matrix
-from mlp.trained import data_kind, file_types, load_rows, load_trained
+from mlp.nn.losses import as_target_matrix
+from mlp.runs.trained import data_kind, file_types, load_rows, load_trained
+from mlp.train.metrics import class_accuracies, confusion_matrix
 
 TABLE_WIDTH = 100  # the confusion matrix is made to fit this many columns
 

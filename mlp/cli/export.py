@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from mlp.cli.common import debug_option
-from mlp.outputs import check_output
-from mlp.trained import load_trained
+from mlp.runs.outputs import check_output
+from mlp.runs.trained import load_trained
 
 FORMATS = ("onnx",)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from mlp.builders import build_model, load_data
 from mlp.cli.common import config_argument, debug_option, override_option
-from mlp.config import read, resolve_spec
-from mlp.gradcheck import EPS, check_model, randomize_biases
+from mlp.nn.gradcheck import EPS, check_model, randomize_biases
+from mlp.runs.build import build_model, load_data
+from mlp.runs.config import read, resolve_spec
 
 
 @click.command(short_help="Check the network's backprop against numerical gradients.")

@@ -8,10 +8,7 @@ import click
 import numpy as np
 
 from mlp.cli.common import debug_option
-from mlp.dense import Dense
-from mlp.history import History
-from mlp.metrics import confusion_matrix
-from mlp.outputs import check_output
+from mlp.nn.dense import Dense
 from mlp.plots import (
     plot_confusion_matrix,
     plot_gradient_norms,
@@ -21,9 +18,12 @@ from mlp.plots import (
     plot_weight_matrix,
     plot_weights,
 )
-from mlp.rundir import CONFIG_FILE, HISTORY_JSON, LOG_FILE, MODEL_FILE, NORMS_JSON
-from mlp.sweep import is_sweep, read_results, trial_history
-from mlp.trained import load_rows, load_trained
+from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, LOG_FILE, MODEL_FILE, NORMS_JSON
+from mlp.runs.outputs import check_output
+from mlp.runs.sweep import is_sweep, read_results, trial_history
+from mlp.runs.trained import load_rows, load_trained
+from mlp.train.history import History
+from mlp.train.metrics import confusion_matrix
 
 DEFAULT_OUT = "learning_curves.png"
 NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"

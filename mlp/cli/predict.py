@@ -11,10 +11,10 @@ import numpy as np
 
 from mlp.cli.common import debug_option
 from mlp.data.tabular import load_features_csv, load_features_npz
-from mlp.fileio import atomic_write
-from mlp.metrics import accuracy
-from mlp.outputs import check_output
-from mlp.trained import TrainedModel, data_kind, load_rows, load_trained
+from mlp.files.atomic import atomic_write
+from mlp.runs.outputs import check_output
+from mlp.runs.trained import TrainedModel, data_kind, load_rows, load_trained
+from mlp.train.metrics import accuracy
 
 DECIMALS = 6  # of the probabilities
 

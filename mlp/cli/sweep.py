@@ -11,9 +11,8 @@ import click
 from tqdm import tqdm
 
 from mlp.cli.common import INTERRUPTED, debug_option
-from mlp.interrupts import exit_code, stop_signals
-from mlp.outputs import check_not_input, check_output_folder
-from mlp.sweep import (
+from mlp.runs.outputs import check_not_input, check_output_folder
+from mlp.runs.sweep import (
     BEST_FILE,
     RANKED,
     RESULTS_FILE,
@@ -28,6 +27,7 @@ from mlp.sweep import (
     start,
     write_results,
 )
+from mlp.train.interrupts import exit_code, stop_signals
 
 TABLE_ROWS = 20  # the best rows printed; results.csv has them all
 WORKERS_TIMEOUT = 60.0  # seconds --scheduler waits for a first Dask worker

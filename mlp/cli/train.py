@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from mlp import run
 from mlp.cli.common import (
     INTERRUPTED,
     SILENT_ERRORS,
@@ -17,12 +16,13 @@ from mlp.cli.common import (
     debug_option,
     override_option,
 )
-from mlp.config import ConfigError, read, resolve_spec
-from mlp.interrupts import Stopped, exit_code
-from mlp.parallel import ProcessLostError, StartupError, launcher_rank, mpi_world
-from mlp.rundir import LAST_FILE
-from mlp.trained import load_trained
-from mlp.training import DivergenceError
+from mlp.runs import run
+from mlp.runs.config import ConfigError, read, resolve_spec
+from mlp.runs.folder import LAST_FILE
+from mlp.runs.trained import load_trained
+from mlp.train.interrupts import Stopped, exit_code
+from mlp.train.loop import DivergenceError
+from mlp.train.parallel import ProcessLostError, StartupError, launcher_rank, mpi_world
 
 
 @click.command(short_help="Train a network from a YAML config (or the default run).")
@@ -66,7 +66,7 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
     """
     if launcher_rank() != 0:
         ctx.meta[SILENT_ERRORS] = True  # under mpiexec, process 0 says what went wrong, once
-    world = mpi_world()  # started by mpiexec -n K: train data-parallel (mlp.parallel)
+    world = mpi_world()  # started by mpiexec -n K: train data-parallel (mlp.train.parallel)
     checkpoint, base = None, None
     if resume is not None:
         if config_file is not None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from mlp.data.split import training_rows
 from mlp.registry import Registry
 from mlp.settings import Key
-from mlp.split import training_rows
 
 OLD_STD_FLOOR = 1e-8  # what files of earlier versions hold for a constant feature
 

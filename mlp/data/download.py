@@ -1,7 +1,7 @@
 """Downloads over HTTP(S) with pooch: mirrors in turn, retries, one time budget, MD5 verification, atomic writes.
 
 pooch's ``HTTPDownloader`` (requests underneath) fetches each file and draws its progress bar; what it receives
-goes into the temporary file of ``mlp.fileio.atomic_write`` and through an MD5 on the way, so a file appears
+goes into the temporary file of ``mlp.files.atomic.atomic_write`` and through an MD5 on the way, so a file appears
 under its name only complete and verified, and what a killed download left is removed like any interrupted
 write. (``pooch.retrieve`` would keep its own temporary files, which nothing removes after a kill.)
 
@@ -26,7 +26,7 @@ from typing import IO
 from tqdm import tqdm
 
 from mlp.data.idx import DataError
-from mlp.fileio import atomic_write, remove_partial_writes
+from mlp.files.atomic import atomic_write, remove_partial_writes
 from mlp.messages import shorten
 
 CHUNK = 1 << 16

@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from mlp.fileio import available_memory
+from mlp.files.reading import available_memory
 
 
 class DataError(ValueError):

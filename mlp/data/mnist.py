@@ -35,7 +35,8 @@ import numpy as np
 from mlp.data.dataset import DATASETS, Dataset, DatasetSource, images_to_features
 from mlp.data.download import OFFLINE_VARIABLE, OfflineError, RemoteFile, download, offline
 from mlp.data.idx import DataError, read_idx
-from mlp.fileio import read_json, write_text
+from mlp.files.atomic import write_text
+from mlp.files.reading import read_json
 from mlp.messages import shorten
 from mlp.settings import Key
 

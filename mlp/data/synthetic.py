@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from mlp.data.dataset import DATASETS, Dataset, DatasetSource
+from mlp.data.split import hold_out
 from mlp.settings import AT_LEAST_ONE, FRACTION, Key
-from mlp.split import hold_out
 
 
 def two_spirals(n: int = 1000, noise: float = 0.01, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +59,7 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 def synthetic(name: str, n: int = 1000, test_size: float = 0.2, seed: int = 0, **kwargs: Any) -> Dataset:
     """One of the synthetic sets (spirals, xor, blobs, regression): ``n`` samples, the last ``test_size``
-    of them held out as the test set (``mlp.split``)."""
+    of them held out as the test set (``mlp.data.split``)."""
     if name not in GENERATORS:
         raise ValueError(f"unknown synthetic dataset {name!r}; valid names: {', '.join(GENERATORS)}")
     x, y = GENERATORS[name](n=n, seed=seed, **kwargs)

@@ -21,11 +21,11 @@ import numpy as np
 from mlp.arrays import finite, first_non_finite
 from mlp.data.dataset import DATASETS, Dataset, DatasetSource
 from mlp.data.idx import DataError
-from mlp.fileio import check_regular_file
+from mlp.data.split import hold_out
+from mlp.files.npzfile import read_npz, require_arrays
+from mlp.files.reading import check_regular_file
 from mlp.messages import name_list, quoted, shorten
-from mlp.npzfile import read_npz, require_arrays
 from mlp.settings import FRACTION, REQUIRED, Key
-from mlp.split import hold_out
 
 
 def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:

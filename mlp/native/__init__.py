@@ -8,6 +8,6 @@
   so that decaying optimizer state does not linger among slow denormal floats. Elsewhere it does nothing.
 
 Both are optional speed-ups: every result is the same without them, up to the last bit of a fused
-multiply-add. Optimizer authors use ``mlp.optim.add_scaled`` rather than ``axpy`` itself; the rule that
-comes with it is written in ``mlp.optim.Optimizer``.
+multiply-add. Optimizer authors use ``mlp.nn.optim.add_scaled`` rather than ``axpy`` itself; the rule that
+comes with it is written in ``mlp.nn.optim.Optimizer``.
 """

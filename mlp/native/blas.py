@@ -20,8 +20,8 @@ OpenBLAS's worker threads run these calls with their own flush-to-zero flags, no
 ``set_threads(n)`` sets how many threads that OpenBLAS uses from now on (``OPENBLAS_NUM_THREADS`` does it
 only before NumPy is imported), and ``one_thread()`` for the duration of a block. OpenBLAS's sgemm rounds
 differently with different thread counts (a (16, 784) x (784, 512) product differs in the last bits between 1
-and 2 threads here), so computations that must agree to the last bit across processes (``mlp.parallel``,
-``mlp.sweep``) run on one thread each.
+and 2 threads here), so computations that must agree to the last bit across processes (``mlp.train.parallel``,
+``mlp.runs.sweep``) run on one thread each.
 """
 
 from __future__ import annotations

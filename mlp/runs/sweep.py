@@ -1,0 +1,759 @@
+"""Hyperparameter sweeps: many short runs of one config, over a search space, on local processes or a Dask cluster.
+
+A sweep file names a base config and the values to try, in the dotted paths of ``--set``::
+
+    base: mnist_fast                     # a recipe, a config file (relative to this file) or a mapping
+    space:
+      optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}
+      model.layers.0.dense: [256, 512, 1024]     # a list is the values to try (grid) or to choose from (random)
+      training.batch_size: {choice: [64, 128]}
+    method: random                       # grid: every combination of the lists; random: `trials` draws
+    trials: 12
+    seed: 0
+    metric: val_loss                     # default: the base's output.monitor; lower is better for losses
+
+Every trial's config is resolved (``mlp.runs.config``) before any trial runs, so a bad key or value stops the sweep at
+once. Trial ``i`` is an ordinary run directory, ``SWEEP_DIR/trials/trial-<i>/``, with its own seed drawn from the
+sweep's seed and ``i``: its result does not depend on the backend, the number of workers or the order in which
+trials finish. The sweep folder holds ``sweep.yaml`` (the resolved sweep), ``results.csv`` (best first) and
+``best.yaml`` (the best trial's config). Each trial also leaves ``trial.json``, its outcome: a finished trial is not
+run again, nor is one that failed by its own doing (it diverged, its values do not fit the data); one that failed
+where it ran (the worker loaded other data than the client, a disk was full) runs again when the sweep is run
+again, and an interrupted one resumes from its ``last.npz``.
+
+One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.files.lock.folder_lock``) for the whole
+sweep, so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a
+stopping sweep writes ``SWEEP_DIR/.stop``, which every trial (local or on a Dask worker: the folder is shared) looks
+for between batches, stopping there with a resumable ``last.npz``; a local worker whose sweep process died gets
+SIGTERM, which stops its trial at the next batch too (``mlp.train.interrupts``), and exits within seconds. A trial whose
+run directory another process holds (a killed sweep's worker that has not exited yet, an ``mlp train --resume`` of
+it) is waited for a few seconds, then reported ``locked``: never ``failed``, since nothing is known about it, and
+nothing is written in a folder another process holds; it runs when the sweep is run again. Worker processes ignore
+Ctrl-C, which a terminal sends them too: the sweep stops them as above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import io
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mlp.data.dataset import DataFingerprint, DataMismatchError
+from mlp.data.tabular import is_number
+from mlp.files.atomic import atomic_write, write_text
+from mlp.files.lock import FolderLockedError, folder_lock
+from mlp.files.reading import read_json
+from mlp.messages import quoted
+from mlp.native import blas
+from mlp.nn.losses import LOSSES
+from mlp.runs.build import data_fingerprints
+from mlp.runs.config import (
+    MONITORS,
+    ConfigError,
+    find_config,
+    load_file,
+    read_yaml_file,
+    recipes,
+    resolve_spec,
+    set_value,
+)
+from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, LAST_FILE, read_metrics
+from mlp.train.callbacks.callback import Callback
+from mlp.train.history import History
+from mlp.train.state import TrainingState
+
+SWEEP_FILE, RESULTS_FILE, BEST_FILE = "sweep.yaml", "results.csv", "best.yaml"
+TRIALS, TRIAL_FILE = "trials", "trial.json"
+SWEEP_KEYS = ("base", "space", "method", "trials", "seed", "metric")
+DISTRIBUTIONS = ("choice", "uniform", "log_uniform")
+DONE = ("completed", "stopped", "failed")  # a trial with one of these outcomes is not run again
+RANKED = ("completed", "stopped")  # trained to the end (stopped: by early stopping)
+MAX_TRIALS = 10_000  # each trial is a run directory: more is a mistake in the file, not a sweep
+MAX_RESULTS_BYTES = 64 << 20  # results.csv of MAX_TRIALS trials is a few MB
+STOP_FILE = ".stop"  # in the sweep folder while the sweep stops: its trials stop at their next batch
+NOT_RUN = {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""}
+STOP_CHECK_SECONDS = 0.2  # how often a trial looks for the stop file (a stat, on a shared filesystem)
+LOCK_WAIT_SECONDS = 10.0  # a trial waits this long for its run directory: a killed sweep's worker frees it in 5
+ORPHAN_GRACE_SECONDS = 2.5  # a local worker whose sweep died gives its trial this long to stop, then exits
+STOP_WAIT_SECONDS = 30.0  # a stopping sweep waits this long for its running trials to say they stopped
+PROBE_SECONDS = 3.0  # to connect to a Dask scheduler's address, and for it to greet (it speaks first)
+
+
+class SweepError(ValueError):
+    """A sweep file that cannot be used: the message names the key and the fix."""
+
+
+@dataclass
+class Parameter:
+    """One dimension of the space: a config path and its values (``choice``) or range (``uniform``,
+    ``log_uniform``)."""
+
+    path: str
+    kind: str
+    values: list[Any]
+
+    def draw(self, rng: np.random.Generator) -> Any:
+        if self.kind == "choice":
+            return self.values[int(rng.integers(len(self.values)))]
+        low, high = self.values
+        if self.kind == "uniform":
+            return float(rng.uniform(low, high))
+        return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+@dataclass
+class Sweep:
+    """A resolved sweep: the base config (raw), the space, and every trial's values and config."""
+
+    folder: Path
+    base: dict[str, Any]
+    space: list[Parameter]
+    method: str
+    seed: int
+    metric: str
+    trials: list[dict[str, Any]] = field(default_factory=list)  # the values of each trial, by path
+    configs: list[dict[str, Any]] = field(default_factory=list)  # each trial's resolved config
+
+    @property
+    def lower_is_better(self) -> bool:
+        return "loss" in self.metric
+
+    def trial_dir(self, index: int) -> Path:
+        return self.folder / TRIALS / f"trial-{index:03d}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"base": self.base, "space": {p.path: {p.kind: p.values} for p in self.space}, "method": self.method,
+                "trials": len(self.trials), "seed": self.seed, "metric": self.metric}
+
+
+def _parameter(path: str, spec: Any) -> Parameter:
+    where = f"space.{path}"
+    if isinstance(spec, list):
+        spec = {"choice": spec}
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
+        raise SweepError(f"{where} must be a list of values or one of {{choice: [...]}}, {{uniform: [low, high]}}, "
+                         f"{{log_uniform: [low, high]}}; got {quoted(spec)}")
+    kind, values = next(iter(spec.items()))
+    if not isinstance(values, list) or not values:
+        raise SweepError(f"{where}.{kind} must be a non-empty list, got {quoted(values)}")
+    if kind != "choice":
+        numbers = [float(v) if isinstance(v, str) and is_number(v) else v for v in values]  # YAML reads 1e-3 so
+        if len(numbers) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
+            raise SweepError(f"{where}.{kind} must be [low, high], two numbers; got {quoted(values)}")
+        low, high = numbers
+        if not low < high or (kind == "log_uniform" and low <= 0):
+            raise SweepError(f"{where}.{kind} needs {'0 < ' if kind == 'log_uniform' else ''}low < high, "
+                             f"got {quoted(values)}")
+        values = [low, high]
+    return Parameter(path, kind, values)
+
+
+def _base(given: Any, folder: Path) -> dict[str, Any]:
+    """The base config: an inline mapping, a recipe name, or a file (relative to the sweep file's folder)."""
+    if isinstance(given, dict):
+        return copy.deepcopy(given)
+    if not isinstance(given, str):
+        raise SweepError(f"base must be a recipe name ({', '.join(recipes())}), a config file or a mapping, "
+                         f"got {quoted(given)}")
+    path = folder / given
+    return load_file(path if path.exists() else find_config(given))
+
+
+def load_sweep(path: Path, folder: Path) -> Sweep:
+    """Read and resolve the sweep file ``path`` for the sweep folder ``folder``: every trial's config is resolved
+    and checked, so that nothing runs if any trial cannot."""
+    raw = read_yaml_file(path, "sweep")
+    if not isinstance(raw, dict):
+        raise SweepError(f"{path} must hold a mapping: base, space, method, trials, seed, metric")
+    unknown = [key for key in raw if key not in SWEEP_KEYS]
+    if unknown:
+        raise SweepError(f"unknown key {quoted(unknown[0])} in {path}; valid keys: {', '.join(SWEEP_KEYS)}")
+    if "base" not in raw or not isinstance(raw.get("space"), dict) or not raw["space"]:
+        raise SweepError(f"{path} needs a base (a recipe, config file or mapping) and a space of at least one key, "
+                         f"e.g. space: {{optimizer.lr: [0.01, 0.1]}}")
+    base = _base(raw["base"], path.parent)
+    space = [_parameter(str(key), spec) for key, spec in raw["space"].items()]
+    method = raw.get("method", "grid")
+    if method not in ("grid", "random"):
+        raise SweepError(f"method must be grid or random, got {quoted(method)}")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SweepError(f"seed must be an integer >= 0, got {quoted(seed)}")
+    base_config = resolve_spec(base).config  # the base itself must be valid
+    metric = raw.get("metric", base_config["output"]["monitor"])
+    sweep = Sweep(folder, base, space, method, seed, metric)
+    sweep.trials = _trials(sweep, raw.get("trials"))
+    sweep.configs = [_trial_config(sweep, index, values) for index, values in enumerate(sweep.trials)]
+    _check_metric(metric, sweep.configs)
+    return sweep
+
+
+def _check_metric(metric: Any, configs: list[dict[str, Any]]) -> None:
+    """The metric must be one every trial records: ``val_*`` needs a validation split, ``*accuracy`` classes."""
+    if metric not in MONITORS:
+        raise SweepError(f"metric: unknown metric {quoted(metric)}; valid metrics: {', '.join(MONITORS)}")
+    for config in configs:
+        if metric.startswith("val_") and not config["data"]["validation_split"]:
+            raise SweepError(f"metric is {metric}, but {config['name']} has data.validation_split 0, so no validation "
+                             f"set; set it in the base, or rank by {metric.removeprefix('val_')}")
+        if metric.endswith("accuracy") and not LOSSES.get(config["loss"]).classification:
+            raise SweepError(f"metric is {metric}, but {config['name']}'s loss {config['loss']} has no accuracy; rank "
+                             f"by a loss")
+
+
+def _trials(sweep: Sweep, trials: Any) -> list[dict[str, Any]]:
+    if sweep.method == "grid":
+        ranges = [p for p in sweep.space if p.kind != "choice"]
+        if ranges:
+            raise SweepError(f"space.{ranges[0].path} is a {ranges[0].kind} range, which a grid cannot list; give "
+                             f"its values as a list, or use method: random")
+        count = math.prod(len(p.values) for p in sweep.space)
+        if count > MAX_TRIALS:
+            raise SweepError(f"the grid has {count:,} combinations, more than {MAX_TRIALS:,} trials; list fewer "
+                             f"values, or use method: random with trials: N")
+        if trials is not None and trials != count:
+            raise SweepError(f"a grid runs every combination ({count}); remove trials: {trials}")
+        combinations = itertools.product(*(p.values for p in sweep.space))
+        return [dict(zip((p.path for p in sweep.space), values, strict=True)) for values in combinations]
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise SweepError(f"method: random needs trials, an integer from 1 to {MAX_TRIALS:,}; got {quoted(trials)}")
+    rng = np.random.default_rng(sweep.seed)  # drawn in trial order: the same trials on any backend
+    return [{p.path: p.draw(rng) for p in sweep.space} for _ in range(trials)]
+
+
+def trial_seed(sweep_seed: int, index: int) -> int:
+    """Trial ``index``'s seed (weights, shuffling, dropout), from the sweep's seed and the index alone."""
+    return int(np.random.SeedSequence([sweep_seed, index]).generate_state(1)[0] % (2**31))
+
+
+def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str, Any]:
+    raw = copy.deepcopy(sweep.base)
+    for path, value in values.items():
+        set_value(raw, path.split("."), value, f"space.{path}")
+    raw["seed"] = trial_seed(sweep.seed, index)
+    raw["name"] = f"trial-{index:03d}"
+    output = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    raw["output"] = output | {"dir": str(sweep.folder / TRIALS)}
+    try:
+        return resolve_spec(raw).config
+    except ConfigError as err:
+        shown = " ".join(f"{k}={v}" for k, v in values.items())
+        raise SweepError(f"trial {index} ({shown}): {err}") from None
+
+
+# -- one trial, in whatever process runs it --------------------------------------------------------------------
+def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFingerprint | None = None) -> dict[str, Any]:
+    """Train one trial in ``run_dir`` (resuming it from its ``last.npz`` if it was interrupted), write its outcome
+    to ``trial.json`` and return it: status, the metric, test scores, epochs, seconds, and the message of a trial
+    that failed. Runs in a worker process (local or Dask), with BLAS on one thread: OpenBLAS rounds differently
+    with other thread counts, and a trial's result must not depend on how many run side by side.
+
+    ``data``: the fingerprint of the data the sweep's client loaded for this trial; a worker that loads other
+    data (no MLP_DATA_DIR there: the bundled sample) fails the trial, saying so, instead of training on them.
+
+    A trial that starts after its sweep began to stop (``STOP_FILE``) does nothing and is ``not run``; one that
+    is running stops at its next batch, ``interrupted``. A run directory another process holds is waited for
+    (``LOCK_WAIT_SECONDS``), then the trial is ``locked``, with nothing written."""
+    from mlp.runs import run  # here: a worker imports what it runs
+    from mlp.train.loop import DivergenceError
+
+    blas.set_threads(1)
+    folder = Path(run_dir)
+    stop = _SweepStop(folder.parent.parent / STOP_FILE)
+    if stop.requested():
+        return dict(NOT_RUN)
+    last = folder / LAST_FILE
+    outcome: dict[str, Any] = {"status": "failed", "metric": None, "test": None, "epochs": 0, "message": ""}
+    try:
+        _wait_for(folder, LOCK_WAIT_SECONDS)
+        metrics = read_metrics(folder)
+        if metrics is not None and metrics["status"] in DONE:  # trained to the end; stopped before trial.json
+            records = History.from_json(folder / HISTORY_JSON).records
+            status, test = metrics["status"], metrics["test"]
+        else:  # what the run prints is in its train.log; the sweep prints one line per trial
+            spec = resolve_spec(config)
+            spec.callbacks.append(stop)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                expect = None if data is None else partial(
+                    data.check, here=f"worker host {socket.gethostname()}", there="the sweep's client",
+                    others="the workers")
+                result = run.train(spec, resume=last if last.is_file() else None, quiet=True, run_dir=folder,
+                                   expect_data=expect)
+            records, status, test = result.history.records, result.ending.status, result.metrics.get("test")
+        outcome |= {"status": status, "epochs": len(records), "test": test,
+                    "metric": _metric_of(records, metric, config)}
+    except FolderLockedError as err:  # the folder is another process's: write nothing in it
+        return outcome | {"status": "locked", "message": f"{err}; the sweep runs it when run again"}
+    except DivergenceError as err:
+        outcome["message"] = str(err).splitlines()[0]
+    except (DataMismatchError, OSError) as err:  # the worker's doing, not the trial's: run it again next time
+        outcome |= {"message": str(err), "retry": True}
+    except ValueError as err:
+        outcome["message"] = str(err)
+    write_text(folder / TRIAL_FILE, json.dumps(outcome, indent=1))
+    return outcome
+
+
+def _wait_for(folder: Path, seconds: float) -> None:
+    """Return once no other process holds the run directory ``folder`` (or it does not exist yet); raise
+    ``FolderLockedError`` if one still does after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while folder.is_dir():
+        try:
+            with folder_lock(folder, "mlp sweep, waiting for the trial's folder"):
+                return
+        except FolderLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class _SweepStop(Callback):
+    """Stops a trial at a batch boundary once its sweep stops (``STOP_FILE`` appears in the sweep folder): a trial
+    on a Dask worker runs in a thread, which no signal reaches, so the sweep's stop comes through the folder."""
+
+    order = -1  # before any other callback acts on the batch: the state is exactly the last batch's end
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+        self.checked = 0.0
+
+    def requested(self) -> bool:
+        """Whether the sweep is stopping."""
+        return self.marker.exists()
+
+    def on_batch_begin(self, state: TrainingState) -> None:
+        now = time.monotonic()
+        if now - self.checked >= STOP_CHECK_SECONDS:
+            self.checked = now
+            if self.requested():
+                raise KeyboardInterrupt  # fit's stop from a callback: last.npz saves this batch boundary
+
+
+def _metric_of(records: list[dict[str, Any]], metric: str, config: dict[str, Any]) -> float | None:
+    """The trial's value of ``metric``: at the epoch its ``model.npz`` holds (the best by ``output.monitor`` with
+    ``output.keep: best``, else the last)."""
+    values = [r[metric] for r in records if r.get(metric) is not None]
+    if not values:
+        return None
+    if config["output"]["keep"] == "best":
+        return min(values) if "loss" in metric else max(values)
+    return values[-1]
+
+
+# -- the sweep ---------------------------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    index: int
+    values: dict[str, Any]
+    result: dict[str, Any]
+
+
+def pending(sweep: Sweep) -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """The trials left to run (new, interrupted: they resume, or failed for a reason of the worker's: other data,
+    a full disk), and the outcomes of those already done."""
+    todo, done = [], {}
+    for index in range(len(sweep.trials)):
+        path = sweep.trial_dir(index) / TRIAL_FILE
+        outcome = read_json(path, "a trial's outcome") if path.is_file() else None
+        if isinstance(outcome, dict) and outcome.get("status") in DONE and not outcome.get("retry"):
+            done[index] = outcome
+        else:
+            todo.append(index)
+    return todo, done
+
+
+@contextmanager
+def start(sweep_file: Path, folder: Path) -> Iterator[Sweep]:
+    """Resolve the sweep, take its folder for this process until the block ends, and write ``sweep.yaml``.
+
+    A sweep folder keeps the sweep it was started with (running another one in it is refused) and is run by one
+    process at a time: a second gets a ``FolderLockedError`` naming the first one's PID. A stop file left by an
+    earlier run that could not wait for all its trials is removed: this run's trials must run."""
+    folder = folder.absolute()  # the workers (a Dask cluster's) may run elsewhere, on a shared filesystem
+    sweep = load_sweep(sweep_file, folder)
+    described = yaml.safe_dump(sweep.describe(), sort_keys=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    with folder_lock(folder, "mlp sweep"):
+        stored = folder / SWEEP_FILE
+        if stored.is_file() and stored.read_text() != described:
+            raise SweepError(f"{folder} holds another sweep ({stored}); give another --out, or remove the folder")
+        write_text(stored, described)
+        (folder / STOP_FILE).unlink(missing_ok=True)
+        yield sweep
+
+
+def _trial_arguments(sweep: Sweep, todo: list[int]) -> dict[int, tuple[Any, ...]]:
+    """``run_trial``'s arguments for each trial of ``todo``, with the fingerprint of the data that this process,
+    the sweep's client, loads for it (each distinct data section once): every worker must train on those."""
+    data = data_fingerprints([sweep.configs[i] for i in todo])
+    return {i: (sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, fingerprint)
+            for i, fingerprint in zip(todo, data, strict=True)}
+
+
+@dataclass
+class Stop:
+    """How a running sweep is told to stop, and what stopping left.
+
+    ``asked()`` says whether a stop was asked for (``mlp sweep``: a stop signal came). The sweep then writes
+    ``STOP_FILE``: running trials stop at their next batch and report ``interrupted``, trials not started yet do
+    not run. ``stopped``: the sweep stopped so; ``late``: the trials that had not reported when it stopped
+    waiting for them (``STOP_WAIT_SECONDS``), which stop when they see the file."""
+
+    asked: Callable[[], bool]
+    stopped: bool = False
+    late: list[int] = field(default_factory=list)
+
+
+def _tell_trials_to_stop(marker: Path) -> None:
+    """Write the sweep's ``STOP_FILE``: every running trial stops at its next batch (``_SweepStop``)."""
+    write_text(marker, f"mlp sweep, pid {os.getpid()}: stop at the next batch\n")
+
+
+def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Outcome]:
+    """The outcome of each trial as it finishes, from the ``futures`` of either backend (``done()``, ``result()``);
+    once a stop is asked, the outcomes of the running trials as they stop, for up to ``STOP_WAIT_SECONDS``. An
+    error here or a second stop signal (``KeyboardInterrupt``: stop at once) still tells the trials to stop."""
+    waiting, deadline = dict(futures), math.inf
+    marker = sweep.folder / STOP_FILE
+    try:
+        while waiting and time.monotonic() < deadline:
+            if not stop.stopped and stop.asked():
+                _tell_trials_to_stop(marker)
+                stop.stopped, deadline = True, time.monotonic() + STOP_WAIT_SECONDS
+            finished = [future for future in waiting if future.done()]
+            for future in finished:
+                index = waiting.pop(future)
+                result = future.result()
+                if result["status"] != NOT_RUN["status"]:
+                    yield Outcome(index, sweep.trials[index], result)
+            if not finished:
+                time.sleep(0.05)
+    except BaseException:
+        _tell_trials_to_stop(marker)
+        raise
+    stop.late = sorted(waiting.values())
+    if not waiting:
+        marker.unlink(missing_ok=True)
+
+
+@contextmanager
+def _started_ignoring_ctrl_c() -> Iterator[None]:
+    """The worker processes started within the block ignore Ctrl-C (SIGINT), from their first instruction: an
+    ignored signal stays ignored in a child process. A terminal sends Ctrl-C to every process of its group, and
+    it is the sweep's to act on: it stops the trials at a batch boundary (``_outcomes``), where a worker that
+    died of it would leave them half done. A Ctrl-C to the sweep meanwhile is lost: press it again. (Python sets
+    handlers in the main thread only: elsewhere, nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- local worker processes --------------------------------------------------------------------------------------
+_sweep_pid: int | None = None  # in a local worker: the sweep process that started it
+_running = threading.Event()  # in a local worker: set while it runs a trial
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
+
+
+def _start_local_worker(sweep_pid: int) -> None:
+    """A local worker's start (it ignores Ctrl-C: ``_started_ignoring_ctrl_c``). The worker does not outlive the
+    sweep process: it gets SIGTERM when the sweep dies, from the kernel on Linux, else from its watchdog thread
+    (``_exit_when_orphaned``), which also ends it soon after. SIGTERM stops a trial at its next batch
+    (``mlp.train.interrupts``) and ends an idle worker."""
+    global _sweep_pid
+    _sweep_pid = sweep_pid
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    threading.Thread(target=_exit_when_orphaned, name="mlp-sweep-watchdog", daemon=True).start()
+
+
+def _orphaned() -> bool:
+    """Whether this is a local worker whose sweep process has died (it then has another parent)."""
+    return _sweep_pid is not None and os.getppid() != _sweep_pid
+
+
+def _exit_when_orphaned() -> None:
+    """Once the sweep process is gone, give the running trial ``ORPHAN_GRACE_SECONDS`` to stop at its next batch
+    and write its outcome, then end the worker: no one reads its results, and it holds the caller's pipes and the
+    resource tracker's (which ends when its last holder does). Ending at any point is safe: every write is
+    atomic, and the operating system releases the trial's lock."""
+    while not _orphaned():
+        time.sleep(0.2)
+    if sys.platform != "linux":  # on Linux the kernel has sent it: a second signal would mean "stop now"
+        os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
+    while _running.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os._exit(0)
+
+
+def _local_trial(*args: Any) -> dict[str, Any]:
+    """``run_trial`` in a local worker, marked as running for its watchdog."""
+    _running.set()
+    try:
+        return run_trial(*args)
+    finally:
+        _running.clear()
+
+
+def run_local(sweep: Sweep, todo: list[int], jobs: int, stop: Stop) -> Iterator[Outcome]:
+    """Run trials ``todo`` in ``jobs`` local worker processes, yielding each outcome as it finishes, until
+    ``stop`` is asked (``_outcomes``); the workers end with the sweep process, whichever way it ends."""
+    trials = _trial_arguments(sweep, todo)  # loads the data: before Ctrl-C is set aside below
+    # spawn: a fresh interpreter per worker; a fork would copy this process's BLAS threads in an unknown state
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_local_worker,
+                               initargs=(os.getpid(),))
+    with _started_ignoring_ctrl_c():  # the workers start at the first submissions
+        futures: dict[Future, int] = {pool.submit(_local_trial, *arguments): i for i, arguments in trials.items()}
+    try:
+        yield from _outcomes(sweep, futures, stop)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- a Dask cluster ----------------------------------------------------------------------------------------------
+def run_dask(sweep: Sweep, todo: list[int], scheduler: str, stop: Stop, timeout: float = 60.0,
+             say: Callable[[str], None] = print) -> Iterator[Outcome]:
+    """Run trials ``todo`` on a Dask cluster: ``tcp://HOST:PORT`` (a running scheduler, checked first: see
+    ``_check_scheduler``) or ``local:N`` (a ``LocalCluster`` of N single-threaded worker processes, started and
+    closed here), yielding each outcome as it finishes, until ``stop`` is asked (``_outcomes``). A scheduler
+    without workers is waited for up to ``timeout`` seconds. ``say`` gets the lines to show: the wait, and Dask's
+    warnings, one line each."""
+    from mlp.extras import require
+
+    distributed = require("distributed", "dask", "mlp sweep --scheduler", "distributed")
+    cluster = None
+    with _quiet_dask(say) as flush:
+        if scheduler.startswith("local:"):
+            workers = scheduler.removeprefix("local:")
+            if not workers.isdigit() or int(workers) < 1:
+                raise SweepError(f"--scheduler local:N needs a number of workers >= 1, got {quoted(scheduler)}")
+            with _started_ignoring_ctrl_c():
+                cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                                   dashboard_address=None)
+        try:
+            address = cluster if cluster is not None else _check_scheduler(scheduler)
+            with _client(distributed, address, scheduler) as client:
+                flush()
+                if not _workers_joined(client, scheduler, timeout, stop, say):
+                    stop.stopped = True
+                    return
+                futures = {client.submit(run_trial, *arguments, pure=False, key=f"mlp-trial-{i}"): i
+                           for i, arguments in _trial_arguments(sweep, todo).items()}
+                yield from _outcomes(sweep, futures, stop)
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+@contextmanager
+def _quiet_dask(say: Callable[[str], None]) -> Iterator[Callable[[], None]]:
+    """Dask's log records and warnings run to many lines on stderr (a port in use, versions that differ): within
+    the block, its loggers pass only errors, and its warnings are collected; the yielded ``flush()``, also called
+    at the end, gives each distinct one to ``say`` as one line."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ["distributed", *logging.root.manager.loggerDict]
+               if name.split(".")[0] == "distributed"]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    said: set[str] = set()
+    with warnings.catch_warnings(record=True) as caught:  # the filters stay: what is ignored stays ignored
+
+        def flush() -> None:
+            while caught:
+                text = str(caught.pop(0).message).strip()
+                line = text.splitlines()[0] if text else ""
+                if line not in said:
+                    said.add(line)
+                    say(f"warning: Dask: {line}")
+
+        try:
+            yield flush
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+            flush()
+
+
+def _check_scheduler(scheduler: str) -> str:
+    """The address of the Dask scheduler ``scheduler`` names (``tcp://HOST:PORT`` or ``HOST:PORT``), checked in
+    at most ``2 * PROBE_SECONDS``: the name resolves, something accepts a connection, and it greets as a Dask
+    scheduler does. Dask itself takes 30 s to say "Timed out" where nothing listens, runs out of memory where
+    something else sends bytes, and waits for ever on a server that says nothing."""
+    host, sep, port = scheduler.removeprefix("tcp://").rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address: [::1]:8786
+    if not sep or not host or not port.isdigit() or "/" in host:
+        raise SweepError(f"--scheduler must be tcp://HOST:PORT (a running Dask scheduler) or local:N, got "
+                         f"{quoted(scheduler)}")
+    where = f"--scheduler {scheduler}"
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise SweepError(f"{where}: the host name {host} does not resolve; check the name, or give the "
+                         f"scheduler's IP address") from None
+    try:
+        connection = socket.create_connection((host, int(port)), timeout=PROBE_SECONDS)
+    except ConnectionRefusedError:
+        raise SweepError(f"{where}: connection refused: nothing listens on port {port} of {host}; start the "
+                         f"scheduler (dask scheduler --port {port}) or check the address") from None
+    except TimeoutError:
+        raise SweepError(f"{where}: {host} did not accept a connection on port {port} within {PROBE_SECONDS:g} s "
+                         f"(a host that is down, or a firewall); check the address") from None
+    except OSError as err:
+        raise SweepError(f"{where}: cannot connect to port {port} of {host} ({err.strerror or err})") from None
+    with connection:
+        problem = _greeting_problem(connection)
+    if problem is not None:
+        raise SweepError(f"{where}: what listens there is not a Dask scheduler ({problem}); give the address "
+                         f"`dask scheduler` prints")
+    return f"tcp://{host}:{port}" if ":" not in host else f"tcp://[{host}]:{port}"
+
+
+MAX_GREETING_BYTES = 1 << 16  # a scheduler's greeting is a few dozen bytes
+
+
+def _greeting_problem(connection: socket.socket) -> str | None:
+    """What is wrong with the first message from the other end of ``connection`` as a Dask scheduler's greeting,
+    or ``None``. A scheduler speaks first: its comm handshake, an 8-byte length, then frames holding a mapping
+    with its ``pickle-protocol``."""
+    from distributed.protocol import loads
+    from distributed.protocol.utils import unpack_frames
+
+    deadline = time.monotonic() + PROBE_SECONDS
+    try:
+        (size,) = struct.unpack("Q", _receive(connection, 8, deadline))
+        if not 0 < size <= MAX_GREETING_BYTES:
+            return f"its first message says it is {size:,} bytes long"
+        message = loads(unpack_frames(_receive(connection, size, deadline)))
+    except TimeoutError:
+        return f"it sent nothing Dask understands within {PROBE_SECONDS:g} s"
+    except ConnectionError:
+        return "it closed the connection"
+    except Exception:  # any bytes at all can come: whatever the decoder makes of them, they are no greeting
+        return "its first message is not Dask's"
+    return None if isinstance(message, dict) and "pickle-protocol" in message else "its first message is not Dask's"
+
+
+def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
+    """``size`` bytes from ``connection`` by ``deadline`` (``time.monotonic()``), else ``TimeoutError``."""
+    data = b""
+    while len(data) < size:
+        connection.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _client(distributed: Any, address: Any, scheduler: str) -> Any:
+    """A Dask client of ``address`` (checked, or a ``LocalCluster``); what Dask raises becomes one line."""
+    try:
+        return distributed.Client(address, timeout=2 * PROBE_SECONDS)
+    except (OSError, TimeoutError) as err:
+        text = str(err).strip()
+        raise SweepError(f"--scheduler {scheduler}: Dask could not connect ({text.splitlines()[0] if text else err!r})"
+                         ) from None
+
+
+def _workers_joined(client: Any, scheduler: str, timeout: float, stop: Stop, say: Callable[[str], None]) -> bool:
+    """Wait until the scheduler has a worker: ``True`` when it has, ``False`` if a stop was asked first; a
+    ``SweepError`` after ``timeout`` seconds."""
+    if client.scheduler_info()["workers"]:
+        return True
+    say(f"waiting  for a Dask worker to join the scheduler at {scheduler} (up to {timeout:g} s: --timeout)")
+    deadline = time.monotonic() + timeout
+    while not client.scheduler_info()["workers"]:
+        if stop.asked():
+            return False
+        if time.monotonic() > deadline:
+            raise SweepError(f"no Dask worker joined the scheduler at {scheduler} within {timeout:g} s; start one "
+                             f"(dask worker {scheduler}), or give a longer --timeout")
+        time.sleep(0.2)
+    return True
+
+
+def results_table(sweep: Sweep, outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per trial: the finished ones best first by the metric, then the others (failed, interrupted, not
+    run) in trial order: an interrupted trial's metric is that of an unfinished run."""
+    rows = []
+    for index, values in enumerate(sweep.trials):
+        result = outcomes.get(index, {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""})
+        test = result.get("test") or {}
+        rows.append({"trial": index, **values, "status": result["status"], sweep.metric: result["metric"],
+                     **{f"test_{k}": v for k, v in test.items()}, "epochs": result["epochs"],
+                     "run_dir": str(sweep.trial_dir(index).relative_to(sweep.folder)), "message": result["message"]})
+    sign = 1 if sweep.lower_is_better else -1
+    ranked = [r for r in rows if r["status"] in RANKED and r[sweep.metric] is not None]
+    return sorted(ranked, key=lambda r: (sign * r[sweep.metric], r["trial"])) + [r for r in rows if r not in ranked]
+
+
+def write_results(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
+    """``results.csv`` (the rows, best first) and ``best.yaml`` (the best trial's resolved config)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(sweep.folder / RESULTS_FILE, lambda f: f.write(buffer.getvalue().encode()))
+    best = next((row for row in rows if row["status"] in RANKED and row[sweep.metric] is not None), None)
+    if best is not None:
+        write_text(sweep.folder / BEST_FILE, (sweep.trial_dir(best["trial"]) / CONFIG_FILE).read_text())
+
+
+def is_sweep(folder: Path) -> bool:
+    """Whether ``folder`` is a sweep folder (``mlp sweep`` wrote its ``sweep.yaml``)."""
+    return folder.is_dir() and (folder / SWEEP_FILE).is_file()
+
+
+def read_results(folder: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """A sweep folder's ``sweep.yaml`` and ``results.csv`` rows (for ``mlp plot``)."""
+    if not (folder / SWEEP_FILE).is_file() or not (folder / RESULTS_FILE).is_file():
+        raise SweepError(f"{folder} is not a finished sweep folder (no {SWEEP_FILE} and {RESULTS_FILE}); run "
+                         f"`mlp sweep SWEEP.yaml --out {folder}`")
+    described = read_yaml_file(folder / SWEEP_FILE, "sweep")
+    if not isinstance(described, dict) or not isinstance(described.get("space"), dict) or "metric" not in described:
+        raise SweepError(f"{folder / SWEEP_FILE} is not a sweep written by `mlp sweep`")
+    results = folder / RESULTS_FILE
+    if results.stat().st_size > MAX_RESULTS_BYTES:
+        raise SweepError(f"{results} is {results.stat().st_size:,} bytes, more than a sweep's results can be")
+    with open(results, newline="") as f:
+        return described, list(csv.DictReader(f))
+
+
+def trial_history(folder: Path, run_dir: str) -> list[dict[str, Any]]:
+    """A trial's history records (none if it has no history yet)."""
+    path = folder / run_dir / HISTORY_JSON
+    return History.from_json(path).records if path.is_file() else []
