@@ -185,7 +185,7 @@ def test_a_download_removes_what_a_killed_download_left_but_not_one_in_progress(
 def test_a_progress_bar_on_a_terminal(server, tmp_path):
     code = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
         from conftest import spec_for
         from mlp.data.mnist import load_idx_dataset
         load_idx_dataset(spec_for({server.md5s!r}, [{server.mirror("good")!r}]), cache={str(tmp_path / "c")!r})

@@ -24,7 +24,7 @@ from conftest import FULL_MNIST, invoke, needs_full_mnist
 import mlp.data.download
 from mlp.nn.layer import LAYERS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"(?:<!-- (?P<marker>[^>]*) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```", re.S)
 MASKS = [  # what differs between two runs of the same thing: timings and run directories' timestamps
