@@ -51,7 +51,6 @@ import mlp.data
 import mlp.train.callbacks
 import mlp.train.callbacks.gradient_norms  # noqa: F401
 from mlp.data.dataset import DATASETS
-from mlp.data.tabular import is_number
 from mlp.files.atomic import atomic_write, write_text
 from mlp.files.reading import check_regular_file
 from mlp.files.yamlfile import YAMLTooLargeError, safe_load
@@ -73,6 +72,7 @@ from mlp.settings import (
     RUN_NAME,
     Key,
     Rule,
+    is_number,
     keys_from_signature,
 )
 from mlp.train.callbacks.callback import CALLBACKS, Callback

@@ -62,7 +62,6 @@ import numpy as np
 import yaml
 
 from mlp.data.dataset import DataFingerprint, DataMismatchError
-from mlp.data.tabular import is_number
 from mlp.files.atomic import atomic_write, write_text
 from mlp.files.lock import FolderLockedError, folder_lock
 from mlp.files.reading import read_json
@@ -81,6 +80,7 @@ from mlp.runs.config import (
     set_value,
 )
 from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, LAST_FILE, read_metrics
+from mlp.settings import is_number
 from mlp.train.callbacks.callback import Callback
 from mlp.train.history import History
 from mlp.train.state import TrainingState
