@@ -93,6 +93,23 @@ def why_no_model(run_dir: Path) -> str:
             f"was saved; start it again with `mlp train {run_dir / CONFIG_FILE}`")
 
 
+def find_history(run: Path) -> Path:
+    """The ``history.json`` of a run directory, or ``run`` itself if it is a file; ``FileNotFoundError`` saying
+    why there is none (no such path, no epoch finished yet, not a run directory)."""
+    if not run.exists():
+        raise FileNotFoundError(
+            f"{run} does not exist; give a run directory written by `mlp train` or its {HISTORY_JSON}"
+        )
+    if run.is_file():
+        return run
+    if not (run / HISTORY_JSON).is_file():
+        if (run / CONFIG_FILE).is_file():  # a run that has not finished an epoch (or was stopped before one)
+            raise FileNotFoundError(f"{run} has no {HISTORY_JSON} yet: no epoch of the run has finished (it is "
+                                    f"written after every epoch); see {run / LOG_FILE}")
+        raise FileNotFoundError(f"{run} has no {HISTORY_JSON}; is it a run directory written by `mlp train`?")
+    return run / HISTORY_JSON
+
+
 def find_model_file(path: str | Path, name: str = MODEL_FILE) -> Path:
     """A model file given directly, or the file ``name`` in a run directory (an error saying what the directory
     holds instead, and what to do, if it has none)."""
