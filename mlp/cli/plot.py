@@ -8,7 +8,7 @@ import click
 
 from mlp.cli.common import debug_option
 from mlp.plots.folders import CONFUSION_OUT, DEFAULT_OUT, MISTAKES_OUT, WEIGHTS_OUT, plot_run, plot_sweep_folder
-from mlp.runs.sweep import is_sweep
+from mlp.runs.folder import is_sweep
 
 
 @click.command()

@@ -52,14 +52,13 @@ from mlp.runs.folder import (
 )
 from mlp.runs.outputs import check_output_folder
 from mlp.train.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
-from mlp.train.callbacks.callback import Callback
+from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.callbacks.gradient_norms import GradientNorms
 from mlp.train.checkpoint import Checkpoint, restore, save_model
 from mlp.train.history import Ending, History
 from mlp.train.interrupts import Stopped, stop_signals
 from mlp.train.loop import DivergenceError, evaluate, fit
 from mlp.train.parallel import Communicator, DataParallel, StartupError
-from mlp.train.state import TrainingState
 from mlp.train.watcher import Hints, first_possible
 
 

@@ -15,7 +15,7 @@ from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, Tanh, evaluat
 from mlp.data import two_spirals
 from mlp.nn.losses import LOSSES, MeanSquaredError
 from mlp.nn.sample_weights import class_weights
-from mlp.train.state import Position
+from mlp.train.position import Position
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
