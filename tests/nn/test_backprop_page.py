@@ -67,7 +67,7 @@ def test_the_pages_loop_gives_the_gradients_of_sequential_backward_bit_for_bit(p
         assert grad.dtype == dtype and np.any(grad), key
         assert np.array_equal(grad, model.grads[key]) and np.array_equal(grad, with_input_grad[key]), key
     assert dX.dtype == dtype and np.array_equal(dX, expected_dX)
-    assert np.any(model[0]._mask == 0) and np.any(model[3]._mask == 0)  # the dropout layers did drop units
+    assert np.any(model[0].mask == 0) and np.any(model[3].mask == 0)  # the dropout layers did drop units
 
 
 def test_the_pages_python_blocks_print_what_the_page_shows():
