@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from conftest import invoke, the_run
-from test_registries import example_batch
+from shared_examples import example_batch
 
 from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, Tanh, evaluate, fit
 from mlp.data import two_spirals
