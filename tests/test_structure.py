@@ -19,13 +19,15 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path, modules: set[str]) -> set[str]:
+def imports(path: Path, modules: set[str], anywhere: bool = False) -> set[str]:
     """The ``mlp`` modules ``path`` imports when it is imported: module-level imports, outside
-    ``if TYPE_CHECKING:`` blocks (imports inside functions run later, and cannot make a cycle)."""
+    ``if TYPE_CHECKING:`` blocks (imports inside functions run later, and cannot make a cycle); with
+    ``anywhere``, every import in the file, inside functions and type-checking blocks too."""
+    tree = ast.parse(path.read_text())
+    typing_only = [node for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)]
+    nodes = ast.walk(tree) if anywhere else (node for node in tree.body if node not in typing_only)
     found = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
+    for node in nodes:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -119,18 +121,6 @@ def layer_of(module: str) -> tuple[str, str]:
     raise AssertionError(f"{module} is in no layer of LAYERS")
 
 
-def every_import(path: Path, modules: set[str]) -> set[str]:
-    """The ``mlp`` modules ``path`` imports anywhere, inside functions too."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                      for a in node.names}
-    return {name for name in found if name in modules}
-
-
 def upward(source: str, target: str) -> bool:
     (source_layer, source_home), (target_layer, target_home) = layer_of(source), layer_of(target)
     if source_home == target_home or source_layer == target_layer == "shared":
@@ -140,7 +130,7 @@ def upward(source: str, target: str) -> bool:
 
 def test_every_module_imports_only_from_the_layers_below_its_own():
     paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-    found = {(name, target) for name, path in paths.items() for target in every_import(path, set(paths))
+    found = {(name, target) for name, path in paths.items() for target in imports(path, set(paths), anywhere=True)
              if upward(name, target)}
     assert sorted(found) == []
 
