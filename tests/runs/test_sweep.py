@@ -92,6 +92,7 @@ def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path,
     assert results(tmp_path / "local") == results(tmp_path / "remote")
 
 
+@pytest.mark.usefixtures("blas_threads")  # the sweep, not the session, must put its workers on one thread
 def test_any_number_of_workers_and_dask_give_the_same_trials_of_a_wide_network(tmp_path):
     """OpenBLAS rounds a (rows, 784) x (784, 512) product differently on 1 and on 2 threads (Dask's workers have
     one): every trial runs on one, so that neither the backend nor how many trials run side by side matters."""

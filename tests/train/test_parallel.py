@@ -192,12 +192,13 @@ def test_fit_with_a_communicator_is_bit_identical_for_1_2_and_4_processes(tmp_pa
     rng = np.random.default_rng(0)
     x, y = rng.random((600, 784), dtype=np.float32), rng.integers(0, 3, 600)
     model = Sequential([Dense(784, 512), ReLU(), Dropout(0.2), Dense(512, 3)], seed=0)
+    before = blas.threads()
     blas.set_threads(2)
     try:
         history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=4, batch_size=50, validation_split=0.2,
                       seed=1, verbose=0, communicator=SingleProcess())  # in this process, with 2 BLAS threads
     finally:
-        blas.set_threads(os.cpu_count() or 1)
+        blas.set_threads(before or 1)
     for processes in (1, 2, 4):
         saved = np.load(tmp_path / f"k{processes}.npz")
         np.testing.assert_array_equal(saved["loss"], history["loss"])
