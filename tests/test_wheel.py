@@ -40,6 +40,16 @@ main(["train", "--epochs", "1", "--set", "data.limit=200", "--out", "runs", "-q"
 """
 
 
+CACHES_AND_BUILDS = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+                                           ".ruff_cache")
+
+
+def left_out(folder: str, names: list[str]) -> set[str]:
+    """What the copy of the project leaves out of ``folder``: caches and builds anywhere, and the run folder that
+    ``mlp train`` writes at the top (``runs/``), not the package's ``mlp/runs``."""
+    return CACHES_AND_BUILDS(folder, names) | ({"runs"} & set(names) if Path(folder) == ROOT else set())
+
+
 @dataclass
 class Installed:
     wheel: Path
@@ -64,8 +74,7 @@ def installed(tmp_path_factory) -> Installed:
     Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # A clean copy: a build/ folder left in the working tree could supply files the package lacks.
     source = tmp / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
-                                                                 ".pytest_cache", ".ruff_cache", "runs"))
+    shutil.copytree(ROOT, source, ignore=left_out)
     # Built by the test environment, with its setuptools (the dev extra): no build environment to download.
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",
