@@ -84,7 +84,9 @@ def test_a_data_source_is_named_as_a_reader_would(monkeypatch):
         assert results.portable_source(as_it_is) == as_it_is
 
 
-@pytest.mark.parametrize("path", SCRIPTS, ids=[path.name for path in SCRIPTS])
+# scripts/sklearn_benchmark.py imports scikit-learn before it reads its arguments: 2 s
+@pytest.mark.parametrize("path", [pytest.param(path, marks=[pytest.mark.slow] * (path.name == "sklearn_benchmark.py"))
+                                  for path in SCRIPTS], ids=[path.name for path in SCRIPTS])
 def test_every_script_says_how_to_use_it(path, tmp_path):
     result = run_script(path.name, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -115,6 +117,7 @@ def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
             np.testing.assert_array_equal(made[role], bundled[role])
 
 
+@pytest.mark.slow
 def test_the_interrupt_script_stops_and_resumes_a_run(tmp_path):
     result = run_script("interrupt_trials.py", "--trials", "1", "--signals", "SIGTERM", "--commands", "train",
                         "predict", cwd=tmp_path)

@@ -18,6 +18,8 @@ import pytest
 from conftest import the_run
 
 ROOT = Path(__file__).resolve().parents[1]
+# A wheel built and installed into a fresh venv: out of the edit-test loop
+pytestmark = pytest.mark.slow
 
 CHECK = """
 import warnings, mlp, mlp.data
