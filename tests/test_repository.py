@@ -106,6 +106,7 @@ def test_the_mnist_sample_script_names_what_it_lacks(tmp_path):
     assert not (tmp_path / "sample.npz").exists()
 
 
+@pytest.mark.slow  # reads the full set when MLP_DATA_DIR has it
 @needs_full_mnist
 def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
     result = run_script("make_mnist_sample.py", FULL_MNIST, "--out", tmp_path / "sample.npz", cwd=tmp_path)
