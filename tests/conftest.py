@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 from mlp.cli import main
 from mlp.data import write_idx
 from mlp.data.mnist import MNIST, IdxDatasetSpec, find_files
+from mlp.native import blas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +68,36 @@ def checkout_stays_clean():
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
     assert not changed, (f"the tests changed {len(changed)} files in the checkout (write under tmp_path): "
                          f"{', '.join(changed[:10])}")
+
+
+# BLAS on one thread: with OpenBLAS's threads fighting over two busy cores, a test of 2 s took 50. This process's
+# BLAS is set through the package; the processes the tests start (`mlp`, mpiexec, Dask workers) read the variables
+# when their NumPy loads OpenBLAS (OMP_NUM_THREADS too, when OPENBLAS_NUM_THREADS is unset).
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+BLAS_THREADS = blas.threads() or 1  # what OpenBLAS started with here: the tests of threading get it back
+
+
+@pytest.fixture(scope="session", autouse=True)
+def blas_on_one_thread():
+    """BLAS runs on one thread in this process and in the processes the tests start."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in THREAD_VARIABLES:
+            patch.setenv(name, "1")
+        blas.set_threads(1)
+        yield
+    blas.set_threads(BLAS_THREADS)
+
+
+@pytest.fixture
+def blas_threads(monkeypatch) -> Iterator[int]:
+    """For a test of what BLAS does on several threads: this process's OpenBLAS has the threads it started with
+    again, and the processes the test starts get no thread variables (their OpenBLAS starts as it would for a user);
+    returns that count. Back to one thread afterwards."""
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    blas.set_threads(BLAS_THREADS)
+    yield BLAS_THREADS
+    blas.set_threads(1)
 
 
 # The full MNIST set: the tests that need it read it from the folder in MLP_DATA_DIR, as the README says, and
@@ -163,7 +195,9 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop to look at its flag, every poll_interval (0.5 s by default)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
         self.thread.start()
 
     def mirror(self, name: str) -> str:

@@ -100,6 +100,7 @@ def test_an_exported_mnist_run_gives_the_same_test_accuracy(tmp_path, offline_mn
     assert exported == measured
 
 
+@pytest.mark.slow  # reads the full set when MLP_DATA_DIR has it
 @needs_full_mnist
 def test_an_exported_run_on_the_full_mnist_set_gives_the_same_test_accuracy(tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_DATA_DIR", str(FULL_MNIST))

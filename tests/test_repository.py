@@ -84,7 +84,9 @@ def test_a_data_source_is_named_as_a_reader_would(monkeypatch):
         assert results.portable_source(as_it_is) == as_it_is
 
 
-@pytest.mark.parametrize("path", SCRIPTS, ids=[path.name for path in SCRIPTS])
+# scripts/sklearn_benchmark.py imports scikit-learn before it reads its arguments: 2 s
+@pytest.mark.parametrize("path", [pytest.param(path, marks=[pytest.mark.slow] * (path.name == "sklearn_benchmark.py"))
+                                  for path in SCRIPTS], ids=[path.name for path in SCRIPTS])
 def test_every_script_says_how_to_use_it(path, tmp_path):
     result = run_script(path.name, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -104,6 +106,7 @@ def test_the_mnist_sample_script_names_what_it_lacks(tmp_path):
     assert not (tmp_path / "sample.npz").exists()
 
 
+@pytest.mark.slow  # reads the full set when MLP_DATA_DIR has it
 @needs_full_mnist
 def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
     result = run_script("make_mnist_sample.py", FULL_MNIST, "--out", tmp_path / "sample.npz", cwd=tmp_path)
@@ -115,6 +118,7 @@ def test_the_mnist_sample_script_makes_the_bundled_sample(tmp_path):
             np.testing.assert_array_equal(made[role], bundled[role])
 
 
+@pytest.mark.slow
 def test_the_interrupt_script_stops_and_resumes_a_run(tmp_path):
     result = run_script("interrupt_trials.py", "--trials", "1", "--signals", "SIGTERM", "--commands", "train",
                         "predict", cwd=tmp_path)

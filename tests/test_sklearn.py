@@ -39,6 +39,7 @@ def expected_failures(estimator):
     return FLOAT32_ROUNDING if estimator.dtype == "float32" else {}
 
 
+@pytest.mark.slow  # some 280 checks: 14 s in all
 @parametrize_with_checks([MLPClassifier(), MLPRegressor(), MLPClassifier(dtype="float64"),
                           MLPRegressor(dtype="float64")], expected_failed_checks=expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
@@ -99,6 +100,7 @@ def test_pipeline_column_transformer_and_feature_names(iris):
     assert list(direct.feature_names_in_) == ["sepal_l", "petal_l"]
 
 
+@pytest.mark.slow
 def test_cross_validation_and_a_parallel_grid_search(iris):
     x, y = iris
     scores = cross_val_score(make_pipeline(StandardScaler(), small()), x, y, cv=3)

@@ -18,6 +18,8 @@ import pytest
 from conftest import the_run
 
 ROOT = Path(__file__).resolve().parents[1]
+# A wheel built and installed into a fresh venv: out of the edit-test loop
+pytestmark = pytest.mark.slow
 
 CHECK = """
 import warnings, mlp, mlp.data
@@ -38,6 +40,16 @@ mlp.data.download.time.sleep = lambda seconds: None
 from mlp.cli import main
 main(["train", "--epochs", "1", "--set", "data.limit=200", "--out", "runs", "-q"])
 """
+
+
+CACHES_AND_BUILDS = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+                                           ".ruff_cache")
+
+
+def left_out(folder: str, names: list[str]) -> set[str]:
+    """What the copy of the project leaves out of ``folder``: caches and builds anywhere, and the run folder that
+    ``mlp train`` writes at the top (``runs/``, not the package's ``mlp/runs``) and the built manual (``site/``)."""
+    return CACHES_AND_BUILDS(folder, names) | ({"runs", "site"} & set(names) if Path(folder) == ROOT else set())
 
 
 @dataclass
@@ -64,13 +76,7 @@ def installed(tmp_path_factory) -> Installed:
     Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # A clean copy: a build/ folder left in the working tree could supply files the package lacks.
     source = tmp / "source"
-    leftovers = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
-                                       ".ruff_cache", "site")
-
-    def ignored(folder: str, names: list[str]) -> set[str]:  # runs/ of the checkout's own runs, not mlp/runs
-        return leftovers(folder, names) | ({"runs"} if Path(folder) == ROOT else set())
-
-    shutil.copytree(ROOT, source, ignore=ignored)
+    shutil.copytree(ROOT, source, ignore=left_out)
     # Built by the test environment, with its setuptools (the dev extra): no build environment to download.
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",

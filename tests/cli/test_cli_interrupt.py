@@ -70,6 +70,7 @@ def assert_same_run(run: Path, reference: Path) -> None:
     assert without_time(run / "history.json") == without_time(reference / "history.json")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_stop_signal_saves_says_how_to_resume_and_the_resumed_run_is_identical(out, reference, signum, code):
@@ -90,6 +91,7 @@ def test_a_stop_signal_saves_says_how_to_resume_and_the_resumed_run_is_identical
     assert_same_run(run, reference)
 
 
+@pytest.mark.slow
 def test_a_killed_run_keeps_its_history_says_what_to_do_and_resumes_identically(tmp_path, out, reference):
     before = set(out.iterdir())
     process = start_training(out)

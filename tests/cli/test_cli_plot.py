@@ -120,6 +120,7 @@ def digits_run(tmp_path, offline_mnist) -> Path:
     return the_run(root / "runs")
 
 
+@pytest.mark.slow
 def test_a_run_records_gradient_norms_and_plot_draws_them(digits_run):
     norms = History.from_json(digits_run / "gradient_norms.json")
     assert norms["epoch"] == pytest.approx([k / 3 for k in range(1, 7)])  # 30 training rows, batches of 10
@@ -131,6 +132,7 @@ def test_a_run_records_gradient_norms_and_plot_draws_them(digits_run):
     assert png_size(digits_run / "gradient_norms.png") == (1000, 400)
 
 
+@pytest.mark.slow
 def test_weights_and_confusion_images(digits_run, tmp_path):
     out = tmp_path / "figures" / "curves.png"
     result = plot(digits_run, "--out", out, "--weights", "--units", "12", "--confusion")
@@ -145,6 +147,7 @@ def test_weights_and_confusion_images(digits_run, tmp_path):
     assert png_size(out.parent / "most_confused.png") == (800, 100 * rows + 40)
 
 
+@pytest.mark.slow
 def test_weights_of_points_are_a_heat_map(tmp_path):
     result = invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path, "--quiet")
     assert result.exit_code == 0, result.output

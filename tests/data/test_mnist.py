@@ -157,6 +157,7 @@ def test_mnist_defaults():
     assert MNIST.files["train_images"].gz_md5 == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
 
 
+@pytest.mark.slow  # reads the full set when MLP_DATA_DIR has it
 @needs_full_mnist
 def test_the_real_mnist(tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_DATA_DIR", str(FULL_MNIST))

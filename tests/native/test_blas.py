@@ -12,6 +12,8 @@ from mlp.native import blas, fpenv
 
 LARGE = blas.MIN_SIZE * 4  # long enough for OpenBLAS to split the vector over its threads
 bundled = any((Path(np.__file__).parent.parent / "numpy.libs").glob("*scipy_openblas64_*"))
+# The session runs BLAS on one thread; these tests are of its threads: they get them back
+pytestmark = pytest.mark.usefixtures("blas_threads")
 
 
 @pytest.mark.skipif(not bundled, reason="this NumPy was not installed from a wheel with OpenBLAS in numpy.libs")

@@ -13,6 +13,8 @@ from mlp.train.callbacks import Callback
 
 TINY = np.float32(1e-39)  # a float32 denormal: below the smallest normal number, 1.18e-38
 needs_flags = pytest.mark.skipif(not fpenv.supported(), reason="FTZ/DAZ flags are set on x86-64 glibc Linux only")
+# The session runs BLAS on one thread; the flags must reach its worker threads too: they get them back
+pytestmark = pytest.mark.usefixtures("blas_threads")
 
 
 def flushed() -> bool:

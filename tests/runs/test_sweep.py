@@ -55,6 +55,7 @@ def sweep_command(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Com
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_local_processes_and_a_dask_cluster_give_the_same_trials(tmp_path):
     pytest.importorskip("distributed")
     path = write(tmp_path, "grid.yaml", GRID)
@@ -77,6 +78,7 @@ def test_local_processes_and_a_dask_cluster_give_the_same_trials(tmp_path):
     assert invoke("evaluate", tmp_path / "local" / "trials" / "trial-000").exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     # The cluster's workers start in this process's folder: tmp_path, so that nothing they write lands in the
@@ -92,6 +94,8 @@ def test_a_running_dask_scheduler_at_its_address_gives_the_same_trials(tmp_path,
     assert results(tmp_path / "local") == results(tmp_path / "remote")
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("blas_threads")  # the sweep, not the session, must put its workers on one thread
 def test_any_number_of_workers_and_dask_give_the_same_trials_of_a_wide_network(tmp_path):
     """OpenBLAS rounds a (rows, 784) x (784, 512) product differently on 1 and on 2 threads (Dask's workers have
     one): every trial runs on one, so that neither the backend nor how many trials run side by side matters."""
@@ -173,6 +177,7 @@ def uninterrupted(tmp_path_factory):
     return folder / "sweep"
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_where_it_was(tmp_path, uninterrupted):
     path = write(tmp_path, "slow.yaml", SLOW)
     process = start_sweep(path, "sweep", tmp_path)
@@ -188,6 +193,7 @@ def test_a_killed_sweep_resumes_where_it_was(tmp_path, uninterrupted):
     assert results(tmp_path / "sweep") == results(uninterrupted)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_running_trials_where_they_can_resume(tmp_path, uninterrupted):
     path = write(tmp_path, "slow.yaml", SLOW)
     process = start_sweep(path, "sweep", tmp_path)
@@ -203,6 +209,7 @@ def test_ctrl_c_stops_the_running_trials_where_they_can_resume(tmp_path, uninter
     assert results(tmp_path / "sweep") == results(uninterrupted)
 
 
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     path = write(tmp_path, "fail.yaml", BASE % (400, 8, 2) + """space:
   optimizer.lr: [0.01, 1.0e+30]

@@ -107,6 +107,7 @@ def uninterrupted(tmp_path_factory):
     return results(folder / "sweep")
 
 
+@pytest.mark.slow
 def test_a_second_sweep_on_a_running_sweeps_folder_stops_at_once_naming_the_first(tmp_path):
     path = write(tmp_path, "long.yaml", LONG)
     first = popen_sweep(path, "--jobs", "1", "--out", "sweep", cwd=tmp_path)
@@ -125,6 +126,7 @@ def test_a_second_sweep_on_a_running_sweeps_folder_stops_at_once_naming_the_firs
     assert first.returncode == 130
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_leaves_nothing_running_and_its_rerun_agrees_with_every_trial(tmp_path, uninterrupted):
     path = write(tmp_path, "long.yaml", LONG)
     process = popen_sweep(path, "--jobs", "2", "--out", "sweep", cwd=tmp_path)
@@ -150,6 +152,7 @@ def test_a_killed_sweep_leaves_nothing_running_and_its_rerun_agrees_with_every_t
     assert results(tmp_path / "sweep") == uninterrupted
 
 
+@pytest.mark.slow
 def test_a_trial_another_process_holds_is_waited_for_then_reported_locked_never_failed(tmp_path):
     path = write(tmp_path, "short.yaml", SHORT)
     trial = tmp_path / "sweep" / "trials" / "trial-001"
@@ -221,6 +224,7 @@ def stop_dask(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_trials_on_dask_workers_at_their_next_batch_where_they_resume(tmp_path, uninterrupted):
     address, cluster = start_dask(tmp_path, workers=2)
     try:
@@ -254,6 +258,7 @@ def test_ctrl_c_stops_the_trials_on_dask_workers_at_their_next_batch_where_they_
         stop_dask(cluster)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", [("--jobs", "2"), ("--scheduler", "local:2")], ids=["jobs", "local-dask"])
 def test_a_terminals_ctrl_c_reaches_the_workers_too_and_the_sweep_still_stops_them_at_a_batch(tmp_path, uninterrupted,
                                                                                             backend):
@@ -325,6 +330,7 @@ def assert_fast_one_line_error(tmp_path: Path, address: str, *parts: str, extra:
     return result
 
 
+@pytest.mark.slow
 def test_a_name_that_does_not_resolve_is_named(tmp_path):
     pytest.importorskip("distributed")
     assert_fast_one_line_error(tmp_path, "tcp://nonexistent.invalid:8786",
@@ -332,12 +338,14 @@ def test_a_name_that_does_not_resolve_is_named(tmp_path):
                                "not resolve")
 
 
+@pytest.mark.slow
 def test_a_closed_port_is_named(tmp_path):
     pytest.importorskip("distributed")
     address = closed_port()
     assert_fast_one_line_error(tmp_path, address, f"--scheduler {address}: connection refused: nothing listens on port")
 
 
+@pytest.mark.slow
 def test_a_server_that_sends_garbage_is_not_a_dask_scheduler(tmp_path):
     pytest.importorskip("distributed")
     with server(garbage) as address:
@@ -345,6 +353,7 @@ def test_a_server_that_sends_garbage_is_not_a_dask_scheduler(tmp_path):
                                                       f"scheduler (its first message says it is")
 
 
+@pytest.mark.slow
 def test_a_web_server_that_never_answers_is_not_a_dask_scheduler(tmp_path):
     pytest.importorskip("distributed")
     with server(http_that_never_answers) as address:
@@ -352,6 +361,7 @@ def test_a_web_server_that_never_answers_is_not_a_dask_scheduler(tmp_path):
                                                       f"scheduler (it sent nothing Dask understands within 3 s)")
 
 
+@pytest.mark.slow
 def test_a_scheduler_without_workers_is_waited_for_until_the_timeout(tmp_path):
     address, cluster = start_dask(tmp_path, workers=0)
     try:
@@ -368,6 +378,7 @@ def test_a_timeout_without_a_scheduler_is_refused(tmp_path):
     assert result.returncode == 2 and "--timeout is how long --scheduler waits for a Dask worker" in result.stderr
 
 
+@pytest.mark.slow
 def test_dask_warnings_take_one_line_each(tmp_path):
     """With the dashboard's port taken, Dask warns in three lines that it uses another."""
     pytest.importorskip("distributed")

@@ -166,6 +166,7 @@ SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_while_saving_leaves_a_loadable_checkpoint(tmp_path):
     path = tmp_path / "last.npz"
     rng = np.random.default_rng(0)

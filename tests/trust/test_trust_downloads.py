@@ -36,7 +36,7 @@ class Silent:
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
+        self.listener.settimeout(0.02)
         self.connections: list[socket.socket] = []
         self.stop = threading.Event()
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
@@ -84,6 +84,7 @@ def timed(*args: str | Path):
     return result, time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_a_hanging_network_is_said_given_up_on_once_and_remembered(hanging_mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_DOWNLOAD_TIMEOUT", "2")
     cache = tmp_path / "xdg" / "mlp" / "mnist"
@@ -110,6 +111,7 @@ def test_a_hanging_network_is_said_given_up_on_once_and_remembered(hanging_mnist
     assert "is not tried again before" in warning and f"to try now, delete {cache / RECORD} (could not" in warning
 
 
+@pytest.mark.slow
 def test_the_default_budget_is_30_seconds_in_all(silent, tmp_path):
     spec = replace(MNIST, mirrors=(silent.url, silent.url + "second/"))
     start = time.monotonic()

@@ -47,6 +47,7 @@ def test_an_alias_bomb_in_a_set_value_is_refused():
     assert len(line) < MAX_MESSAGE
 
 
+@pytest.mark.slow
 def test_a_value_that_contains_itself_and_deep_nesting_are_refused(tmp_path):
     (tmp_path / "self.yaml").write_text("seed: &a [1, *a]\n")
     assert_one_line_error(invoke("config", "validate", tmp_path / "self.yaml"),
@@ -62,6 +63,7 @@ def test_a_huge_config_is_refused_before_it_is_parsed(tmp_path):
         load(path)
 
 
+@pytest.mark.slow
 def test_messages_quote_huge_values_shortened(tmp_path):
     path = tmp_path / "long.yaml"
     path.write_text(f"seed: [{', '.join(['1'] * 50_000)}]\nname: {'x' * 100_000}\n")

@@ -179,7 +179,7 @@ def test_a_hostile_architecture_is_refused_before_any_layer_allocates(tmp_path):
         load_model(tmp_path / "m.npz")
 
 
-# written by mlp 0.1.0 before checksums and registry names
+# Written by mlp 0.1.0, before checksums and registry names
 FORMAT_1 = Path(__file__).parents[1] / "fixtures" / "format-1"
 
 

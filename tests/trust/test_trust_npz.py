@@ -114,6 +114,7 @@ def assert_refused(code: int, stderr: str, seconds: float, memory: int, path: Pa
     assert memory < 150 * MiB  # the interpreter, numpy and mlp (about 45 MB); not the 2 GiB
 
 
+@pytest.mark.slow
 def test_a_bomb_is_refused_from_the_directory_by_train_and_predict(bomb, tmp_path):
     config = tmp_path / "bomb.yaml"
     config.write_text(f"data: {{dataset: npz, path: {bomb}}}\nmodel: {{layers: [{{dense: 4}}, {{dense: 2}}]}}\n"
@@ -141,6 +142,7 @@ def test_a_bomb_is_refused_in_milliseconds_naming_its_sizes(bomb):
         f"uncompressed (numpy.savez)")
 
 
+@pytest.mark.slow  # the CRC of 2 GiB
 def test_a_member_whose_stream_is_longer_than_its_declared_size_is_read_only_that_far(tmp_path):
     header = npy_header((1000, 100))
     declared = len(header) + 800_000  # what the header and the directory say: 0.8 MB

@@ -150,6 +150,7 @@ def test_confusion_of_data_that_are_not_images_skips_the_mistakes_picture(iris_r
     assert not (iris_run / "most_confused.png").exists()
 
 
+@pytest.mark.slow
 def test_every_picture_of_runs_latest_is_titled_with_the_runs_own_name(tmp_path, offline_mnist):
     pytest.importorskip("matplotlib")
     config = tmp_path / "digits.yaml"

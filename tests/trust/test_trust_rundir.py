@@ -161,6 +161,7 @@ echo "resumed $?"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux) for a private tmpfs")
 def test_a_real_full_disk(tmp_path):
     """On a 400 KB tmpfs in a private mount namespace (gone when the shell ends): the run fails on a write,

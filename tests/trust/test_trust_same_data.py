@@ -128,6 +128,7 @@ def dask_cluster(tmp_path):
                 process.wait()
 
 
+@pytest.mark.slow
 def test_a_dask_worker_without_the_clients_mnist_fails_the_trial_in_one_line(tmp_path, monkeypatch, dask_cluster):
     # The client: a small MNIST-format set in MLP_DATA_DIR, whose MD5s it takes for the published ones
     folder = tmp_path / "mnist"

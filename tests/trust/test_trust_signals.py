@@ -18,6 +18,8 @@ from conftest import SPIRALS, invoke, the_run
 from mlp.train.checkpoint import load_checkpoint
 
 MLP = Path(sys.executable).parent / "mlp"  # the console script installed with the package
+# Every test starts the real command, several times: out of the edit-test loop
+pytestmark = pytest.mark.slow
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 DELAYS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5]
 
