@@ -34,6 +34,16 @@ POWER_OF_TWO = Rule(lambda v: v >= 1 and v & (v - 1) == 0, "a power of two (1, 2
 RUN_NAME = Rule(lambda v: re.fullmatch(r"[\w.-]+", v) is not None, "made of letters, digits, '_', '-' and '.'")
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``"1e-3"``, ``"-2"``, ``"nan"``): a CSV cell, or a value YAML left as
+    a string (YAML 1.1 reads ``1e-3`` as text)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its default (``REQUIRED`` if none), accepted types, and a rule or a list of choices.

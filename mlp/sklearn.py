@@ -33,7 +33,6 @@ from mlp.extras import require
 from mlp.nn.losses import LOSSES
 from mlp.nn.optim import OPTIMIZERS, Optimizer
 from mlp.nn.sequential import Sequential
-from mlp.runs.build import model_layers
 from mlp.runs.config import RunSpec, resolve_spec
 from mlp.settings import keys_from_signature
 from mlp.train.checkpoint import load_checkpoint, save_model
@@ -193,7 +192,7 @@ class _MLPEstimator(BaseEstimator):
         spec = self._spec(self._outputs(targets), seed)
         if fresh:
             dtype = np.dtype(spec.config["model"]["dtype"])
-            self.model_ = Sequential(model_layers(spec, X.shape[1], dtype), seed=seed)
+            self.model_ = Sequential(spec.layers(X.shape[1], dtype), seed=seed)
             self.standardizer_ = Standardizer.fit(X) if self.standardize else None
             self.loss_curve_: list[float] = []
             self.history_ = History()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FULL_MNIST, assert_one_line_error, invoke, needs_full_mnist, the_run
-from test_registries import ScaledTanh, example, train_yaml
+from shared_examples import ScaledTanh, example, train_yaml
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

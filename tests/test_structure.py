@@ -175,3 +175,10 @@ def test_an_option_that_a_command_sets_itself_is_never_named_in_errors(tmp_path)
                           "model must be a mapping (key: value, ...), got 3")
     assert_one_line_error(invoke("train", "--set", "training=5", "--epochs", "2"),
                           "--epochs: training is a value, not a section; set it with --set training=...")
+
+
+def test_the_library_checks_nothing_with_assert():
+    # `python -O` drops assert statements: a check that must hold at run time raises an error that says what to do
+    found = [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+             for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Assert)]
+    assert found == []

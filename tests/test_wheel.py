@@ -64,8 +64,13 @@ def installed(tmp_path_factory) -> Installed:
     Path(purelib, "test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # A clean copy: a build/ folder left in the working tree could supply files the package lacks.
     source = tmp / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
-                                                                 ".pytest_cache", ".ruff_cache", "runs"))
+    leftovers = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+                                       ".ruff_cache", "site")
+
+    def ignored(folder: str, names: list[str]) -> set[str]:  # runs/ of the checkout's own runs, not mlp/runs
+        return leftovers(folder, names) | ({"runs"} if Path(folder) == ROOT else set())
+
+    shutil.copytree(ROOT, source, ignore=ignored)
     # Built by the test environment, with its setuptools (the dev extra): no build environment to download.
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",

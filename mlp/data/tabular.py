@@ -25,7 +25,7 @@ from mlp.data.split import hold_out
 from mlp.files.npzfile import read_npz, require_arrays
 from mlp.files.reading import check_regular_file
 from mlp.messages import name_list, quoted, shorten
-from mlp.settings import FRACTION, REQUIRED, Key
+from mlp.settings import FRACTION, REQUIRED, Key, is_number
 
 
 def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
@@ -304,14 +304,6 @@ def check_feature_count(where: str, width: int, features: int, table: bool = Tru
         hint = "; drop the target column" if table and width == features + 1 else ""
         raise DataError(f"{where} has {width} {unit}{'s' * (width != 1)}, the model takes {features} "
                         f"feature{'s' * (features != 1)}{hint}")
-
-
-def is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def load_npz(

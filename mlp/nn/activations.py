@@ -53,7 +53,11 @@ class Identity(Activation):
     def f(self, a: np.ndarray) -> np.ndarray:
         return a
 
+    def df(self, a: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return np.ones_like(a)
+
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        # f' is 1: the gradient passes unchanged, without multiplying by an array of ones.
         return grad_out if input_grad else None
 
 

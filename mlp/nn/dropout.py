@@ -28,27 +28,27 @@ class Dropout(Layer):
             raise ValueError(f"Dropout p must be in [0, 1), got {p}")
         self.p = float(p)
         self.rng = as_generator(rng)
-        self._mask: np.ndarray | None = None
+        self.mask: np.ndarray | None = None  # M of the last training forward pass; None in evaluation
 
     def initialize(self, rng: np.random.Generator) -> None:
         self.rng = rng.spawn(1)[0]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.p == 0:
-            self._mask = None
+            self.mask = None
             return x
         x = np.asarray(x)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float32)
         mask = self.rng.random(x.shape, dtype=x.dtype.type) >= self.p
-        self._mask = mask.astype(x.dtype)
-        self._mask *= 1 / (1 - self.p)
-        return x * self._mask
+        self.mask = mask.astype(x.dtype)
+        self.mask *= 1 / (1 - self.p)
+        return x * self.mask
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if not input_grad:
             return None
-        return grad_out if self._mask is None else grad_out * self._mask
+        return grad_out if self.mask is None else grad_out * self.mask
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

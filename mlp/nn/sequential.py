@@ -18,9 +18,9 @@ class Sequential(Layer):
     """A chain of layers: ``Z_k = layer_k(Z_{k-1})``, ``Z_0 = X``.
 
     ``forward`` runs the layers in order; ``backward`` runs their ``backward`` in reverse, each turning
-    ``dL/dZ_k`` into ``dL/dZ_{k-1}`` (the delta recursion, ``docs/backprop.md`` §3). Parameters and gradients of
-    all layers are exposed as one ``params`` / ``grads`` dict keyed ``"<layer index>.<name>"``
-    (e.g. ``"0.W"``), so a ``Sequential`` is itself a ``Layer``.
+    ``dL/dZ_k`` into ``dL/dZ_{k-1}`` (the delta recursion, ``docs/backprop.md`` §3; §8 writes the whole pass as one
+    loop). Parameters and gradients of all layers are exposed as one ``params`` / ``grads`` dict keyed
+    ``"<layer index>.<name>"`` (e.g. ``"0.W"``), so a ``Sequential`` is itself a ``Layer``.
 
     Widths are checked when the network is built: ``Dense(784, 512)`` followed by ``Dense(256, 10)``
     raises a ``ShapeError`` naming both layers and both sizes.

@@ -1,18 +1,15 @@
 """From a ``RunSpec`` (``mlp.runs.config.resolve_spec``) to what trains: the data a ``data:`` section names, and
-the network, put together from the spec's layers and the data's width. The loss, optimizer, schedule and
-callbacks are already in the spec, built once when the config was checked."""
+the network for that data (``RunSpec.layers``), checked against what the loss needs. The loss, optimizer,
+schedule and callbacks are already in the spec, built once when the config was checked."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import numpy as np
 from numpy.typing import DTypeLike
 
 from mlp.data.dataset import DATASETS, DataFingerprint, Dataset
-from mlp.nn.dense import Dense
-from mlp.nn.layer import Layer
 from mlp.nn.losses import Loss
 from mlp.nn.sequential import Sequential
 from mlp.runs.config import ConfigError, RunSpec
@@ -50,25 +47,11 @@ def data_fingerprints(configs: list[dict[str, Any]]) -> list[DataFingerprint]:
     return found
 
 
-def model_layers(spec: RunSpec, num_features: int, dtype: DTypeLike | None = None) -> list[Layer]:
-    """The layers of ``spec``'s model for data of ``num_features`` features: a ``Dense`` layer (fresh weights,
-    in ``dtype`` or the config's) for each ``dense`` entry, and the spec's activation and dropout layers."""
-    dtype = np.dtype(dtype if dtype is not None else spec.config["model"]["dtype"])
-    layers: list[Layer] = []
-    width = num_features
-    for entry, built in zip(spec.config["model"]["layers"], spec.layers, strict=True):
-        if "dense" in entry:
-            layers.append(Dense(width, entry["dense"], init=entry["init"], bias=entry["bias"], dtype=dtype))
-            width = entry["dense"]
-        layers.extend(built)
-    return layers
-
-
 def build_model(spec: RunSpec, dataset: Dataset, dtype: DTypeLike | None = None) -> Sequential:
     """The network of ``spec``: the first dense layer takes the data's features, the last one must give the
     loss what the targets need (one output per class, or per target value), and the run's seed draws the
     weights and dropout masks."""
-    layers = model_layers(spec, dataset.num_features, dtype)
+    layers = spec.layers(dataset.num_features, dtype)
     outputs = next(n for layer in reversed(layers) if (n := layer.output_size(None)) is not None)
     _check_outputs(spec.loss, spec.config["loss"], outputs, dataset)
     return Sequential(layers, seed=spec.config["seed"])

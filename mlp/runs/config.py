@@ -40,7 +40,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import yaml
+from numpy.typing import DTypeLike
 
 import mlp.data
 
@@ -49,12 +51,12 @@ import mlp.data
 import mlp.train.callbacks
 import mlp.train.callbacks.gradient_norms  # noqa: F401
 from mlp.data.dataset import DATASETS
-from mlp.data.tabular import is_number
 from mlp.files.atomic import atomic_write, write_text
 from mlp.files.reading import check_regular_file
 from mlp.files.yamlfile import YAMLTooLargeError, safe_load
 from mlp.messages import quoted, shorten
 from mlp.nn.activations import Activation, activation_names
+from mlp.nn.dense import Dense
 from mlp.nn.dropout import Dropout
 from mlp.nn.init import INITIALIZERS
 from mlp.nn.layer import LAYERS, Layer
@@ -70,6 +72,7 @@ from mlp.settings import (
     RUN_NAME,
     Key,
     Rule,
+    is_number,
     keys_from_signature,
 )
 from mlp.train.callbacks.callback import CALLBACKS, Callback
@@ -151,13 +154,12 @@ def _path_keys() -> dict[str, set[str]]:
 
 @dataclass
 class RunSpec:
-    """A checked config and what checking it built, for the builders (``mlp.runs.build``) to put together.
+    """A checked config and what checking it built: the objects a run uses.
 
     ``config`` is the complete config (every default filled in, names canonical) that ``mlp config show``
     prints and a run directory keeps. The objects are the ones the run uses: the loss, the optimizer, the
-    schedule (``None``, or wrapped in a ``Warmup``), the configured callbacks, and for each entry of
-    ``model.layers`` the layers built from it before the data is known (its activation, or the dropout:
-    dense layers need the data's width). A ``RunSpec`` builds one run.
+    schedule (``None``, or wrapped in a ``Warmup``) and the configured callbacks. The network needs the data's
+    width: ``layers`` builds it. A ``RunSpec`` builds one run.
     """
 
     config: dict[str, Any]
@@ -165,7 +167,39 @@ class RunSpec:
     optimizer: Optimizer
     schedule: Schedule | None
     callbacks: list[Callback]
-    layers: list[list[Layer]]
+
+    def layers(self, num_features: int, dtype: DTypeLike | None = None) -> list[Layer]:
+        """The network's layers, in order, for data of ``num_features`` features: for each entry of
+        ``model.layers`` a ``Dense`` (fresh weights, in ``dtype`` or the config's) and its activation, a
+        ``Dropout``, or an activation (``entry_layers``)."""
+        dtype = np.dtype(dtype if dtype is not None else self.config["model"]["dtype"])
+        layers: list[Layer] = []
+        width = num_features
+        for entry in self.config["model"]["layers"]:
+            layers += entry_layers(entry, width, dtype)
+            width = entry.get("dense", width)
+        return layers
+
+
+def entry_layers(entry: dict[str, Any], width: int | None, dtype: DTypeLike = np.float32) -> list[Layer]:
+    """The layers one resolved entry of ``model.layers`` stands for, for inputs of ``width`` features: a
+    ``Dense`` layer followed by its activation (none for ``linear``), a ``Dropout``, or an activation. With
+    ``width=None`` the ``Dense`` layer is left out: checking a config builds the rest before the data is known
+    (their constructors judge the values)."""
+    layers: list[Layer] = []
+    if "dense" in entry and width is not None:
+        layers.append(Dense(width, entry["dense"], init=entry["init"], bias=entry["bias"], dtype=dtype))
+    if "dropout" in entry:
+        layers.append(Dropout(p=entry["dropout"]))
+    elif not ("dense" in entry and entry["activation"] == "linear"):  # a linear dense layer's output is the output
+        activation = LAYERS.get(entry["activation"])
+        layers.append(activation(**{name: entry[name] for name in _activation_keys(activation)}))
+    return layers
+
+
+def _activation_keys(activation: type[Layer]) -> dict[str, Key]:
+    """The keys an activation takes in a layer entry: its constructor's arguments (``alpha`` of ``leaky_relu``)."""
+    return keys_from_signature(activation.__init__)
 
 
 # -- recipes, reading and overriding -------------------------------------------------------------------
@@ -466,8 +500,8 @@ def resolve_data(given: Any) -> dict[str, Any]:
     return _resolve_data(given, DEFAULT_RUN["data"])
 
 
-def _resolve_layer(where: str, spec: Any) -> tuple[dict[str, Any], list[Layer]]:
-    """One entry of ``model.layers``, and the layers built from it (its activation, or the dropout)."""
+def _resolve_layer(where: str, spec: Any) -> dict[str, Any]:
+    """One entry of ``model.layers``, checked: its keys, and the values by building what it stands for."""
     spec = _mapping(where, spec)
     kinds = [kind for kind in LAYER_KINDS if kind in spec]
     if not kinds:
@@ -477,31 +511,30 @@ def _resolve_layer(where: str, spec: Any) -> tuple[dict[str, Any], list[Layer]]:
                           f"put the dropout in a layer entry of its own: {{dropout: {shorten(spec['dropout'])}}}")
     if kinds[0] == "dropout":
         layer = _section(where, spec, {"dropout": Key(REQUIRED, float)})
-        return layer, [_build(where, Dropout, p=layer["dropout"])]
-    names = tuple(activation_names())
-    keys = _dense_keys() if kinds[0] == "dense" else {"activation": Key(REQUIRED, str, choices=names)}
-    activation = spec.get("activation", "linear" if kinds[0] == "dense" else None)
-    if isinstance(activation, str) and activation in LAYERS and issubclass(LAYERS.get(activation), Activation):
-        activation = LAYERS.canonical(activation)  # "identity" is "linear"
-    known = isinstance(activation, str) and activation in names
-    arguments = keys_from_signature(LAYERS.get(activation).__init__) if known else {}
-    layer = _section(where, {**spec, "activation": activation}, keys | arguments)
-    if layer["activation"] == "linear" and kinds[0] == "dense":
-        return layer, []  # no activation layer: the dense layer's output is the output
-    return layer, [_build(where, LAYERS.get(activation), **{name: layer[name] for name in arguments})]
+    else:
+        names = tuple(activation_names())
+        keys = _dense_keys() if kinds[0] == "dense" else {"activation": Key(REQUIRED, str, choices=names)}
+        activation = spec.get("activation", "linear" if kinds[0] == "dense" else None)
+        if isinstance(activation, str) and activation in LAYERS and issubclass(LAYERS.get(activation), Activation):
+            activation = LAYERS.canonical(activation)  # "identity" is "linear"
+        known = isinstance(activation, str) and activation in names
+        arguments = _activation_keys(LAYERS.get(activation)) if known else {}
+        layer = _section(where, {**spec, "activation": activation}, keys | arguments)
+    _build(where, entry_layers, entry=layer, width=None)
+    return layer
 
 
-def _resolve_model(given: Any, default: dict[str, Any]) -> tuple[dict[str, Any], list[list[Layer]]]:
+def _resolve_model(given: Any, default: dict[str, Any]) -> dict[str, Any]:
     model = default | _mapping("model", given)
     _check_keys("model", model, ("layers", "dtype"))
     layers = model["layers"]
     if not isinstance(layers, list) or not layers:
         raise ConfigError("model.layers must be a non-empty list, e.g. [{dense: 128, activation: relu}, {dense: 10}]")
     resolved = [_resolve_layer(f"model.layers[{i}]", spec) for i, spec in enumerate(layers)]
-    if not any("dense" in layer for layer, _ in resolved):
+    if not any("dense" in layer for layer in resolved):
         raise ConfigError("model.layers has no dense layer; add one, e.g. {dense: 10}")
     dtype = _coerce("model.dtype", model.get("dtype", "float32"), Key("float32", str, choices=DTYPES))
-    return {"layers": [layer for layer, _ in resolved], "dtype": dtype}, [built for _, built in resolved]
+    return {"layers": resolved, "dtype": dtype}
 
 
 def _resolve_loss(given: Any, layers: list[dict[str, Any]]) -> tuple[str, Loss]:
@@ -598,7 +631,7 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
         "seed": _coerce("seed", merged["seed"], Key(REQUIRED, int, NON_NEGATIVE)),
         "data": _resolve_data(merged["data"], DEFAULT_RUN["data"]),
     }
-    config["model"], layers = _resolve_model(merged["model"], DEFAULT_RUN["model"])
+    config["model"] = _resolve_model(merged["model"], DEFAULT_RUN["model"])
     config["loss"], loss = _resolve_loss(merged["loss"], config["model"]["layers"])
     config["optimizer"], optimizer = _resolve_optimizer(merged["optimizer"], DEFAULT_RUN["optimizer"])
     config["training"], callbacks = _resolve_training(merged["training"], DEFAULT_RUN["training"])
@@ -611,7 +644,7 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
     if len(config["name"]) > MAX_NAME:  # the run directory <name>-<timestamp> must fit a file name's 255 bytes
         raise ConfigError(f"name is {len(config['name']):,} characters long ({quoted(config['name'])}); "
                           f"give at most {MAX_NAME}")
-    return RunSpec({key: config[key] for key in TOP_KEYS}, loss, optimizer, schedule, callbacks, layers)
+    return RunSpec({key: config[key] for key in TOP_KEYS}, loss, optimizer, schedule, callbacks)
 
 
 def resolve(raw: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,6 +13,10 @@
 
 ``OUT/latest`` links to the run directory started last under ``OUT``.
 
+The sweep folder ``mlp sweep --out`` writes (``mlp.runs.sweep``): ``sweep.yaml`` (the sweep file, as given),
+``results.csv`` and ``best.yaml`` (the best trial's config), a run directory per trial under ``trials/`` (each
+with its ``trial.json``), and ``.stop`` while the sweep stops (its trials stop at their next batch).
+
 Every model file carries the resolved config, the class names and the standardizer in its metadata, so
 ``mlp evaluate`` and ``mlp predict`` need nothing but the file.
 """
@@ -32,6 +36,8 @@ from mlp.train.checkpoint import CheckpointError
 CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
 HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
 NORMS_CSV, NORMS_JSON = "gradient_norms.csv", "gradient_norms.json"
+SWEEP_FILE, RESULTS_FILE, BEST_FILE = "sweep.yaml", "results.csv", "best.yaml"
+TRIALS, TRIAL_FILE, STOP_FILE = "trials", "trial.json", ".stop"
 
 
 def new_run_dir(out: str | Path, name: str) -> Path:
@@ -91,6 +97,28 @@ def why_no_model(run_dir: Path) -> str:
                 f"with `mlp evaluate {last}`")
     return (f"{run_dir} has no {MODEL_FILE}: the run stopped{running} before its first epoch ended, so nothing "
             f"was saved; start it again with `mlp train {run_dir / CONFIG_FILE}`")
+
+
+def is_sweep(folder: Path) -> bool:
+    """Whether ``folder`` is a sweep folder (``mlp sweep`` wrote its ``sweep.yaml``)."""
+    return folder.is_dir() and (folder / SWEEP_FILE).is_file()
+
+
+def find_history(run: Path) -> Path:
+    """The ``history.json`` of a run directory, or ``run`` itself if it is a file; ``FileNotFoundError`` saying
+    why there is none (no such path, no epoch finished yet, not a run directory)."""
+    if not run.exists():
+        raise FileNotFoundError(
+            f"{run} does not exist; give a run directory written by `mlp train` or its {HISTORY_JSON}"
+        )
+    if run.is_file():
+        return run
+    if not (run / HISTORY_JSON).is_file():
+        if (run / CONFIG_FILE).is_file():  # a run that has not finished an epoch (or was stopped before one)
+            raise FileNotFoundError(f"{run} has no {HISTORY_JSON} yet: no epoch of the run has finished (it is "
+                                    f"written after every epoch); see {run / LOG_FILE}")
+        raise FileNotFoundError(f"{run} has no {HISTORY_JSON}; is it a run directory written by `mlp train`?")
+    return run / HISTORY_JSON
 
 
 def find_model_file(path: str | Path, name: str = MODEL_FILE) -> Path:

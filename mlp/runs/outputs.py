@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlp.files.lock import LOCK_FILE
 from mlp.runs.folder import (
+    BEST_FILE,
     CONFIG_FILE,
     HISTORY_CSV,
     HISTORY_JSON,
@@ -24,8 +25,11 @@ from mlp.runs.folder import (
     MODEL_FILE,
     NORMS_CSV,
     NORMS_JSON,
+    RESULTS_FILE,
+    SWEEP_FILE,
+    TRIAL_FILE,
+    is_sweep,
 )
-from mlp.runs.sweep import BEST_FILE, RESULTS_FILE, SWEEP_FILE, TRIAL_FILE, is_sweep
 
 # The files mlp train (and a sweep, for its trials) writes into a run directory, and mlp sweep into its folder.
 RUN_FILES = frozenset({CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE, HISTORY_CSV, HISTORY_JSON, METRICS_FILE,

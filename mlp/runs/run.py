@@ -52,14 +52,13 @@ from mlp.runs.folder import (
 )
 from mlp.runs.outputs import check_output_folder
 from mlp.train.callbacks import EarlyStopping, ModelCheckpoint, ProgressLogger
-from mlp.train.callbacks.callback import Callback
+from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.callbacks.gradient_norms import GradientNorms
 from mlp.train.checkpoint import Checkpoint, restore, save_model
 from mlp.train.history import Ending, History
 from mlp.train.interrupts import Stopped, stop_signals
 from mlp.train.loop import DivergenceError, evaluate, fit
 from mlp.train.parallel import Communicator, DataParallel, StartupError
-from mlp.train.state import TrainingState
 from mlp.train.watcher import Hints, first_possible
 
 
@@ -169,13 +168,13 @@ class RunResult:
         return self.history.ending
 
 
-def load_run_data(data: dict[str, Any], seed: int, console: Console) -> Dataset:
+def load_run_data(data: dict[str, Any], seed: int, console: Console | None) -> Dataset:
     """Load the data of a resolved ``data:`` section; a fallback to the bundled sample is said loudly, on
-    stderr and in the log."""
+    stderr and in the log (``console=None``: a data-parallel process other than 0, which says nothing)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dataset = load_data(data, seed)
-    for warning in caught:
+    for warning in caught if console is not None else ():
         console.echo(f"warning: {warning.message}", stderr=True)
     return dataset
 
@@ -240,9 +239,8 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     started = time.perf_counter()
     config = spec.config
     parallel = _data_parallel(communicator, config["training"]["micro_batches"]) if communicator is not None else None
-    if parallel is not None and parallel.rank != 0:
-        return _follow(spec, resume, parallel)
-    console = Console(quiet)
+    leader = parallel is None or parallel.rank == 0  # process 0 writes the run directory and prints
+    console = Console(quiet) if leader else None
     try:
         dataset = load_run_data(config["data"], config["seed"], console)
         if expect_data is not None or parallel is not None:
@@ -253,7 +251,10 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
                 parallel.agree(config, fingerprint)
         model = build_model(spec, dataset)
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
-        return _run(spec, resume, (dataset, model, class_weight), console, started, parallel, run_dir)
+        objects = (dataset, model, class_weight)
+        if console is not None:
+            return _run(spec, resume, objects, console, started, parallel, run_dir)
+        return _follow(spec, resume, objects, parallel)
     except Exception as err:
         if parallel is not None and not parallel.started:
             parallel.start(err)  # every process stops, with this error
@@ -348,38 +349,37 @@ def _forget_the_ending(run_dir: Path, config: dict[str, Any]) -> None:
         (run_dir / MODEL_FILE).unlink(missing_ok=True)
 
 
-def _follow(spec: RunSpec, resume: Path | None, parallel: DataParallel) -> RunResult:
-    """What a process other than 0 does in a data-parallel run: the same training and test evaluation, its share
-    of the arithmetic, with nothing written or printed (process 0 reports, warnings included)."""
-    config = spec.config
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = load_data(config["data"], config["seed"])
-        parallel.agree(config, dataset.fingerprint())
-        model = build_model(spec, dataset)
-        class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
-        if resume is not None:
-            _check_resume(resume, config, model, spec.optimizer)
-        parallel.start()
-    except Exception as err:
-        if not parallel.started:
-            parallel.start(err)
-        raise
-    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+def _follow(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential, Any],
+            parallel: DataParallel) -> RunResult:
+    """What a process other than 0 does in a data-parallel run: the same training and test evaluation (``_fit``),
+    its share of the arithmetic, with nothing written or printed (process 0 reports)."""
+    dataset, model, _ = objects
+    if resume is not None:
+        _check_resume(resume, spec.config, model, spec.optimizer)
+    parallel.start()
     diverged: DivergenceError | None = None
     with parallel.watched(), stop_signals() as stop:
         try:
-            history = fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
-                          validation_split=config["data"]["validation_split"], seed=config["seed"],
-                          callbacks=list(spec.callbacks), schedule=spec.schedule, verbose=0, resume=resume,
-                          sample_weight=dataset.w_train, communicator=parallel.communicator, **training)
+            history = _fit(spec, resume, objects, list(spec.callbacks), parallel)
         except DivergenceError as err:
             history, diverged = err.history, err
         _test_scores(model, spec.loss, dataset, parallel, None)
     if diverged is not None:
         raise diverged
     return RunResult(None, history, {}, stop.received.name if stop.received is not None else None)
+
+
+def _fit(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential, Any], callbacks: list[Callback],
+         parallel: DataParallel | None) -> History:
+    """``fit`` as the config says, in every process of a run: ``objects`` are the data, the network and the class
+    weights by class index; ``callbacks``: the config's, and process 0's own (checkpoints, files, progress)."""
+    config = spec.config
+    dataset, model, class_weight = objects
+    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+    return fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
+               validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
+               schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
+               communicator=parallel.communicator if parallel is not None else None, **training)
 
 
 def _test_scores(model: Sequential, loss: Loss, dataset: Dataset, parallel: DataParallel | None,
@@ -402,8 +402,8 @@ def _test_scores(model: Sequential, loss: Loss, dataset: Dataset, parallel: Data
 def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential, Any],
            console: Console, started: float, parallel: DataParallel | None) -> RunResult:
     """Train in ``run_dir``; ``objects``: the data, the network and the class weights by class index."""
-    config, loss, optimizer = spec.config, spec.loss, spec.optimizer
-    dataset, model, class_weight = objects
+    config, loss = spec.config, spec.loss
+    dataset, model, _ = objects
     extra = {"config": config, "classes": dataset.classes,
              "standardizer": dataset.standardizer.get_state() if dataset.standardizer is not None else None}
     output = config["output"]
@@ -416,7 +416,6 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     callbacks = list(spec.callbacks)
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
     callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
-    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
     watching = contextlib.nullcontext()
     if parallel is not None:
         parallel.start()
@@ -425,12 +424,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     stopped: Stopped | None = None
     with watching, stop_signals() as stop:  # the run's own (mlp.train.interrupts): its results are written whole
         try:
-            history = fit(
-                model, loss, optimizer, dataset.x_train, dataset.y_train,
-                validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
-                schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
-                communicator=parallel.communicator if parallel is not None else None, **training,
-            )
+            history = _fit(spec, resume, objects, callbacks, parallel)
         except Stopped as err:  # a second signal stopped training at once; what it did is still written
             history, stopped = err.history, err
         except DivergenceError as err:

@@ -62,7 +62,6 @@ import numpy as np
 import yaml
 
 from mlp.data.dataset import DataFingerprint, DataMismatchError
-from mlp.data.tabular import is_number
 from mlp.files.atomic import atomic_write, write_text
 from mlp.files.lock import FolderLockedError, folder_lock
 from mlp.files.reading import read_json
@@ -80,20 +79,28 @@ from mlp.runs.config import (
     resolve_spec,
     set_value,
 )
-from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, LAST_FILE, read_metrics
-from mlp.train.callbacks.callback import Callback
+from mlp.runs.folder import (
+    BEST_FILE,
+    CONFIG_FILE,
+    HISTORY_JSON,
+    LAST_FILE,
+    RESULTS_FILE,
+    STOP_FILE,
+    SWEEP_FILE,
+    TRIAL_FILE,
+    TRIALS,
+    read_metrics,
+)
+from mlp.settings import is_number
+from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.history import History
-from mlp.train.state import TrainingState
 
-SWEEP_FILE, RESULTS_FILE, BEST_FILE = "sweep.yaml", "results.csv", "best.yaml"
-TRIALS, TRIAL_FILE = "trials", "trial.json"
 SWEEP_KEYS = ("base", "space", "method", "trials", "seed", "metric")
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform")
 DONE = ("completed", "stopped", "failed")  # a trial with one of these outcomes is not run again
 RANKED = ("completed", "stopped")  # trained to the end (stopped: by early stopping)
 MAX_TRIALS = 10_000  # each trial is a run directory: more is a mistake in the file, not a sweep
 MAX_RESULTS_BYTES = 64 << 20  # results.csv of MAX_TRIALS trials is a few MB
-STOP_FILE = ".stop"  # in the sweep folder while the sweep stops: its trials stop at their next batch
 NOT_RUN = {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""}
 STOP_CHECK_SECONDS = 0.2  # how often a trial looks for the stop file (a stat, on a shared filesystem)
 LOCK_WAIT_SECONDS = 10.0  # a trial waits this long for its run directory: a killed sweep's worker frees it in 5
@@ -731,11 +738,6 @@ def write_results(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
     best = next((row for row in rows if row["status"] in RANKED and row[sweep.metric] is not None), None)
     if best is not None:
         write_text(sweep.folder / BEST_FILE, (sweep.trial_dir(best["trial"]) / CONFIG_FILE).read_text())
-
-
-def is_sweep(folder: Path) -> bool:
-    """Whether ``folder`` is a sweep folder (``mlp sweep`` wrote its ``sweep.yaml``)."""
-    return folder.is_dir() and (folder / SWEEP_FILE).is_file()
 
 
 def read_results(folder: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:

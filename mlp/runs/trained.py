@@ -21,7 +21,6 @@ from mlp.data.tabular import check_feature_count, map_classes
 from mlp.messages import name_list
 from mlp.nn.losses import Loss
 from mlp.nn.sequential import Sequential
-from mlp.runs.build import model_layers
 from mlp.runs.config import ConfigError, resolve_data, resolve_spec, upgrade_stored_config
 from mlp.runs.folder import MODEL_FILE, find_model_file
 from mlp.runs.run import Console, load_run_data
@@ -120,7 +119,7 @@ def load_trained(path: str | Path, name: str = MODEL_FILE) -> TrainedModel:
         spec = resolve_spec(upgrade_stored_config(extra["config"]))
     except ConfigError as err:
         raise CheckpointError(f"{path} holds a config that is not valid: {err}") from None
-    built = Sequential(model_layers(spec, checkpoint.model.in_features or 0)).get_config()["layers"]
+    built = Sequential(spec.layers(checkpoint.model.in_features or 0)).get_config()["layers"]
     stored = checkpoint.model.get_config()["layers"]
     if built != stored:
         differing = next((i for i, (a, b) in enumerate(zip(built, stored, strict=False)) if a != b), len(built))

@@ -2,7 +2,8 @@
 data-parallel training and metrics.
 
 - ``loop``: ``fit`` and ``evaluate``, mini-batch gradient descent over the ``mlp.nn`` step.
-- ``state``: where training stands (``TrainingState``, ``Position``); ``callbacks``: the hooks and the built-in ones.
+- ``callbacks``: the hooks ``fit`` calls, the ``TrainingState`` they get, and the built-in callbacks.
+- ``position``: where training stands, which checkpoints store so that training resumes from any batch.
 - ``schedules``: learning rate by epoch; ``history``: one record per epoch and how training ended.
 - ``checkpoint``: model and training-state files; ``interrupts``: stop signals end training at a batch boundary.
 - ``parallel`` and ``watcher``: the same step on several processes (``mpiexec``); ``metrics``: accuracy and

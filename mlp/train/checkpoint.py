@@ -35,7 +35,7 @@ from mlp.nn.optim import OPTIMIZERS, Optimizer, optimizer_from_config
 from mlp.nn.sequential import Sequential
 from mlp.registry import Registry, UnknownNameError
 from mlp.train.history import History
-from mlp.train.state import Position
+from mlp.train.position import Position
 
 FORMAT = "mlp-checkpoint"
 VERSION = 2

@@ -32,13 +32,13 @@ from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weights, row_weights, single_labels, tally
 from mlp.nn.sequential import Sequential
 from mlp.train.callbacks import LearningRateScheduler, ProgressLogger
-from mlp.train.callbacks.callback import Callback
+from mlp.train.callbacks.callback import Callback, TrainingState, callback_keys
 from mlp.train.checkpoint import restore
 from mlp.train.history import History
 from mlp.train.interrupts import Stopped, StopRequests, stop_signals
 from mlp.train.parallel import DEFAULT_MICRO_BATCHES, Communicator, DataParallel
+from mlp.train.position import Position
 from mlp.train.schedules import Schedule
-from mlp.train.state import Position, TrainingState, callback_keys
 
 
 class DivergenceError(RuntimeError):

@@ -33,3 +33,13 @@ def class_accuracies(matrix: np.ndarray) -> np.ndarray:
 def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None) -> np.ndarray:
     """Recall of each class, ``C[i, i] / sum_j C[i, j]`` (NaN for a class with no samples)."""
     return class_accuracies(confusion_matrix(y_true, y_pred, num_classes))
+
+
+def most_confident_mistakes(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray | None,
+                            k: int) -> np.ndarray:
+    """The indices of at most ``k`` wrong predictions, the most confident first (``confidence: (n,)``, the
+    probability given to the predicted class; ``None``: in row order), and ties in row order."""
+    wrong = np.flatnonzero(y_pred != y_true)
+    if confidence is None:
+        return wrong[:k]
+    return wrong[np.argsort(-confidence[wrong], kind="stable")[:k]]

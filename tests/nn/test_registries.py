@@ -5,14 +5,12 @@ optimizer under a name that is not its class's, and both go the whole way."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
-from conftest import invoke, the_run
+from conftest import invoke
+from shared_examples import ScaledTanh, example, example_batch, train_yaml
 
-from mlp.nn.activations import Activation, activation_names
-from mlp.nn.functional import softmax
+from mlp.nn.activations import activation_names
 from mlp.nn.gradcheck import check_layer, check_loss
 from mlp.nn.layer import LAYERS
 from mlp.nn.losses import LOSSES
@@ -25,19 +23,6 @@ ACTIVATIONS = activation_names()
 OTHER_LAYERS = [name for name in LAYERS if name not in ACTIVATIONS]
 
 
-def example(cls, rng):
-    """An instance of a registered layer class for checking: required integer arguments (widths) 3, 4, ...;
-    float64 parameters where the layer takes a dtype."""
-    params = inspect.signature(cls).parameters
-    widths = iter(range(3, 10))
-    args = [next(widths) for p in params.values() if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
-    kwargs = {"dtype": np.float64} if "dtype" in params else {}
-    layer = cls(*args, **kwargs)
-    for name, value in layer.params.items():  # non-zero biases, so that the check sees them used
-        value[...] = rng.standard_normal(value.shape) if name == "b" else value
-    return layer
-
-
 @pytest.mark.parametrize("name", [*ACTIVATIONS, *OTHER_LAYERS])
 def test_every_registered_layer_is_gradient_checked(name, rng):
     layer = example(LAYERS.get(name), rng)
@@ -46,17 +31,6 @@ def test_every_registered_layer_is_gradient_checked(name, rng):
     x += np.sign(x) * 0.1  # away from the kinks of the ReLU family
     result = check_layer(layer, x, training=True)  # dropout with its mask held fixed
     assert result.passed, f"{name}:\n{result}"
-
-
-def example_batch(loss, rng):
-    """Network outputs and targets of the kind ``loss`` takes (``Loss.takes``)."""
-    scores = rng.standard_normal((5, 3))
-    if loss.takes == "values":
-        return scores, rng.standard_normal((5, 3))
-    labels = rng.integers(0, 3, 5)
-    if loss.takes == "probabilities":
-        return 0.2 + 0.4 * softmax(scores), labels  # away from the clipping of log(0)
-    return scores, labels
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
@@ -82,17 +56,6 @@ def last_layer(loss_name):
     if not loss.classification:
         return "{dense: 1}", "regression"
     return ("{dense: 2, activation: softmax}" if loss.takes == "probabilities" else "{dense: 2}"), "spirals"
-
-
-def train_yaml(tmp_path, text, *args):
-    """``mlp train`` of the YAML ``text``: the run directory it writes."""
-    path = tmp_path / "run.yaml"
-    path.write_text(text)
-    out = tmp_path / "runs"
-    result = invoke("train", path, "--out", out, "--quiet", *args)
-    assert result.exit_code == 0, result.output
-    run = the_run(out)
-    return run
 
 
 def assert_round_trip(run, expected_types):
@@ -131,25 +94,6 @@ def test_every_registered_optimizer_goes_through_yaml_and_a_resume(tmp_path, nam
     assert OPTIMIZERS.name_of(checkpoint.optimizer) == name and checkpoint.optimizer.iterations == 2 * 4
     assert invoke("train", "--resume", run, "--epochs", "3", "--quiet").exit_code == 0
     assert load_checkpoint(run / "last.npz").optimizer.iterations == 3 * 4
-
-
-class ScaledTanh(Activation):
-    """``f(a) = tanh(beta a)``, ``f'(a) = beta (1 - t^2)``: an activation whose parameter is not ``alpha``."""
-
-    def __init__(self, beta: float = 1.0) -> None:
-        super().__init__()
-        if not beta > 0:
-            raise ValueError(f"ScaledTanh beta must be > 0, got {beta}")
-        self.beta = float(beta)
-
-    def f(self, a):
-        return np.tanh(self.beta * a)
-
-    def df(self, a, z):
-        return self.beta * (1 - z * z)
-
-    def get_config(self):
-        return {"beta": self.beta}
 
 
 class AdaGrad(Optimizer):

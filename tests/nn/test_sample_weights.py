@@ -9,13 +9,13 @@ import json
 import numpy as np
 import pytest
 from conftest import invoke, the_run
-from test_registries import example_batch
+from shared_examples import example_batch
 
 from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, Tanh, evaluate, fit
 from mlp.data import two_spirals
 from mlp.nn.losses import LOSSES, MeanSquaredError
 from mlp.nn.sample_weights import class_weights
-from mlp.train.state import Position
+from mlp.train.position import Position
 
 
 @pytest.mark.parametrize("name", LOSSES.names())

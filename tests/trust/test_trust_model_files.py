@@ -179,7 +179,8 @@ def test_a_hostile_architecture_is_refused_before_any_layer_allocates(tmp_path):
         load_model(tmp_path / "m.npz")
 
 
-FORMAT_1 = Path(__file__).parents[1] / "fixtures" / "format-1"  # written by mlp 0.1.0 before checksums and registry names
+# written by mlp 0.1.0 before checksums and registry names
+FORMAT_1 = Path(__file__).parents[1] / "fixtures" / "format-1"
 
 
 def test_files_of_the_first_format_are_read_evaluated_and_resumed(tmp_path):

@@ -156,7 +156,8 @@ def test_a_trial_that_failed_on_other_data_runs_again_once_the_data_are_there(tm
     """A failure of the worker's (other data than the client's) is no verdict on the trial: the next run of the
     sweep tries it again, where a divergence (the trial's own doing) is kept."""
     from mlp.runs.build import data_fingerprints
-    from mlp.runs.sweep import TRIAL_FILE, load_sweep, pending, run_trial
+    from mlp.runs.folder import TRIAL_FILE
+    from mlp.runs.sweep import load_sweep, pending, run_trial
 
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: {SPIRALS}\nspace: {{optimizer.lr: [0.05, 1.0e+30]}}\nmetric: loss\n")

@@ -1,5 +1,5 @@
-"""The contract between ``fit`` and its callbacks: ``Callback`` and its hooks, and ``CALLBACKS``, the
-callbacks a config can switch on.
+"""The contract between ``fit`` and its callbacks: ``Callback`` and its hooks, the ``TrainingState`` each hook
+gets, and ``CALLBACKS``, the callbacks a config can switch on.
 
 ``fit`` calls every callback at fixed points; each hook gets the ``TrainingState``:
 
@@ -24,12 +24,77 @@ This module sits below the training loop (``mlp.train.loop``) and the built-in c
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from mlp.registry import Registry
+from mlp.train.history import Ending, History
+from mlp.train.position import Position
 
 if TYPE_CHECKING:
-    from mlp.train.state import TrainingState
+    from mlp.nn.losses import Loss
+    from mlp.nn.optim import Optimizer
+    from mlp.nn.sequential import Sequential
+    from mlp.train.parallel import DataParallel
+
+
+@dataclass
+class TrainingState:
+    """What callbacks see: the objects being trained and where training is."""
+
+    model: Sequential
+    loss: Loss
+    optimizer: Optimizer
+    history: History
+    rng: np.random.Generator
+    epochs: int
+    n_train: int
+    batch_size: int
+    position: Position = field(default_factory=Position)
+    callbacks: list[Callback] = field(default_factory=list)
+    epoch: int = 0
+    stop: bool = False
+    stop_reason: str | None = None
+    interrupted: str | None = None  # the signal's name ("SIGINT", ...) or "KeyboardInterrupt"
+    diverged: str | None = None
+    resumable: bool = True  # whether the weights and optimizer state are a consistent point to resume from
+    notes: list[str] = field(default_factory=list)  # what callbacks did at the end ("saved ..."), for the reason
+    parallel: DataParallel | None = None  # the processes training data-parallel with this one (mlp.train.parallel)
+
+    def ending(self) -> Ending:
+        """How training ended (so far), with what the callbacks noted, e.g. which checkpoint holds what."""
+        notes = tuple(self.notes)
+        if self.diverged:
+            return Ending("diverged", self.diverged, notes, resumable=False)
+        if self.interrupted:
+            position = self.position
+            where = (f"during epoch {position.epoch + 1} after batch {position.batch}" if position.batch
+                     else f"after epoch {position.epoch}")
+            return Ending("interrupted", f"interrupted {where} ({self.interrupted})", notes, self.interrupted,
+                          self.resumable)
+        if self.stop:
+            return Ending("stopped", self.stop_reason or "stopped by a callback", notes)
+        return Ending("completed", f"completed {len(self.history)} epochs", notes)
+
+    def callback_states(self) -> dict[str, dict[str, Any]]:
+        """``{key: state_dict()}`` of every callback with state, keyed by ``callback_keys``."""
+        return {key: state for key, callback in callback_keys(self.callbacks).items()
+                if (state := callback.state_dict())}
+
+
+def callback_keys(callbacks: list[Callback]) -> dict[str, Callback]:
+    """Stable names for callbacks in a checkpoint: the class name, with ``#2``, ``#3``... for repeats."""
+    keys: dict[str, Callback] = {}
+    for callback in callbacks:
+        name = type(callback).__name__
+        key, n = name, 1
+        while key in keys:
+            n += 1
+            key = f"{name}#{n}"
+        keys[key] = callback
+    return keys
 
 
 class Callback:

@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from mlp.train.callbacks.callback import CALLBACKS, Callback
+from mlp.train.callbacks.callback import CALLBACKS, Callback, TrainingState
 from mlp.train.callbacks.monitor import Monitor
-from mlp.train.state import TrainingState
 
 
 @CALLBACKS.register("early_stopping")

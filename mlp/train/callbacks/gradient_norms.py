@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from mlp.train.callbacks.callback import CALLBACKS, Callback
+from mlp.train.callbacks.callback import CALLBACKS, Callback, TrainingState
 from mlp.train.history import History
-from mlp.train.state import TrainingState
 
 
 @CALLBACKS.register("gradient_norms")

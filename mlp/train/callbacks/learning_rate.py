@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mlp.train.callbacks.callback import CALLBACKS, Callback
+from mlp.train.callbacks.callback import CALLBACKS, Callback, TrainingState
 from mlp.train.callbacks.monitor import Monitor
 from mlp.train.schedules import Schedule
-from mlp.train.state import TrainingState
 
 
 class LearningRateScheduler(Callback):

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from mlp.files.atomic import remove_partial_writes
-from mlp.train.callbacks.callback import Callback
+from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.callbacks.monitor import Monitor
 from mlp.train.checkpoint import save_model
-from mlp.train.state import TrainingState
 
 
 class ModelCheckpoint(Callback):

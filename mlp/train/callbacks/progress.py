@@ -8,8 +8,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from mlp.train.callbacks.callback import Callback
-from mlp.train.state import TrainingState
+from mlp.train.callbacks.callback import Callback, TrainingState
 
 
 class ProgressLogger(Callback):
