@@ -44,7 +44,7 @@ def run_script(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedP
 
 
 def test_no_committed_document_names_a_path_of_the_machine():
-    files = committed("docs", "configs", "README.md")
+    files = committed("docs", "configs", "README.md", "mkdocs.yml")
     assert any(path.suffix == ".json" for path in files)  # the result runs are among them
     leaks = [f"{path.relative_to(ROOT)}: {match.group().decode()}" for path in files
              if path.is_file() and (match := MACHINE_PATH.search(path.read_bytes()))]

@@ -351,7 +351,7 @@ def fit(
 
     Raises:
         DivergenceError: the loss, a metric, the weights or the optimizer state became NaN or infinite.
-        Nothing diverged is handed to the callbacks, so checkpoints keep the last good state.
+            Nothing diverged is handed to the callbacks, so checkpoints keep the last good state.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")

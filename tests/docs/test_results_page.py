@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from docblocks import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,3 +26,17 @@ def test_every_run_has_its_metrics_and_every_image_shown_exists():
         assert (run / "metrics.json").is_file() and (run / "config.yaml").is_file(), run
     for image in [line.split("](")[1].split(")")[0] for line in page.splitlines() if line.startswith("![")]:
         assert (ROOT / "docs" / image).is_file(), image
+
+
+def test_the_commands_shown_are_the_ones_that_made_the_runs():
+    """The page's commands block (not run by test_code_blocks.py: hours of training) lists exactly the commands
+    scripts/results.py trains the table's runs with, which it finds by their configs."""
+    spec = importlib.util.spec_from_file_location("results_script", ROOT / "scripts" / "results.py")
+    results = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = results  # where its dataclasses look up their module
+    spec.loader.exec_module(results)
+    (block,) = [block for block in blocks(ROOT / "docs" / "results.md") if block.marker("not run: ")]
+    shown = [line for line in block.code.splitlines() if line.startswith("mlp train ")]
+    assert shown == [results.command(recipe, seed) for recipe in results.RECIPES for seed in recipe.seeds]
+    for recipe in results.RECIPES:
+        assert sorted(results.runs(recipe)) == list(recipe.seeds), recipe.config

@@ -106,6 +106,6 @@ def test_a_first_layer_dropout_shows_the_input_width_in_the_summary():
 
 
 def test_the_checksum_is_described_as_catching_corruption_not_tampering():
-    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())  # lines joined
-    assert "The checksum catches corruption, not tampering: it is stored unsigned in the file" in readme
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "runs.md").read_text().split())  # lines joined
+    assert "The checksum catches corruption, not tampering: it is stored unsigned in the file" in page
     assert "corruption, not tampering" in " ".join(mlp.train.checkpoint.__doc__.split())
