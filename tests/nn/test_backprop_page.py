@@ -1,10 +1,9 @@
-"""docs/backprop.md: its one-loop backward pass is the one ``Sequential.backward`` computes, bit for bit, and its
-Python blocks print what the page shows below them (the worked examples' numbers among them)."""
+"""docs/backprop.md: its one-loop backward pass is the one ``Sequential.backward`` computes, bit for bit, and it
+shows the lectures' numbers. (That each of its Python blocks prints what the page shows below it, the worked
+examples' numbers among them, is checked with every page's blocks: ``tests/docs/test_code_blocks.py``.)"""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from pathlib import Path
 
@@ -68,23 +67,6 @@ def test_the_pages_loop_gives_the_gradients_of_sequential_backward_bit_for_bit(p
         assert np.array_equal(grad, model.grads[key]) and np.array_equal(grad, with_input_grad[key]), key
     assert dX.dtype == dtype and np.array_equal(dX, expected_dX)
     assert np.any(model[0].mask == 0) and np.any(model[3].mask == 0)  # the dropout layers did drop units
-
-
-def test_the_pages_python_blocks_print_what_the_page_shows():
-    namespace: dict = {}
-    printed = None
-    shown = 0
-    for match in BLOCK.finditer(PAGE):
-        if match["lang"] == "python":
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                exec(compile(match["code"], "docs/backprop.md", "exec"), namespace)
-            printed = out.getvalue()
-        else:
-            assert match["lang"] == "text" and printed is not None, match[0][:200]
-            assert match["code"] == printed
-            printed, shown = None, shown + 1
-    assert shown == 3
 
 
 @pytest.mark.parametrize("numbers", [
