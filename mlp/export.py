@@ -1,6 +1,6 @@
 """ONNX export: a trained network as a graph any ONNX runtime runs, without Python or ``mlp``.
 
-Needs the ``onnx`` extra (``pip install "numpy-mlp[onnx]"``); ``import mlp`` does not import this module.
+Needs the ``onnx`` extra (``pip install onnx``); ``import mlp`` does not import this module.
 
 The graph computes what ``mlp predict`` computes, in float32, for a batch of any size::
 

@@ -1,6 +1,6 @@
 """scikit-learn estimators: ``MLPClassifier`` and ``MLPRegressor``, for Pipelines, cross-validation and grid search.
 
-Needs the ``sklearn`` extra (``pip install "numpy-mlp[sklearn]"``); ``import mlp`` does not import this module.
+Needs the ``sklearn`` extra (``pip install scikit-learn``); ``import mlp`` does not import this module.
 
 The parameters are stored as given and checked in ``fit``, as scikit-learn requires, by the config machinery
 of ``mlp train`` (``mlp.runs.config``): they are turned into a run config (the hidden layers into ``model.layers``,

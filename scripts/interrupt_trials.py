@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random moments")
     options = parser.parse_args()
     if "mpiexec" in options.commands and MPIEXEC is None:
-        print("mpiexec: skipped (no mpiexec: pip install 'numpy-mlp[mpi]')")
+        print("mpiexec: skipped (no mpiexec: pip install mpi4py mpich)")
         options.commands.remove("mpiexec")
     root = Path(tempfile.mkdtemp(prefix="mlp-interrupt-trials-"))
     failed = False

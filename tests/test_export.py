@@ -140,8 +140,8 @@ def test_export_without_the_onnx_package_says_how_to_install_it(tmp_path, monkey
                                "model: {layers: [{dense: 8, activation: relu}, {dense: 2}]}\n")
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails as if it were not installed
     monkeypatch.delitem(sys.modules, "mlp.export")
-    assert_one_line_error(invoke("export", run), 'mlp export needs onnx, which is not installed; install it with: '
-                                                 'pip install "numpy-mlp[onnx]"')
+    assert_one_line_error(invoke("export", run), "mlp export needs onnx, which is not installed; install it with: "
+                                                 "pip install 'onnx>=1.14'  (the onnx extra)")
 
 
 def test_the_default_output_is_beside_the_model_file(tmp_path):

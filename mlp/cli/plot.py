@@ -33,7 +33,7 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     validation loss marked (a regression run gets the loss panel only). If the run recorded them
     (training.gradient_norms), also each layer's gradient norm and update ratio over training.
     --weights and --confusion draw from the run's model.npz. RUN_DIR is a run directory written by
-    `mlp train`, or its history.json. Needs matplotlib: pip install "numpy-mlp[plot]".
+    `mlp train`, or its history.json. Needs matplotlib: pip install matplotlib.
 
     A sweep folder written by `mlp sweep` gets sweep.png: the metric of every trial against each swept
     parameter, and the learning curves of the best trials.

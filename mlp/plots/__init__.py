@@ -1,4 +1,4 @@
-"""Plots of runs and sweeps as PNG files (needs matplotlib: ``pip install "numpy-mlp[plot]"``).
+"""Plots of runs and sweeps as PNG files (needs matplotlib, the ``plot`` extra).
 
 - ``figures``: one function per picture, from run data (a history, weights, a confusion matrix) to a PNG.
 - ``folders``: what ``mlp plot`` draws of a run directory or a sweep folder, from the files in it.

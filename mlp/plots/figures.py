@@ -1,4 +1,4 @@
-"""Plots of a training run, written as PNG files (needs matplotlib: ``pip install "numpy-mlp[plot]"``).
+"""Plots of a training run, written as PNG files (needs matplotlib, the ``plot`` extra).
 
 Each plot is one function that takes run data and a path: it gets a figure from ``_new_figure``,
 draws on its axes and writes it with ``_save``, which records its title in the PNG's metadata.

@@ -95,8 +95,8 @@ def test_missing_matplotlib(tmp_path, monkeypatch):
     for module in ("matplotlib", "matplotlib.figure", "matplotlib.ticker"):
         monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules makes the import fail
     run = run_dir(tmp_path)
-    assert_error(plot(run), 'mlp plot needs matplotlib, which is not installed; install it with: '
-                            'pip install "numpy-mlp[plot]"  (or pip install matplotlib)')
+    assert_error(plot(run), "mlp plot needs matplotlib, which is not installed; install it with: "
+                            "pip install 'matplotlib>=3.7'  (the plot extra)")
     assert not (run / "learning_curves.png").exists()
 
 

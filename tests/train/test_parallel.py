@@ -151,7 +151,7 @@ def test_how_to_continue_a_run_names_its_files_as_a_shell_reads_them(tmp_path):
 # -- with mpiexec ----------------------------------------------------------------------------------------------
 
 MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec: pip install 'numpy-mlp[mpi]'")
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec: pip install mpi4py mpich")
 TIMEOUT = 120
 
 
@@ -407,8 +407,8 @@ def test_a_run_that_cannot_start_says_so_once_and_every_process_exits(tmp_path):
 
 
 @pytest.mark.parametrize(("rank", "expected"), [
-    ("0", 'error: mlp under mpiexec -n 2 needs mpi4py, which is not installed; install it with: pip install '
-          '"numpy-mlp[mpi]"  (or pip install mpi4py)\n'),
+    ("0", "error: mlp under mpiexec -n 2 needs mpi4py, which is not installed; install it with: pip install "
+          "'mpi4py>=4.0' 'mpich>=4.2'  (the mpi extra)\n"),
     ("1", ""),  # the other processes stay silent: process 0 says it
 ])
 def test_mpiexec_without_mpi4py_says_how_to_install_it_once(tmp_path, rank, expected):
