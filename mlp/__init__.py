@@ -1,5 +1,12 @@
 """mlp: a small, exact and fast multilayer-perceptron trainer in pure NumPy, with explicit backprop.
 
+The package, bottom up: ``mlp.nn`` the math of one training step (layers, losses, ``Sequential``, optimizers);
+``mlp.data`` datasets; ``mlp.train`` the loop (``fit``) and what it keeps (callbacks, checkpoints, history);
+``mlp.runs`` configs into run directories, and sweeps; ``mlp.sklearn``, ``mlp.export`` and ``mlp.plots`` for
+scikit-learn, ONNX and pictures; ``mlp.cli`` the ``mlp`` command. Beneath them all: ``mlp.files`` (files that
+survive kills), ``mlp.native`` (the only calls into native libraries), and small shared pieces: ``registry``
+(the names configs use), ``settings`` (config keys declared as data), ``messages``, ``arrays``, ``extras``.
+
 The names below (``from mlp import Dense, Sequential, fit``) are imported on first use (PEP 562), so that
 ``import mlp`` costs nothing until one is used: the ``mlp`` command (``mlp.__main__``) handles stop signals
 before NumPy and the library load.

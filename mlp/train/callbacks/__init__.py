@@ -3,7 +3,7 @@ built-in ones, a module each, as Keras' callbacks package: progress display, lea
 reduce-on-plateau, early stopping, checkpoints and gradient norms.
 """
 
-from mlp.train.callbacks.callback import CALLBACKS, Callback
+from mlp.train.callbacks.callback import CALLBACKS, Callback, TrainingState
 from mlp.train.callbacks.early_stopping import EarlyStopping
 from mlp.train.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from mlp.train.callbacks.model_checkpoint import ModelCheckpoint
@@ -15,4 +15,4 @@ from mlp.train.callbacks.progress import ProgressLogger, format_epoch
 from mlp.train.callbacks.gradient_norms import GradientNorms
 
 __all__ = ["CALLBACKS", "Callback", "EarlyStopping", "GradientNorms", "LearningRateScheduler", "ModelCheckpoint",
-           "Monitor", "ProgressLogger", "ReduceLROnPlateau", "format_epoch"]
+           "Monitor", "ProgressLogger", "ReduceLROnPlateau", "TrainingState", "format_epoch"]
