@@ -142,7 +142,8 @@ def test_save_and_load_without_pickle(tmp_path, iris):
 
 def rewrite_state(path, change):
     """A model file whose estimator state ``change`` altered, with its checksum made to match: a hostile file."""
-    from mlp.train.checkpoint import META, _digest
+    from mlp.nn.modelfile import META
+    from mlp.nn.modelfile import digest as _digest
 
     with np.load(path, allow_pickle=False) as f:
         arrays = {key: f[key] for key in f.files}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,9 @@ from numpy.typing import DTypeLike
 import mlp.nn.activations
 import mlp.nn.dense
 import mlp.nn.dropout  # noqa: F401 -- registers Dropout
+from mlp.files.atomic import atomic_write
 from mlp.nn.layer import LAYERS, Layer, ShapeError
+from mlp.nn.modelfile import encode, load_network
 
 
 class Sequential(Layer):
@@ -146,6 +149,21 @@ class Sequential(Layer):
         earlier versions stored are read too."""
         return cls(LAYERS.find(spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
                    for spec in config["layers"])
+
+    # -- files -----------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the network (architecture and weights, dropout generators) to ``path``, a ``.npz`` model file
+        (the format of ``save_model``, without training state): atomically, no pickle."""
+        arrays = encode(self)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Sequential:
+        """The network of a model file (``save``, ``save_model``, ``mlp train``), without its training state;
+        ``CheckpointError`` naming the file if it cannot be read. A model file written by ``mlp train`` warns
+        that its network expects the run's standardised inputs (or gives scores, not class names):
+        ``mlp.load_run(path)`` predicts as ``mlp predict`` does."""
+        return load_network(path, cls, stacklevel=3)
 
     def __repr__(self) -> str:
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"

@@ -14,13 +14,12 @@ unsigned: it detects corruption, not tampering, since whoever changes a file can
 Files are written atomically (``mlp.files.atomic``) and read within bounds (``mlp.files.npzfile``): every member is
 checked before it is read, every parameter's shape is checked against the architecture before any layer is
 built, and any damage to the file is a ``CheckpointError`` naming it. Files of format version 1 (no position,
-callback state or checksum) are still read.
+callback state or checksum) are still read. The network's part of the format (its arrays, the metadata's
+envelope, the checks) is ``mlp.nn.modelfile``, which ``Sequential.save`` and ``Sequential.load`` use alone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,22 +27,12 @@ from typing import Any
 import numpy as np
 
 from mlp.files.atomic import atomic_write
-from mlp.files.npzfile import read_npz
 from mlp.messages import shorten
-from mlp.nn.layer import LAYERS
+from mlp.nn.modelfile import CheckpointError, build, copy_weights, encode, load_network, read
 from mlp.nn.optim import OPTIMIZERS, Optimizer, optimizer_from_config
 from mlp.nn.sequential import Sequential
-from mlp.registry import Registry, UnknownNameError
 from mlp.train.history import History
 from mlp.train.position import Position
-
-FORMAT = "mlp-checkpoint"
-VERSION = 2
-META = "__meta__"
-
-
-class CheckpointError(ValueError):
-    """A model file cannot be read, or does not fit the model it is loaded into."""
 
 
 @dataclass
@@ -67,21 +56,6 @@ class Checkpoint:
         return self.position.shuffle_state
 
 
-def _generator_states(model: Sequential) -> dict[str, Any]:
-    return {str(i): layer.rng.bit_generator.state for i, layer in enumerate(model)
-            if isinstance(getattr(layer, "rng", None), np.random.Generator)}
-
-
-def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 of the metadata (without its own digest) and of every array's name, dtype, shape and bytes."""
-    digest = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode())
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"\n{name} {array.dtype.str} {array.shape}\n".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def save_model(
     path: str | Path,
     model: Sequential,
@@ -101,7 +75,7 @@ def save_model(
     """
     if position is None and (epoch is not None or rng is not None):
         position = Position(epoch or 0, shuffle_state=rng.bit_generator.state if rng is not None else None)
-    arrays = {f"param/{key}": value for key, value in model.params.items()}
+    arrays: dict[str, np.ndarray] = {}
     optimizer_meta = None
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -112,104 +86,11 @@ def save_model(
     for name, state in (callbacks or {}).items():
         arrays |= {f"callback/{name}/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
         callback_meta[name] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": model.get_config(),
-        "optimizer": optimizer_meta,
-        "epoch": position.epoch if position is not None else epoch,
-        "history": history.records if history is not None else None,
-        "position": position.to_dict() if position is not None else None,
-        "rng": {"layers": _generator_states(model)},
-        "callbacks": callback_meta,
-        "extra": extra or {},
-    }
-    meta["sha256"] = _digest(meta, arrays)
-    arrays[META] = np.array(json.dumps(meta))
+    arrays = encode(model, arrays, optimizer=optimizer_meta, epoch=position.epoch if position is not None else epoch,
+                    history=history.records if history is not None else None,
+                    position=position.to_dict() if position is not None else None, callbacks=callback_meta,
+                    extra=extra or {})
     atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata and arrays of a model file, checked: format, version and (version 2) checksum."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such model file" if not path.exists() else f"{path} is not a model file")
-    arrays = read_npz(path, "an mlp model file", CheckpointError, stored_only=True,
-                      fix="; use an earlier checkpoint or retrain")
-    if META not in arrays:
-        raise CheckpointError(f"{path} is not an mlp model file (no metadata); save models with mlp.save_model")
-    try:
-        meta = json.loads(str(arrays.pop(META)))
-    except (ValueError, RecursionError) as err:
-        raise CheckpointError(f"{path} has unreadable metadata ({shorten(str(err))})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an mlp model file (unknown format)")
-    version = meta.get("version")
-    if not isinstance(version, int) or not 1 <= version <= VERSION:
-        raise CheckpointError(f"{path} has format version {shorten(version)}, which this mlp cannot read "
-                              f"(it reads 1 to {VERSION}); upgrade mlp")
-    if version >= 2 and meta.get("sha256") != _digest(meta, arrays):
-        raise CheckpointError(f"{path} was changed after mlp wrote it: its content does not match its checksum; "
-                              f"use an unchanged copy, or train again")
-    _canonical_names(path, meta)
-    return meta, arrays
-
-
-def _canonical_names(path: Path, meta: dict[str, Any]) -> None:
-    """The names of layers and of the optimizer as the registries give them, also for files of earlier versions
-    (which stored class names: ``"Dense"``, ``"SGD"``). A name no registry knows stays as it is: ``restore`` may
-    still load such a file into objects of an unregistered class."""
-    try:
-        for spec in meta["model"]["layers"]:
-            if spec["type"] in LAYERS or _is_class_name(LAYERS, spec["type"]):
-                spec["type"] = LAYERS.name_of(LAYERS.find(spec["type"]))
-        saved = meta.get("optimizer")
-        if saved is not None and (saved["name"] in OPTIMIZERS or _is_class_name(OPTIMIZERS, saved["name"])):
-            saved["name"] = OPTIMIZERS.name_of(OPTIMIZERS.find(saved["name"]))
-    except (KeyError, TypeError, AttributeError) as err:
-        raise CheckpointError(f"{path} has an unreadable architecture or optimizer ({shorten(str(err))})") from None
-
-
-def _is_class_name(registry: Registry[Any], name: Any) -> bool:
-    return any(getattr(item, "__name__", None) == name for _, item in registry.items())
-
-
-def _check_arrays(path: Path, layers: Any, arrays: dict[str, np.ndarray]) -> None:
-    """Every parameter the architecture ``layers`` describes is in ``arrays`` with its shape, before any layer
-    is built (a layer allocates its weights when built, so a hostile architecture must not get that far)."""
-    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
-        raise CheckpointError(f"{path} has an unreadable architecture")
-    for i, spec in enumerate(layers):
-        try:
-            kind = LAYERS.find(spec.get("type"))  # type: ignore[arg-type]
-        except UnknownNameError as err:
-            raise CheckpointError(f"{path} layer {i}: {err}") from None
-        for name, shape in kind.parameter_shapes(spec).items():
-            stored = arrays.get(f"param/{i}.{name}")
-            if stored is None or stored.shape != shape:
-                raise CheckpointError(f"{path} is corrupt: parameter {i}.{name} is missing or has the wrong shape")
-
-
-def _describe_mismatch(file_layers: list[dict[str, Any]], model_layers: list[dict[str, Any]]) -> str:
-    def show(spec: dict[str, Any]) -> str:
-        return repr(Sequential.from_config({"layers": [spec]})[0])
-
-    for i, (a, b) in enumerate(zip(file_layers, model_layers, strict=False)):
-        if a != b:
-            return f"layer {i} is {show(a)} in the file but {show(b)} in the model"
-    return f"the file has {len(file_layers)} layers, the model {len(model_layers)}"
-
-
-def _copy_weights(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], model: Sequential) -> None:
-    _check_arrays(path, meta["model"]["layers"], arrays)  # first: describing the file's layers builds them
-    expected = model.get_config()["layers"]
-    if meta["model"]["layers"] != expected:
-        raise CheckpointError(
-            f"{path} holds another architecture: {_describe_mismatch(meta['model']['layers'], expected)}"
-        )
-    for key, param in model.params.items():
-        param[...] = arrays[f"param/{key}"]
-    for index, state in meta["rng"]["layers"].items():
-        model[int(index)].rng.bit_generator.state = state
 
 
 def _restore_optimizer(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], optimizer: Optimizer) -> None:
@@ -243,7 +124,7 @@ def _restore(
     path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], model: Sequential, optimizer: Optimizer | None
 ) -> Checkpoint:
     try:
-        _copy_weights(path, meta, arrays, model)
+        copy_weights(path, meta, arrays, model)
         if optimizer is not None:
             _restore_optimizer(path, meta, arrays, optimizer)
         history = History(meta["history"]) if meta.get("history") is not None else None
@@ -258,10 +139,9 @@ def _restore(
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read everything ``save_model`` wrote; raises ``CheckpointError`` naming the file on any problem."""
     path = Path(path)
-    meta, arrays = _read(path)
+    meta, arrays = read(path)
+    model = build(path, meta, arrays, Sequential)
     try:
-        _check_arrays(path, meta["model"]["layers"], arrays)
-        model = Sequential.from_config(meta["model"])
         saved = meta.get("optimizer")
         optimizer = optimizer_from_config(saved["name"], saved["config"]) if saved else None
     except CheckpointError:
@@ -288,7 +168,7 @@ def compare_checkpoints(a: str | Path, b: str | Path) -> list[str]:
     Two runs that trained the same way (an uninterrupted run and one stopped and resumed) give files that
     differ only in how long their epochs took.
     """
-    (meta_a, arrays_a), (meta_b, arrays_b) = _read(Path(a)), _read(Path(b))
+    (meta_a, arrays_a), (meta_b, arrays_b) = read(Path(a)), read(Path(b))
     differences = [f"array {name} is only in {path}" for names, path in ((arrays_a.keys() - arrays_b.keys(), a),
                                                                            (arrays_b.keys() - arrays_a.keys(), b))
                    for name in sorted(names)]
@@ -303,12 +183,14 @@ def compare_checkpoints(a: str | Path, b: str | Path) -> list[str]:
 
 
 def load_model(path: str | Path) -> Sequential:
-    """The model stored in ``path`` (architecture and weights)."""
-    return load_checkpoint(path).model
+    """The network stored in ``path`` (architecture and weights), as ``Sequential.load(path)``: a bare network.
+    A model file written by ``mlp train`` warns that its network expects the run's standardised inputs (or gives
+    scores, not class names); ``mlp.load_run(path)`` predicts as ``mlp predict`` does."""
+    return load_network(path, Sequential, stacklevel=3)
 
 
 def restore(path: str | Path, model: Sequential, optimizer: Optimizer | None = None) -> Checkpoint:
     """Load the weights (and optimizer state) of ``path`` into existing objects, checking that they fit."""
     path = Path(path)
-    meta, arrays = _read(path)
+    meta, arrays = read(path)
     return _restore(path, meta, arrays, model, optimizer)

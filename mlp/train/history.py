@@ -37,7 +37,8 @@ class History:
     """Per-epoch training records, e.g. ``{"epoch": 1, "loss": 0.31, "accuracy": 0.91, "val_loss": ...,
     "lr": 0.01, "time": 1.2}``, and ``ending``, how training ended.
 
-    ``history["val_loss"]`` is the list of that metric over epochs (as Keras' ``history.history``);
+    ``history["val_loss"]`` is the list of that metric over epochs, ``history.history`` all of them as a dict of
+    lists (as Keras' ``history.history``: ``pandas.DataFrame(history.history)`` is a table, a row per epoch);
     ``records`` holds the rows. ``time`` is the wall time of the epoch's training part in seconds.
     """
 
@@ -56,6 +57,12 @@ class History:
         if key not in self.keys():
             raise KeyError(f"no {key!r} in the history; it has {name_list(self.keys()) or 'nothing yet'}")
         return [record.get(key) for record in self.records]
+
+    @property
+    def history(self) -> dict[str, list[Any]]:
+        """``{"epoch": [1, 2, ...], "loss": [...], "val_loss": [...], ...}``: a list per metric, an entry per epoch
+        (``None`` where an epoch has no such value), in the order of ``keys()``."""
+        return {key: self[key] for key in self.keys()}
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys()

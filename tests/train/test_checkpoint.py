@@ -16,7 +16,7 @@ from mlp import Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, Tanh
 from mlp.data import two_spirals
 from mlp.nn.optim import SGD, Adam
 from mlp.train.callbacks import Callback, ModelCheckpoint
-from mlp.train.checkpoint import CheckpointError, load_checkpoint, load_model, restore, save_model
+from mlp.train.checkpoint import CheckpointError, compare_checkpoints, load_checkpoint, load_model, restore, save_model
 from mlp.train.history import History
 from mlp.train.loop import fit
 
@@ -50,6 +50,28 @@ def test_round_trip(tmp_path):
     assert ckpt.model[2].rng.bit_generator.state == model[2].rng.bit_generator.state  # dropout masks continue
     x = np.ones((2, 3))
     np.testing.assert_array_equal(load_model(tmp_path / "m.npz").forward(x), model.forward(x))
+
+
+def test_sequential_save_and_load_are_the_model_file_format_without_training_state(tmp_path):
+    model = Sequential([Dense(3, 4, dtype=np.float64), Tanh(), Dropout(0.3), Dense(4, 2, dtype=np.float64)], seed=1)
+    model.save(tmp_path / "saved.npz")
+    save_model(tmp_path / "save_model.npz", model)
+    assert compare_checkpoints(tmp_path / "saved.npz", tmp_path / "save_model.npz") == []  # the same file
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["save_model.npz", "saved.npz"]  # no temporary left
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    for loaded in (Sequential.load(tmp_path / "saved.npz"), load_model(tmp_path / "saved.npz")):
+        assert repr(loaded) == repr(model) and loaded.params["0.W"].dtype == np.float64
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+        assert loaded[2].rng.bit_generator.state == model[2].rng.bit_generator.state
+    checkpoint = load_checkpoint(tmp_path / "saved.npz")
+    assert checkpoint.optimizer is None and checkpoint.epoch is None and checkpoint.history is None
+    with np.load(tmp_path / "saved.npz", allow_pickle=False) as npz:
+        assert all(npz[key].dtype != object for key in npz.files)
+    # a full checkpoint opens as its bare network too
+    save_model(tmp_path / "full.npz", model, Adam(0.01), epoch=2, history=History([{"epoch": 1, "loss": 0.5}]))
+    np.testing.assert_array_equal(Sequential.load(tmp_path / "full.npz").predict(x), model.predict(x))
+    with pytest.raises(CheckpointError, match=r"nope\.npz: no such model file"):
+        Sequential.load(tmp_path / "nope.npz")
 
 
 def test_files_are_plain_npz_without_pickles(tmp_path):

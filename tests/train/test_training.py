@@ -14,6 +14,7 @@ from mlp import Dense, Dropout, Identity, MeanSquaredError, ReLU, Sequential, So
 from mlp.data import two_spirals
 from mlp.nn.optim import SGD, Adam
 from mlp.train.callbacks import Callback, EarlyStopping, ProgressLogger, ReduceLROnPlateau
+from mlp.train.history import History
 from mlp.train.loop import DivergenceError, evaluate, fit
 from mlp.train.schedules import StepDecay
 
@@ -174,6 +175,18 @@ def test_history_csv_and_json(tmp_path):
     assert json.loads((tmp_path / "history.json").read_text()) == history.records
     with pytest.raises(KeyError, match="no 'val_acc' in the history; it has epoch, loss"):
         history["val_acc"]
+
+
+def test_history_history_is_a_dict_of_lists_as_in_keras():
+    import pandas  # in the dev extra
+    x, y = two_spirals(60)
+    history = fit(spiral_model(), SoftmaxCrossEntropy(), SGD(), x, y, epochs=3, validation_split=0.2, verbose=0)
+    assert list(history.history) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"]
+    assert history.history["val_loss"] == history["val_loss"] and len(history.history["loss"]) == 3
+    table = pandas.DataFrame(history.history)
+    assert table.shape == (3, 7) and table["epoch"].tolist() == [1, 2, 3]
+    assert table["val_accuracy"].tolist() == [record["val_accuracy"] for record in history.records]
+    assert History([]).history == {}
 
 
 def test_same_seed_same_weights_and_history():

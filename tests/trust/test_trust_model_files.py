@@ -16,7 +16,8 @@ from conftest import SPIRALS, assert_one_line_error, invoke, the_run
 import mlp.files.npzfile
 from mlp import SGD, Dense, Dropout, ReLU, Sequential, Tanh
 from mlp.data import DataError, load_npz
-from mlp.train.checkpoint import CheckpointError, _digest, load_checkpoint, load_model, save_model
+from mlp.nn.modelfile import digest as _digest
+from mlp.train.checkpoint import CheckpointError, load_checkpoint, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_an_edited_architecture_with_a_recomputed_checksum_is_refused_by_its_con
     edited = tmp_path / "model.npz"
     edited.write_bytes((run / "model.npz").read_bytes())
     rewrite(edited, relu_to_tanh, rehash=True)
-    assert load_model(edited)[1].__class__ is Tanh  # a well-formed file...
+    assert load_checkpoint(edited).model[1].__class__ is Tanh  # a well-formed file...
     assert_one_line_error(invoke("evaluate", edited),  # ...that is not what its run's config builds
                           f"{edited} was changed after mlp wrote it: its layer 1 is not what its config builds")
 
