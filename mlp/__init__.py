@@ -29,6 +29,7 @@ _EXPORTS = {
                       "SoftmaxCrossEntropy"),
     "mlp.nn.optim": ("SGD", "Adam", "RMSprop"),
     "mlp.nn.sequential": ("Sequential",),
+    "mlp.runs.trained": ("load_run",),
     "mlp.train.callbacks": ("Callback", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"),
     "mlp.train.checkpoint": ("CheckpointError", "load_checkpoint", "load_model", "save_model"),
     "mlp.train.history": ("History",),

@@ -9,9 +9,8 @@ import click
 import numpy as np
 
 from mlp.cli.common import debug_option
-from mlp.nn.losses import as_target_matrix
 from mlp.runs.trained import data_kind, file_types, load_rows, load_trained
-from mlp.train.metrics import class_accuracies, confusion_matrix
+from mlp.train.metrics import class_accuracies
 
 TABLE_WIDTH = 100  # the confusion matrix is made to fit this many columns
 
@@ -51,16 +50,15 @@ def evaluate(run_dir: Path, data: str | None, data_dir: Path | None, split: str 
         raise click.UsageError("--split applies to a dataset; a file given with --data is evaluated whole")
     trained = load_trained(run_dir)
     rows = load_rows(trained, data, data_dir, split or "test")
-    output = trained.outputs(rows.x)
+    metrics = trained.evaluation(trained.outputs(rows.x), rows.y)
     click.echo(f"model    {trained.path}: {trained.describe()}")
     standardised = ", standardised with the run's mean and std" if trained.standardizer is not None else ""
     click.echo(f"data     {rows.name} from {rows.source}: {rows.part}, {len(rows.x):,} rows{standardised}")
-    click.echo(f"loss     {trained.loss_of(output, rows.y):.4f} ({trained.config['loss']})")
+    click.echo(f"loss     {metrics['loss']:.4f} ({trained.config['loss']})")
     if trained.classes is None:
-        error = np.abs(output - as_target_matrix(output, rows.y)).mean()
-        click.echo(f"mae      {error:.4f} (mean absolute error)")
+        click.echo(f"mae      {metrics['mae']:.4f} (mean absolute error)")
         return
-    matrix = confusion_matrix(rows.y, trained.loss.predicted_classes(output), len(trained.classes))
+    matrix = metrics["confusion_matrix"]
     correct = int(np.trace(matrix))
     click.echo(f"accuracy {correct / len(rows.x):.4f} ({correct:,} of {len(rows.x):,} rows)")
     click.echo()

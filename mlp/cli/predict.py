@@ -14,7 +14,6 @@ from mlp.data.tabular import load_features_csv, load_features_npz
 from mlp.files.atomic import atomic_write
 from mlp.runs.outputs import check_output
 from mlp.runs.trained import TrainedModel, data_kind, load_rows, load_trained
-from mlp.train.metrics import accuracy
 
 DECIMALS = 6  # of the probabilities
 
@@ -67,10 +66,11 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
     atomic_write(out, lambda f: f.write(text.encode()))
     summary = f"wrote {len(x):,} predictions to {out}"
     if labels is not None:
+        metrics = trained.evaluation(output, labels)
         if trained.classes is not None:
-            score = f"accuracy {accuracy(labels, trained.loss.predicted_classes(output)):.4f}"
+            score = f"accuracy {metrics['accuracy']:.4f}"
         else:
-            score = f"{trained.config['loss']} {trained.loss_of(output, labels):.4f}"
+            score = f"{trained.config['loss']} {metrics['loss']:.4f}"
         summary += f" ({what}: {score})"
     click.echo(summary)
 
@@ -84,8 +84,8 @@ def predictions_csv(trained: TrainedModel, output: np.ndarray) -> str:
         writer.writerow(["row", *header])
         writer.writerows([i, *(f"{v:.6g}" for v in values)] for i, values in enumerate(output.tolist()))
         return buffer.getvalue()
-    names = np.asarray(trained.classes, dtype=object)[trained.loss.predicted_classes(output)]
-    probabilities = trained.loss.class_probabilities(output)
+    names = trained.labels(output)
+    probabilities = trained.probabilities(output)
     if probabilities is None:
         writer.writerow(["row", "prediction"])
         writer.writerows(enumerate(names))

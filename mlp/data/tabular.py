@@ -28,7 +28,7 @@ from mlp.messages import name_list, quoted, shorten
 from mlp.settings import FRACTION, REQUIRED, Key, is_number
 
 
-def _as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+def as_class_indices(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
     """Labels as indices into their sorted distinct values, the class names. A file may hold one class only (a
     test file, rows to evaluate); training on it is refused where the network is built."""
     classes, indices = np.unique(values, return_inverse=True)
@@ -48,8 +48,8 @@ def _encode_targets(raw: list[str], task: str, where: str) -> tuple[np.ndarray, 
     if task == "auto" and numbers is not None and not all(v.is_integer() for v in numbers):
         return np.asarray(numbers, dtype=np.float32), None
     if numbers is not None and all(v.is_integer() for v in numbers):
-        return _as_class_indices(np.asarray(numbers, dtype=np.int64), where)
-    return _as_class_indices(np.asarray(raw), where)
+        return as_class_indices(np.asarray(numbers, dtype=np.int64), where)
+    return as_class_indices(np.asarray(raw), where)
 
 
 def map_classes(
@@ -330,7 +330,7 @@ def load_npz(
         return x, finite(y, np.float32, f"{where}:", DataError), None
     if y.ndim != 1:
         raise DataError(f"{where} must be 1-D class labels, got shape {y.shape}")
-    y_indices, classes = _as_class_indices(y, where)
+    y_indices, classes = as_class_indices(y, where)
     return x, y_indices, classes
 
 

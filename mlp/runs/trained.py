@@ -1,30 +1,35 @@
 """A trained model and what its run knew: opened from a run directory or a model file written by ``mlp train``.
 
-``load_trained`` gives the model with its config, loss, class names and standardizer, checked against the
-config it was trained from; ``load_rows`` brings data (the run's own, another dataset, or a file) into the
-form the model was trained on. ``mlp evaluate``, ``mlp predict``, ``mlp plot`` and ``mlp train --resume``
-use them.
+``load_run`` (``mlp.load_run``) and ``load_trained`` give the model with its config, loss, class names and
+standardizer, checked against the config it was trained from: a ``TrainedModel``, which predicts and evaluates
+raw rows as ``mlp predict`` and ``mlp evaluate`` do, through the same methods. ``load_rows`` brings data (the
+run's own, another dataset, or a file) into the form the model was trained on. ``mlp evaluate``,
+``mlp predict``, ``mlp plot`` and ``mlp train --resume`` use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlp.arrays import finite
 from mlp.data import DATASETS, DataError, Standardizer
 from mlp.data.mnist import FASHION_MNIST, MNIST, TRAIN_IMAGES
 from mlp.data.split import training_rows
-from mlp.data.tabular import check_feature_count, map_classes
+from mlp.data.tabular import as_class_indices, check_feature_count, map_classes
 from mlp.messages import name_list
-from mlp.nn.losses import Loss
+from mlp.nn.losses import Loss, as_target_matrix
 from mlp.nn.sequential import Sequential
 from mlp.runs.config import ConfigError, resolve_data, resolve_spec, upgrade_stored_config
-from mlp.runs.folder import MODEL_FILE, find_model_file
+from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, MODEL_FILE, find_model_file
 from mlp.runs.run import Console, load_run_data
 from mlp.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from mlp.train.history import History
+from mlp.train.metrics import confusion_matrix
 
 # The datasets whose rows are pictures, and the (height, width) of each: the others' features are measurements
 # (a CSV's columns, spirals' points) even when their number is a square (iris's 4).
@@ -44,7 +49,12 @@ def named_datasets() -> list[str]:
 @dataclass
 class TrainedModel:
     """A model file written by ``mlp train``, with what its run knew: the config, the class names (``None``
-    for regression) and the standardizer fitted on the training rows (``None`` if the run used none)."""
+    for regression) and the standardizer fitted on the training rows (``None`` if the run used none).
+
+    ``predict``, ``predict_proba``, ``scores`` and ``evaluate`` take raw rows ``x: (n, features)`` (an array, a
+    list of rows, a data frame of the feature columns) and apply the run's standardizer first, as ``mlp predict``
+    and ``mlp evaluate`` do: they are the same code. ``model`` is the network (``Sequential``) alone.
+    """
 
     path: Path
     checkpoint: Checkpoint
@@ -56,6 +66,16 @@ class TrainedModel:
     @property
     def model(self) -> Sequential:
         return self.checkpoint.model
+
+    @cached_property
+    def history(self) -> History:
+        """The run's history, a record per epoch: its run directory's ``history.json`` (every epoch, also those
+        after the kept model's with ``output.keep: best``), or the model file's own records outside a run
+        directory."""
+        run_dir = self.path.parent
+        if (run_dir / HISTORY_JSON).is_file() and (run_dir / CONFIG_FILE).is_file():
+            return History.from_json(run_dir / HISTORY_JSON)
+        return self.checkpoint.history or History()
 
     @property
     def num_features(self) -> int:
@@ -103,18 +123,109 @@ class TrainedModel:
                             f"(loss {self.config['loss']})")
         return y
 
+    # -- what `mlp predict` and `mlp evaluate` give, from the network's outputs -------------------------------
+    def labels(self, output: np.ndarray) -> np.ndarray:
+        """``output: (n, outputs)`` -> the predictions: class names ``(n,)`` (str) for a classifier; values
+        ``(n,)`` for a regression model with one output, ``(n, outputs)`` with more."""
+        if self.classes is None:
+            return output[:, 0] if output.shape[1] == 1 else output
+        return np.asarray(self.classes)[self.loss.predicted_classes(output)]
+
+    def probabilities(self, output: np.ndarray) -> np.ndarray | None:
+        """``output: (n, outputs)`` -> ``(n, classes)`` class probabilities, columns in ``classes`` order;
+        ``None`` for a regression model or a loss that defines none (margins)."""
+        return self.loss.class_probabilities(output) if self.classes is not None else None
+
+    def evaluation(self, output: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """The metrics of ``output: (n, outputs)`` against ``y`` (the model's class indices ``(n,)``, or values):
+        ``loss`` (the run's loss) and, for a classifier, ``accuracy`` and ``confusion_matrix``
+        ``(classes, classes)`` (rows: true class, columns: predicted class, in ``classes`` order); for a
+        regression model ``mae``, the mean absolute error."""
+        metrics: dict[str, Any] = {"loss": float(self.loss_of(output, y))}
+        if self.classes is None:
+            metrics["mae"] = float(np.abs(output - as_target_matrix(output, y)).mean())
+            return metrics
+        matrix = confusion_matrix(y, self.loss.predicted_classes(output), len(self.classes))
+        return metrics | {"accuracy": float(np.trace(matrix) / len(y)), "confusion_matrix": matrix}
+
+    # -- raw rows: the Python handle (mlp.load_run) ---------------------------------------------------------
+    def rows(self, x: Any) -> np.ndarray:
+        """Raw rows ``x: (n, features)`` (any array-like of numbers) as the model takes them: float32, checked
+        (2-D, finite, the model's width) and standardised with the run's mean and std."""
+        array = np.asarray(x)
+        if array.ndim != 2:
+            raise DataError(f"x must be 2-D (rows, features), got shape {array.shape}; give one row as [row]")
+        if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+            raise DataError(f"x is not numeric ({array.dtype}); give the feature columns only")
+        return self.features(finite(array, np.float32, "x:", DataError, unit="column"), "x")
+
+    def scores(self, x: Any) -> np.ndarray:
+        """The network's raw outputs ``(n, outputs)`` for raw rows ``x: (n, features)``: logits for
+        ``softmax_cross_entropy``, probabilities for ``cross_entropy``, values for regression."""
+        return self.outputs(self.rows(x))
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predictions for raw rows ``x: (n, features)``: class names ``(n,)`` for a classifier (``mlp predict``'s
+        ``prediction`` column), values ``(n,)`` (``(n, outputs)`` for several outputs) for a regression model."""
+        return self.labels(self.scores(x))
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` for raw rows ``x: (n, features)``, columns in ``classes`` order
+        (``mlp predict``'s ``p_<class>`` columns). A ``DataError`` for a model that gives none."""
+        if self.classes is None:
+            raise DataError(f"{self.config['name']} is a regression model (loss {self.config['loss']}): it gives "
+                            f"values, not class probabilities; use predict(x)")
+        probabilities = self.probabilities(self.scores(x))
+        if probabilities is None:
+            raise DataError(f"the loss {self.config['loss']} gives no class probabilities; use predict(x) for the "
+                            f"classes or scores(x) for the outputs")
+        return probabilities
+
+    def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
+        """The metrics ``mlp evaluate`` prints (``evaluation``) for raw rows ``x: (n, features)`` and their targets
+        ``y``: class labels ``(n,)`` matched to ``classes`` by name (``"setosa"``; a number ``3`` is the class
+        ``"3"``), as for a file given to ``mlp evaluate --data``; or values for a regression model."""
+        x = self.rows(x)
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise DataError(f"x has {len(x):,} rows but y has {len(y):,}")
+        if self.classes is None:
+            targets = self.targets(finite(y, np.float32, "y:", DataError), None, "y")
+        elif y.ndim != 1:
+            raise DataError(f"y must be 1-D class labels (names or numbers), got shape {y.shape}")
+        else:
+            if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+                y = y.astype(np.int64)  # 3.0 is the class "3", as a file's label 3.0 is
+            indices, names = as_class_indices(y, "y")
+            targets = self.targets(indices, names, "y")
+        return self.evaluation(self.outputs(x), targets)
 
 
-def load_trained(path: str | Path, name: str = MODEL_FILE) -> TrainedModel:
+BARE_FILE_FIX = "give a run directory or a model file from one"
+
+
+def load_run(path: str | Path) -> TrainedModel:
+    """A trained run: a run directory written by ``mlp train`` (or ``runs/latest``), whose ``model.npz`` it
+    opens, or a model file written by ``mlp train`` (``model.npz``, ``last.npz``, a checkpoint of the run).
+
+    The result predicts raw rows as ``mlp predict`` does and evaluates them as ``mlp evaluate`` does
+    (``TrainedModel``: ``predict``, ``predict_proba``, ``scores``, ``evaluate``, ``classes``, ``config``,
+    ``history``, ``model``). A ``CheckpointError`` says what is wrong with ``path``: no such path, not a run, a
+    run without a model yet, a bare network's file (which ``mlp.Sequential.load`` opens).
+    """
+    return load_trained(path, fix=f"open a bare network with mlp.Sequential.load(path), or {BARE_FILE_FIX}")
+
+
+def load_trained(path: str | Path, name: str = MODEL_FILE, fix: str = BARE_FILE_FIX) -> TrainedModel:
     """A model file written by ``mlp train`` (given directly, or the file ``name`` of a run directory), with
     what its run knew. Its architecture must be the one its stored config builds (a file edited without its
-    checksum being noticed would fail here); its config is upgraded to today's names."""
+    checksum being noticed would fail here); its config is upgraded to today's names. ``fix`` says what to do
+    with a file that holds no run config (a bare network's)."""
     path = find_model_file(path, name)
     checkpoint = load_checkpoint(path)
     extra = checkpoint.extra
     if not isinstance(extra.get("config"), dict):
-        raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); "
-                              f"give a run directory or a model file from one")
+        raise CheckpointError(f"{path} holds no run config (it was not written by `mlp train`); {fix}")
     try:
         spec = resolve_spec(upgrade_stored_config(extra["config"]))
     except ConfigError as err:
