@@ -187,8 +187,8 @@ class TrainedModel:
         ``"3"``), as for a file given to ``mlp evaluate --data``; or values for a regression model."""
         x = self.rows(x)
         y = np.asarray(y)
-        if len(y) != len(x):
-            raise DataError(f"x has {len(x):,} rows but y has {len(y):,}")
+        if y.ndim == 0 or len(y) != len(x):
+            raise DataError(f"x has {len(x):,} rows but y has {len(y) if y.ndim else 0:,}")
         if self.classes is None:
             targets = self.targets(finite(y, np.float32, "y:", DataError), None, "y")
         elif y.ndim != 1:
@@ -197,6 +197,10 @@ class TrainedModel:
             if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
                 y = y.astype(np.int64)  # 3.0 is the class "3", as a file's label 3.0 is
             indices, names = as_class_indices(y, "y")
+            if np.issubdtype(y.dtype, np.number) and not set(names) & set(self.classes):
+                # class indices where the run's classes have names (0, 1, 2 for iris' species)
+                raise DataError(f"y holds numbers ({name_list(names)}), but the run's classes are "
+                                f"{name_list(self.classes)}; give y as class names")
             targets = self.targets(indices, names, "y")
         return self.evaluation(self.outputs(x), targets)
 

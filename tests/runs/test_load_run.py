@@ -160,6 +160,15 @@ def test_a_regression_run(regression, tmp_path):
         run.predict_proba(x)
 
 
+def test_a_loss_without_probabilities_says_what_to_use(tmp_path):
+    run = mlp.load_run(train(tmp_path / "runs", SPIRALS, "--epochs", "1", "--set", "loss=multiclass_hinge"))
+    x = np.zeros((3, 2))
+    assert run.predict(x).tolist()[0] in ("0", "1") and run.scores(x).shape == (3, 2)
+    with pytest.raises(DataError, match=r"^the loss multiclass_hinge gives no class probabilities; use predict\(x\) "
+                                        r"for the classes or scores\(x\) for the outputs$"):
+        run.predict_proba(x)
+
+
 def test_a_run_opens_from_its_directory_latest_or_a_model_file(iris):
     history = json.loads((iris / "history.json").read_text())
     for path in (iris, iris.parent / "latest", iris / "model.npz", str(iris / "last.npz")):
@@ -212,6 +221,9 @@ def test_errors_say_what_to_give(iris, tmp_path):
         (lambda: run.predict([[np.nan, 1, 2, 3]]), "x: row 0, column 0 is nan"),
         (lambda: run.evaluate(x, np.where(y == "setosa", "rose", y)), "y has classes that the model does not: rose"),
         (lambda: run.evaluate(x, y[:10]), "x has 150 rows but y has 10"),
+        (lambda: run.evaluate(x, np.unique(y, return_inverse=True)[1]), "y holds numbers (0, 1, 2), but the run's "
+                                                                        "classes are setosa, versicolor, virginica; "
+                                                                        "give y as class names"),
         (lambda: run.evaluate(x, np.zeros((150, 3))), "y must be 1-D class labels (names or numbers), got shape "
                                                       "(150, 3)"),
     ]:
