@@ -96,6 +96,10 @@ def _averages(scores: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
 REPORT_KEYS = {"precision": "precision", "recall": "recall", "f1": "f1-score", "support": "support"}  # scikit-learn's
 
 
+def _number(key: str, value: float) -> float | int:
+    return int(value) if key == "support" else float(value)  # rows are counted: JSON shows 207, not 207.0
+
+
 def classification_report(matrix: np.ndarray, classes: list[str] | None = None) -> dict[str, Any]:
     """Precision, recall, F1 and support of each class (keyed by its name in ``classes``, else its index as a
     string; the keys ``precision``, ``recall``, ``f1-score``, ``support``), ``accuracy``, and the ``macro avg``
@@ -103,11 +107,11 @@ def classification_report(matrix: np.ndarray, classes: list[str] | None = None) 
     ``classification_report(output_dict=True)`` with ``labels`` every class."""
     scores = class_scores(matrix)
     names = classes if classes is not None else [str(i) for i in range(len(matrix))]
-    report: dict[str, Any] = {name: {REPORT_KEYS[key]: float(values[i]) for key, values in scores.items()}
+    report: dict[str, Any] = {name: {REPORT_KEYS[key]: _number(key, values[i]) for key, values in scores.items()}
                               for i, name in enumerate(names)}
     report["accuracy"] = float(_ratio(np.trace(matrix), np.sum(matrix)))
     for average, values in _averages(scores).items():
-        report[f"{average} avg"] = {REPORT_KEYS[key]: value for key, value in values.items()}
+        report[f"{average} avg"] = {REPORT_KEYS[key]: _number(key, value) for key, value in values.items()}
     return report
 
 
@@ -143,3 +147,20 @@ def metric_values(names: list[str] | tuple[str, ...], matrix: np.ndarray) -> dic
 def higher_is_better(name: str) -> bool:
     """Whether a history entry is better when higher: accuracies and the ``METRICS`` (``val_f1_macro``)."""
     return "acc" in name or name.removeprefix("val_") in METRICS
+
+
+def class_evaluation(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None,
+                     classes: list[str]) -> dict[str, Any]:
+    """What ``mlp evaluate`` reports of a classifier on ``n`` rows (``y_true, y_pred: (n,)`` class indices,
+    ``scores: (n, classes)`` or ``None``): ``accuracy``, ``correct``, ``rows``, the ``classification_report``
+    by class name as ``classes`` with its ``macro avg`` and ``weighted avg``, ``top_5_accuracy`` for at least
+    ``TOP_K_CLASSES`` classes (when there are scores), and the ``confusion_matrix`` (a list of rows)."""
+    matrix = confusion_matrix(y_true, y_pred, len(classes))
+    report = classification_report(matrix, classes)
+    result: dict[str, Any] = {"accuracy": report["accuracy"], "correct": int(np.trace(matrix)), "rows": len(y_true),
+                              "classes": {name: report[name] for name in classes},
+                              "macro avg": report["macro avg"], "weighted avg": report["weighted avg"]}
+    if scores is not None and len(classes) >= TOP_K_CLASSES:
+        result[f"top_{TOP_K}_accuracy"] = top_k_accuracy(y_true, scores, TOP_K)
+    result["confusion_matrix"] = matrix.tolist()
+    return result
