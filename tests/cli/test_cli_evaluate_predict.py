@@ -316,6 +316,29 @@ def test_predict_limit_and_regression(regression):
     float(rows[0]["prediction"])
 
 
+def test_predict_json_lines_are_the_csvs_predictions(flowers, regression, tmp_path):
+    x, y = blobs(n=25, centers=3, features=2, seed=2)
+    path = write_flowers(tmp_path / "rows.csv", x * 3 + 10, y, target=False)
+    rows, result = parse_csv(invoke("predict", flowers, path).stdout), invoke("predict", flowers, path, "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == len(rows) == 25
+    for line, row in zip(lines, rows, strict=True):
+        assert list(line) == ["row", "prediction", "probabilities"] and line["row"] == int(row["row"])
+        assert line["prediction"] == row["prediction"] and list(line["probabilities"]) == FLOWERS
+        for name, p in line["probabilities"].items():
+            assert float(row[f"p_{name}"]) == pytest.approx(p, abs=5e-7)  # the CSV rounds to 6 decimals
+    out = tmp_path / "predictions.jsonl"
+    written = invoke("predict", flowers, path, "--json", "--out", out)
+    assert written.stdout == f"wrote 25 predictions to {out}\n" and out.read_text() == result.stdout
+    values = parse_csv(invoke("predict", regression, "regression", "--limit", "3").stdout)
+    lines = [json.loads(line) for line in invoke("predict", regression, "regression", "--limit", "3",
+                                                  "--json").stdout.splitlines()]
+    assert [line["row"] for line in lines] == [0, 1, 2]
+    assert [float(row["prediction"]) for row in values] == pytest.approx([line["prediction"] for line in lines],
+                                                                         rel=1e-5)
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 
 
