@@ -103,6 +103,19 @@ def test_quiet_prints_only_the_final_line(tmp_path):
     assert "epoch 1/1" in (run / "train.log").read_text()  # the log still has everything
 
 
+def test_json_prints_only_the_final_metrics_the_text_line_shows(tmp_path):
+    quiet = invoke("train", SPIRALS, *SMALL, "--epochs", "1", "--out", tmp_path / "text", "-q")
+    result = invoke("train", SPIRALS, *SMALL, "--epochs", "1", "--out", tmp_path / "json", "--json")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert len(result.stdout.splitlines()) == 1
+    numbers = json.loads(result.stdout)
+    run = the_run(tmp_path / "json")
+    assert numbers["run_dir"] == str(run) and {"run_dir": str(run)} | metrics(run) == numbers
+    test = numbers["test"]  # the same training, bit-identical: the quiet line shows these numbers
+    assert quiet.stdout.split("  ", 1)[1] == f"test loss {test['loss']:.4f}  accuracy {test['accuracy']:.4f}\n"
+    assert "epoch 1/1" in (run / "train.log").read_text()
+
+
 def test_options_land_in_the_saved_config(tmp_path):
     out = tmp_path / "elsewhere"
     result = invoke("train", SPIRALS, "--set", "optimizer.lr=0.02", "--set", "model.layers.0.dense=16",
