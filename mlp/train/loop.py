@@ -36,6 +36,7 @@ from mlp.train.callbacks.callback import Callback, TrainingState, callback_keys
 from mlp.train.checkpoint import restore
 from mlp.train.history import History
 from mlp.train.interrupts import Stopped, StopRequests, stop_signals
+from mlp.train.metrics import check_metrics, confusion_matrix, metric_values
 from mlp.train.parallel import DEFAULT_MICRO_BATCHES, Communicator, DataParallel
 from mlp.train.position import Position
 from mlp.train.schedules import Schedule
@@ -115,6 +116,20 @@ class _Data:
     w_val: np.ndarray | None
     shuffle: bool
     drop_last: bool
+    metrics: list[str]  # recorded after every epoch (mlp.train.metrics.METRICS)
+
+
+def _metric_logs(state: TrainingState, names: list[str], x: np.ndarray, y: np.ndarray,
+                 w: np.ndarray | None) -> dict[str, float]:
+    """The metrics ``names`` of the model as it is, in evaluation mode, on ``x: (n, in)``, ``y`` (weighted by
+    ``w: (n,)``). Every process of data-parallel training computes them all alike, on the same rows."""
+    if not names:
+        return {}
+    output = state.model.predict(x, 1024)
+    classes = max(output.shape[1], 2)  # a single output is the probability of class 1 of 2
+    truth = single_labels(state.loss.target_labels(y))
+    matrix = confusion_matrix(truth, state.loss.predicted_classes(output), classes, w)
+    return metric_values(names, matrix)
 
 
 def _running_logs(position: Position, labels: bool) -> dict[str, float]:
@@ -202,9 +217,11 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
         _train_epoch(state, data, callbacks, stop)
         position = state.position
         logs: dict[str, Any] = {"epoch": position.epoch + 1} | _running_logs(position, data.labels is not None)
+        logs |= _metric_logs(state, data.metrics, data.x, data.y, data.w)
         if len(data.x_val):
             scores = evaluate(state.model, state.loss, data.x_val, data.y_val, sample_weight=data.w_val,
                               parallel=state.parallel)
+            scores |= _metric_logs(state, data.metrics, data.x_val, data.y_val, data.w_val)
             logs |= {f"val_{k}": v for k, v in scores.items()}
         problem = _divergence(state, logs)
         if problem is not None:
@@ -228,7 +245,7 @@ def _stopping(state: TrainingState, stop: StopRequests) -> bool:
 
 
 def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, ...] | None, dtype: np.dtype,
-             loss: Loss, weighting: tuple[Any, Any], shuffle: bool, drop_last: bool) -> _Data:
+             loss: Loss, weighting: tuple[Any, Any], shuffle: bool, drop_last: bool, metrics: Any = ()) -> _Data:
     """The training and validation rows, converted once to the model's ``dtype`` and checked, with the rows'
     weights (``weighting``: the sample and class weights given to ``fit``)."""
     sample_weight, class_weight = weighting
@@ -264,7 +281,17 @@ def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any
         raise ValueError("fit: the training rows' weights sum to 0; give some row a positive weight")
     if w_val is not None and len(x_val) and not w_val.sum() > 0:
         raise ValueError("fit: the validation rows' weights sum to 0; give some validation row a positive weight")
-    return _Data(x, y, w, labels, x_val, y_val, w_val if len(x_val) else None, shuffle, drop_last)
+    return _Data(x, y, w, labels, x_val, y_val, w_val if len(x_val) else None, shuffle, drop_last,
+                 _check_fit_metrics(metrics, loss, labels))
+
+
+def _check_fit_metrics(metrics: Any, loss: Loss, labels: np.ndarray | None) -> list[str]:
+    """The metrics to record, checked: known names, of a classifier with one class per row."""
+    names = check_metrics(metrics)
+    if names and (labels is None or (labels.ndim == 2 and labels.shape[1] > 1)):
+        what = f"{type(loss).__name__} has no classes" if labels is None else "the targets are several labels a row"
+        raise ValueError(f"metrics {', '.join(names)} need one class per row, but {what}; remove them")
+    return names
 
 
 def _class_weights(loss: Loss, labels: np.ndarray, class_weight: Any) -> np.ndarray:
@@ -307,6 +334,7 @@ def fit(
     class_weight: str | dict[int, float] | None = None,
     communicator: Communicator | None = None,
     micro_batches: int = DEFAULT_MICRO_BATCHES,
+    metrics: list[str] | tuple[str, ...] = (),
 ) -> History:
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
@@ -338,11 +366,14 @@ def fit(
             ``micro_batches`` (a power of two that the number of processes divides), whose gradients are added in
             one fixed order, so the result is bit-identical for any number of processes. BLAS runs on one thread
             meanwhile (its sums round differently with other thread counts): run one process per core.
+        metrics: names of ``mlp.train.metrics.METRICS`` (``["f1_macro"]``) to record after every epoch, of a
+            classifier: on the training rows (``f1_macro``: the model at the epoch's end, in evaluation mode, one
+            pass over the rows) and on the validation rows (``val_f1_macro``), weighted as the rows are.
 
     Returns:
-        the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
-        ``val_accuracy``, ``lr`` and ``time`` (seconds spent in the training steps); ``history.ending``
-        says how training ended (completed, stopped by a callback, or interrupted) and why.
+        the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, the ``metrics``,
+        ``val_loss``, ``val_accuracy`` (and the ``val_`` metrics), ``lr`` and ``time`` (seconds spent in the training
+        steps); ``history.ending`` says how training ended (completed, stopped by a callback, or interrupted) and why.
 
     Ctrl-C, SIGTERM or SIGHUP (in the main thread) end training at the next batch boundary: the callbacks'
     ``on_train_end`` runs (``ModelCheckpoint`` then saves the exact point) and the history is returned,
@@ -359,7 +390,7 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     dtype = next(iter(model.params.values())).dtype
     data = _prepare(x, y, validation_split, validation_data, dtype, loss, (sample_weight, class_weight), shuffle,
-                    drop_last)
+                    drop_last, metrics)
     callbacks = sorted([*([LearningRateScheduler(schedule)] if schedule is not None else []), *callbacks,
                         *([ProgressLogger(verbose)] if verbose else [])], key=lambda callback: callback.order)
     state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(data.x),

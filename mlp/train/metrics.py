@@ -32,12 +32,14 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_true == y_pred)) if y_true.size else 0.0
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None) -> np.ndarray:
-    """``C[i, j]`` = number of samples of true class ``i`` predicted as ``j``; ``C: (classes, classes)``."""
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None,
+                     sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """``C[i, j]`` = number of samples of true class ``i`` predicted as ``j``; ``C: (classes, classes)``; with
+    ``sample_weight: (n,)`` the sum of their weights (floats)."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if num_classes is None:
         num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
-    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
+    counts = np.bincount(y_true * num_classes + y_pred, weights=sample_weight, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
 
 
@@ -142,6 +144,18 @@ def metric_names() -> list[str]:
 def metric_values(names: list[str] | tuple[str, ...], matrix: np.ndarray) -> dict[str, float]:
     """The metrics ``names`` (``METRICS``) of one confusion matrix."""
     return {name: float(METRICS.get(name)(matrix)) for name in names}
+
+
+def check_metrics(names: Any) -> list[str]:
+    """``names`` as registered (``METRICS``): a list of distinct known names, else a ``ValueError`` that names the
+    wrong one and the valid ones."""
+    if isinstance(names, str) or not isinstance(names, list | tuple):
+        raise ValueError(f"metrics must be a list of metric names, e.g. [f1_macro], got {names!r}")
+    canonical = [METRICS.canonical(name) for name in names]  # UnknownNameError (a ValueError) names the valid ones
+    repeated = next((name for i, name in enumerate(canonical) if name in canonical[:i]), None)
+    if repeated is not None:
+        raise ValueError(f"metrics names {repeated} twice; name each once")
+    return canonical
 
 
 def higher_is_better(name: str) -> bool:
