@@ -211,6 +211,28 @@ def test_keep_best_saves_the_best_epoch_and_says_which(tmp_path):
     assert load_checkpoint(run / "last.npz").epoch == 5
 
 
+def test_training_metrics_are_in_the_epoch_lines_and_history_and_keep_best_maximises_them(tmp_path):
+    result = invoke("train", SPIRALS, *SMALL, "--set", "training.metrics=[f1_macro, recall_weighted]",
+                    "--set", "output.keep=best", "--set", "output.monitor=val_f1_macro", "--epochs", "4",
+                    "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    run = the_run(tmp_path)
+    records = history(run)
+    assert list(records[0])[:9] == ["epoch", "loss", "accuracy", "f1_macro", "recall_weighted", "val_loss",
+                                    "val_accuracy", "val_f1_macro", "val_recall_weighted"]
+    header = (run / "history.csv").read_text().splitlines()[0]
+    assert "f1_macro,recall_weighted,val_loss" in header
+    for record in records:
+        assert f"  f1_macro {record['f1_macro']:.4f}  recall_weighted {record['recall_weighted']:.4f}  " in \
+            result.stdout
+    scores = [record["val_f1_macro"] for record in records]
+    statement = f"best val_f1_macro ({max(scores):.4f}) at epoch {scores.index(max(scores)) + 1}"
+    assert metrics(run)["model"] == statement
+    assert saved_config(run)["training"]["metrics"] == ["f1_macro", "recall_weighted"]
+    assert_one_line_error(invoke("train", SPIRALS, "--set", "training.metrics=[f1]"),
+                          "error: training.metrics: unknown metric 'f1'; valid names: precision_macro")
+
+
 def test_early_stopping_stops_early_and_says_so(tmp_path):
     result = invoke("train", SPIRALS, *SMALL, "--set", "training.early_stopping.patience=0",
                     "--set", "training.early_stopping.min_delta=100", "--epochs", "5", "--out", tmp_path)
