@@ -145,6 +145,20 @@ def test_data_dir_is_where_mnist_is_looked_for(tmp_path):
 
 
 # -- resuming ------------------------------------------------------------------------------------------------
+def test_a_resumed_run_recording_a_metric_ends_as_a_run_that_did_not_stop(tmp_path):
+    options = (*SMALL, "--set", "training.metrics=[f1_macro]", "--set", "output.keep=best",
+               "--set", "output.monitor=val_f1_macro")
+    assert invoke("train", SPIRALS, *options, "--epochs", "2", "--out", tmp_path / "stopped", "-q").exit_code == 0
+    resumed = invoke("train", "--resume", the_run(tmp_path / "stopped"), "--epochs", "4")
+    assert resumed.exit_code == 0, resumed.output
+    assert invoke("train", SPIRALS, *options, "--epochs", "4", "--out", tmp_path / "whole", "-q").exit_code == 0
+    runs = [the_run(tmp_path / name) for name in ("stopped", "whole")]
+    first, second = ([{k: v for k, v in record.items() if k != "time"} for record in history(run)] for run in runs)
+    assert first == second and "val_f1_macro" in first[0]
+    for key in ("test", "model"):
+        assert metrics(runs[0])[key] == metrics(runs[1])[key], key
+
+
 def test_resume_continues_the_same_run_directory(tmp_path):
     assert invoke("train", SPIRALS, *SMALL, "--epochs", "2", "--out", tmp_path, "-q").exit_code == 0
     run = the_run(tmp_path)
