@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import click
@@ -24,9 +25,10 @@ DECIMALS = 6  # of the probabilities
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the CSV to this file (atomically) instead of standard output.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Predict only the first N rows.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object per row (JSON lines) instead of CSV.")
 @debug_option
-def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) -> None:
-    """Predict the rows of INPUT with a trained model, as CSV.
+def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None, as_json: bool) -> None:
+    """Predict the rows of INPUT with a trained model, as CSV (or JSON lines).
 
     RUN_DIR is a run directory written by `mlp train` (its model.npz predicts) or a model file from
     one. INPUT is a .csv file of feature columns only (a header line is allowed), a .npz file (the
@@ -35,12 +37,15 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
 
     Columns: row (0-based), prediction (the class name; the value, or prediction_0, prediction_1...,
     for a regression model), then p_<class> for each class where the loss gives probabilities.
+    --json: a line per row, {"row": 0, "prediction": "setosa", "probabilities": {"setosa": 0.98, ...}}
+    (a regression model's prediction: a number, or a list of them), unrounded.
 
     \b
     Examples:
       mlp predict runs/latest flowers.csv --out predictions.csv
       mlp predict runs/latest/model.npz mnist --limit 20
       mlp predict runs/latest points.npz | head
+      mlp predict runs/latest flowers.csv --json
     """
     trained = load_trained(checkpoint)
     kind = data_kind(source)
@@ -59,7 +64,7 @@ def predict(checkpoint: Path, source: str, out: Path | None, limit: int | None) 
         x = x[:limit]
         labels = labels[:limit] if labels is not None else None
     output = trained.outputs(x)
-    text = predictions_csv(trained, output)
+    text = predictions_json(trained, output) if as_json else predictions_csv(trained, output)
     if out is None:
         click.echo(text, nl=False)
         return
@@ -94,3 +99,20 @@ def predictions_csv(trained: TrainedModel, output: np.ndarray) -> str:
     writer.writerows([i, name, *(f"{p:.{DECIMALS}f}" for p in ps)]
                      for i, (name, ps) in enumerate(zip(names, probabilities.tolist(), strict=True)))
     return buffer.getvalue()
+
+
+def predictions_json(trained: TrainedModel, output: np.ndarray) -> str:
+    """``output: (n, outputs)`` -> a JSON object per line: row, prediction, the class probabilities (if any)."""
+    if trained.classes is None:
+        values = output.tolist()
+        return "".join(json.dumps({"row": i, "prediction": v[0] if len(v) == 1 else v}) + "\n"
+                       for i, v in enumerate(values))
+    names = np.asarray(trained.classes, dtype=object)[trained.loss.predicted_classes(output)]
+    probabilities = trained.loss.class_probabilities(output)
+    lines = []
+    for i, name in enumerate(names):
+        row = {"row": i, "prediction": name}
+        if probabilities is not None:
+            row["probabilities"] = dict(zip(trained.classes, probabilities[i].tolist(), strict=True))
+        lines.append(json.dumps(row) + "\n")
+    return "".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -35,10 +36,13 @@ from mlp.train.parallel import ProcessLostError, StartupError, launcher_rank, mp
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR|CHECKPOINT",
               help="Continue a stopped run from its last.npz, in its own run directory (with --epochs: further).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings, errors and the final result line.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print only the final metrics, as one JSON object (metrics.json's, with run_dir); implies --quiet.")
 @debug_option
 @click.pass_context
 def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ...], epochs: int | None,
-          data_dir: Path | None, out: Path | None, seed: int | None, resume: Path | None, quiet: bool) -> None:
+          data_dir: Path | None, out: Path | None, seed: int | None, resume: Path | None, quiet: bool,
+          as_json: bool) -> None:
     """Train a network from CONFIG.yaml (a file, or a shipped recipe's name), or the default run.
 
     The default run is the recipe mnist: 784-512 ReLU-10 softmax on MNIST, Nesterov momentum
@@ -62,6 +66,7 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
       mlp train --set optimizer.name=adam --set optimizer.lr=0.001
       mlp train --data-dir ~/data/mnist --out runs
       mlp train --resume runs/latest --epochs 30
+      mlp train spirals --json                         # the final metrics as JSON
       mpiexec -n 2 mlp train mnist                     # data-parallel, 2 processes
     """
     if launcher_rank() != 0:
@@ -87,7 +92,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
         ("--seed", ["seed"], seed),
     ]))
     try:
-        result = run.train(spec, resume=checkpoint, quiet=quiet, communicator=world)
+        result = run.train(spec, resume=checkpoint, quiet=quiet or as_json, communicator=world,
+                           result_line=not as_json)
     except (StartupError, DivergenceError):
         raise  # every process has it, and process 0 reports it
     except ProcessLostError:
@@ -107,6 +113,8 @@ def train(ctx: click.Context, config_file: Path | None, overrides: tuple[str, ..
                    f"(files written before are intact)", err=True)
         world.Abort(code)
         ctx.exit(code)  # MPI_Abort may return before the launcher has ended the job
+    if as_json and result.run_dir is not None:  # process 0's: the others write and print nothing
+        click.echo(json.dumps({"run_dir": str(result.run_dir)} | result.metrics))
     if result.stop_signal is not None:  # the shell's code for a process its signal ended
         ctx.exit(exit_code(result.stop_signal))
     if result.ending.status == "interrupted":

@@ -77,6 +77,7 @@ from mlp.settings import (
 )
 from mlp.train.callbacks.callback import CALLBACKS, Callback
 from mlp.train.loop import fit
+from mlp.train.metrics import METRICS, check_metrics
 from mlp.train.schedules import SCHEDULES, Schedule, Warmup
 
 T = TypeVar("T")
@@ -125,11 +126,13 @@ def _is_class_weight(value: Any) -> bool:
 
 TRAINING_KEYS["class_weight"] = Key(None, (str, dict),
                                     Rule(_is_class_weight, "balanced or a mapping {class: weight >= 0}"))
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+# metrics recorded per epoch (mlp.train.metrics.METRICS): a list, which a signature's plain types cannot say either
+TRAINING_KEYS["metrics"] = Key([], list)
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # and the training.metrics, with and without val_
 OUTPUT_KEYS = {
     "dir": Key("runs", str, is_path=True),
     "keep": Key("last", str, choices=("last", "best")),
-    "monitor": Key("val_loss", str, choices=MONITORS),
+    "monitor": Key("val_loss", str),  # checked by _check_monitors: MONITORS and the run's training.metrics
 }
 LAYER_KINDS = ("dense", "dropout", "activation")
 DTYPES = ("float32", "float64")
@@ -393,7 +396,8 @@ def _index(items: list[Any], part: str, where: str, label: str) -> int:
 # -- validation ------------------------------------------------------------------------------------
 def _type_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
+             list: "a list"}
     return " or ".join(names[k] for k in kinds)
 
 
@@ -586,6 +590,10 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> tuple[dict[str, An
     training = default | _mapping("training", given)
     _check_keys("training", training, (*TRAINING_KEYS, *CALLBACKS))
     values = _section("training", {k: v for k, v in training.items() if k in TRAINING_KEYS}, TRAINING_KEYS)
+    try:
+        values["metrics"] = check_metrics(values["metrics"])  # a copy, with canonical names
+    except ValueError as err:
+        raise ConfigError(f"training.metrics: {err}") from None
     callbacks = []
     for name, cls in CALLBACKS.items():
         where, spec = f"training.{name}", training.get(name)
@@ -597,19 +605,32 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> tuple[dict[str, An
     return values, callbacks
 
 
+def monitors(config: dict[str, Any]) -> tuple[str, ...]:
+    """What a resolved config's run records per epoch and can monitor: ``MONITORS`` and its ``training.metrics``
+    on the training and the validation rows."""
+    recorded = config["training"]["metrics"]
+    return (*MONITORS, *(f"val_{name}" for name in recorded), *recorded)
+
+
 def _check_monitors(config: dict[str, Any]) -> None:
-    """Every monitored metric must exist: ``val_*`` needs a validation split, ``*accuracy`` classes."""
+    """Every monitored metric must exist: ``val_*`` needs a validation split, ``*accuracy`` classes, a metric of
+    ``METRICS`` its name in ``training.metrics``."""
     watched = [(f"training.{name}.monitor", spec["monitor"])
                for name, spec in config["training"].items() if name in CALLBACKS and spec and "monitor" in spec]
-    if config["output"]["keep"] == "best":
-        watched.append(("output.monitor", config["output"]["monitor"]))
+    watched.append(("output.monitor", config["output"]["monitor"]))
+    valid = monitors(config)
     for where, metric in watched:
+        if metric.removeprefix("val_") in METRICS and metric not in valid:
+            raise ConfigError(f"{where} is {metric}, but the run does not record it; add it to training.metrics, "
+                              f"e.g. training.metrics: [{metric.removeprefix('val_')}]")
+        if metric not in valid:
+            raise ConfigError(f"{where}: unknown metric {quoted(metric)}{_suggest(metric, valid)}; "
+                              f"valid metrics: {', '.join(valid)}")
+        if where == "output.monitor" and config["output"]["keep"] != "best":
+            continue  # output.monitor only matters when the best model is kept
         if metric.startswith("val_") and not config["data"]["validation_split"]:
             raise ConfigError(f"{where} is {metric}, but data.validation_split is 0 so there is no validation set; "
                               f"set data.validation_split (e.g. 0.2) or monitor {metric.removeprefix('val_')}")
-        if metric not in MONITORS:
-            raise ConfigError(f"{where}: unknown metric {quoted(metric)}{_suggest(metric, MONITORS)}; "
-                              f"valid metrics: {', '.join(MONITORS)}")
         if metric.endswith("accuracy") and not LOSSES.get(config["loss"]).classification:
             raise ConfigError(f"{where} is {metric}, but loss {config['loss']} has no accuracy; monitor a loss instead")
 
@@ -635,6 +656,9 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
     config["loss"], loss = _resolve_loss(merged["loss"], config["model"]["layers"])
     config["optimizer"], optimizer = _resolve_optimizer(merged["optimizer"], DEFAULT_RUN["optimizer"])
     config["training"], callbacks = _resolve_training(merged["training"], DEFAULT_RUN["training"])
+    if config["training"]["metrics"] and not loss.classification:
+        raise ConfigError(f"training.metrics {', '.join(config['training']['metrics'])} need classes, but loss "
+                          f"{config['loss']} has none; remove them")
     if config["training"]["class_weight"] is not None and not loss.classification:
         raise ConfigError(f"training.class_weight applies to classification losses, not to {config['loss']}; "
                           f"remove it, or weigh rows with data.weight")

@@ -67,8 +67,9 @@ class Console:
     ``ProgressLogger``. ``stderr=True`` lines (warnings, errors) are shown even when quiet. Lines
     printed before the log is opened are kept for it."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, result_line: bool = True) -> None:
         self.quiet = quiet
+        self.result_line = result_line  # a quiet run's one line of results (not when they are printed as JSON)
         self.log: TextIO | None = None
         self.log_path: Path | None = None
         self._out = _Lines(self.echo)
@@ -219,7 +220,7 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
 
 def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
           communicator: Communicator | None = None, run_dir: Path | None = None,
-          expect_data: Callable[[DataFingerprint], None] | None = None) -> RunResult:
+          expect_data: Callable[[DataFingerprint], None] | None = None, result_line: bool = True) -> RunResult:
     """Train ``spec`` (``mlp.runs.config.resolve_spec``) in a new run directory under its ``output.dir``, or
     continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.runs.folder`` lists.
 
@@ -235,12 +236,15 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
     ``expect_data``: called with the fingerprint of the data loaded here, before anything in the run folder is
     touched; it raises to refuse other data than expected (``DataFingerprint.check``: a sweep's trial on a worker).
     In a data-parallel run, every process checks that its config and data are process 0's.
+
+    ``result_line=False``: a quiet run prints nothing on standard output, not even its result line (``mlp train
+    --json`` prints the results as JSON instead).
     """
     started = time.perf_counter()
     config = spec.config
     parallel = _data_parallel(communicator, config["training"]["micro_batches"]) if communicator is not None else None
     leader = parallel is None or parallel.rank == 0  # process 0 writes the run directory and prints
-    console = Console(quiet) if leader else None
+    console = Console(quiet, result_line) if leader else None
     try:
         dataset = load_run_data(config["data"], config["seed"], console)
         if expect_data is not None or parallel is not None:
@@ -524,5 +528,5 @@ def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
     if metrics["interrupted"]:  # how to resume was said once, with what was saved (ModelCheckpoint)
         console.echo(f"stopped  after {epochs}")
     console.echo(f"saved    {run_dir}")
-    if console.quiet and test is not None:  # the one line a quiet run prints
+    if console.quiet and console.result_line and test is not None:  # the one line a quiet run prints
         print(f"{run_dir}  test {scores}")

@@ -74,6 +74,7 @@ from mlp.runs.config import (
     ConfigError,
     find_config,
     load_file,
+    monitors,
     read_yaml_file,
     recipes,
     resolve_spec,
@@ -219,9 +220,11 @@ def load_sweep(path: Path, folder: Path) -> Sweep:
 
 
 def _check_metric(metric: Any, configs: list[dict[str, Any]]) -> None:
-    """The metric must be one every trial records: ``val_*`` needs a validation split, ``*accuracy`` classes."""
-    if metric not in MONITORS:
-        raise SweepError(f"metric: unknown metric {quoted(metric)}; valid metrics: {', '.join(MONITORS)}")
+    """The metric must be one every trial records: ``val_*`` needs a validation split, ``*accuracy`` classes, a
+    metric such as ``val_f1_macro`` its name in ``training.metrics``."""
+    if metric not in MONITORS and not (configs and all(metric in monitors(config) for config in configs)):
+        valid = monitors(configs[0]) if configs else MONITORS
+        raise SweepError(f"metric: unknown metric {quoted(metric)}; valid metrics: {', '.join(valid)}")
     for config in configs:
         if metric.startswith("val_") and not config["data"]["validation_split"]:
             raise SweepError(f"metric is {metric}, but {config['name']} has data.validation_split 0, so no validation "

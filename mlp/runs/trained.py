@@ -29,7 +29,7 @@ from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, MODEL_FILE, find_model_fi
 from mlp.runs.run import Console, load_run_data
 from mlp.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from mlp.train.history import History
-from mlp.train.metrics import confusion_matrix
+from mlp.train.metrics import class_evaluation
 
 # The datasets whose rows are pictures, and the (height, width) of each: the others' features are measurements
 # (a CSV's columns, spirals' points) even when their number is a square (iris's 4).
@@ -138,15 +138,14 @@ class TrainedModel:
 
     def evaluation(self, output: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         """The metrics of ``output: (n, outputs)`` against ``y`` (the model's class indices ``(n,)``, or values):
-        ``loss`` (the run's loss) and, for a classifier, ``accuracy`` and ``confusion_matrix``
-        ``(classes, classes)`` (rows: true class, columns: predicted class, in ``classes`` order); for a
-        regression model ``mae``, the mean absolute error."""
+        ``loss`` (the run's loss) and, for a classifier, what ``mlp.train.metrics.class_evaluation`` gives
+        (accuracy, precision, recall and F1 by class and averaged, top-5 accuracy for 10 classes or more, the
+        ``confusion_matrix``, rows: true class, columns: predicted class, in ``classes`` order); for a regression
+        model ``mae``, the mean absolute error."""
         metrics: dict[str, Any] = {"loss": float(self.loss_of(output, y))}
         if self.classes is None:
-            metrics["mae"] = float(np.abs(output - as_target_matrix(output, y)).mean())
-            return metrics
-        matrix = confusion_matrix(y, self.loss.predicted_classes(output), len(self.classes))
-        return metrics | {"accuracy": float(np.trace(matrix) / len(y)), "confusion_matrix": matrix}
+            return metrics | {"mae": float(np.abs(output - as_target_matrix(output, y)).mean())}
+        return metrics | class_evaluation(y, self.loss.predicted_classes(output), output, self.classes)
 
     # -- raw rows: the Python handle (mlp.load_run) ---------------------------------------------------------
     def rows(self, x: Any) -> np.ndarray:

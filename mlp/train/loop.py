@@ -36,6 +36,7 @@ from mlp.train.callbacks.callback import Callback, TrainingState, callback_keys
 from mlp.train.checkpoint import restore
 from mlp.train.history import History
 from mlp.train.interrupts import Stopped, StopRequests, stop_signals
+from mlp.train.metrics import check_metrics, confusion_matrix, metric_values
 from mlp.train.parallel import DEFAULT_MICRO_BATCHES, Communicator, DataParallel
 from mlp.train.position import Position
 from mlp.train.schedules import Schedule
@@ -95,6 +96,12 @@ def evaluate(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, batch_
         return {"loss": value} | ({"accuracy": correct / counted} if loss.classification else {})
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         output = model.predict(x, batch_size)
+    return _scores(loss, output, y, sample_weight)
+
+
+def _scores(loss: Loss, output: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> dict[str, float]:
+    """The loss (and accuracy) of a model's ``output: (n, outputs)`` against ``y``, weighted by ``sample_weight``."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         result = {"loss": loss.forward(output, y, sample_weight)}
     if loss.classification:
         correct, counted = tally(loss.predict_labels(output) == loss.target_labels(y), sample_weight)
@@ -115,6 +122,28 @@ class _Data:
     w_val: np.ndarray | None
     shuffle: bool
     drop_last: bool
+    metrics: list[str]  # recorded after every epoch (mlp.train.metrics.METRICS)
+    classes: tuple[np.ndarray, int] | None = None  # with metrics: each training row's class (n,), the number of classes
+
+
+def _validation_scores(state: TrainingState, data: _Data) -> dict[str, float]:
+    """The loss, accuracy and metrics of the model as it is, in evaluation mode, on the validation rows (weighted
+    as they are); the metrics come from the same pass over the rows as the loss, except in data-parallel training,
+    where every process computes them alike on all the rows (the loss is shared out, ``evaluate``)."""
+    model, loss, output = state.model, state.loss, None
+    if state.parallel is not None or data.classes is None:
+        scores = evaluate(model, loss, data.x_val, data.y_val, sample_weight=data.w_val, parallel=state.parallel)
+    else:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            output = model.predict(data.x_val, 1024)  # evaluate's pass
+        scores = _scores(loss, output, data.y_val, data.w_val)
+    if data.classes is not None:
+        if output is None:
+            output = model.predict(data.x_val, 1024)
+        truth = single_labels(loss.target_labels(data.y_val))
+        matrix = confusion_matrix(truth, loss.predicted_classes(output), data.classes[1], data.w_val)
+        scores |= metric_values(data.metrics, matrix)
+    return scores
 
 
 def _running_logs(position: Position, labels: bool) -> dict[str, float]:
@@ -122,6 +151,11 @@ def _running_logs(position: Position, labels: bool) -> dict[str, float]:
     if labels:
         logs["accuracy"] = position.correct / position.counted
     return logs
+
+
+def _running_metrics(position: Position, data: _Data) -> dict[str, float]:
+    """The metrics of the epoch's batches, from its running confusion matrix, as ``accuracy`` is."""
+    return metric_values(data.metrics, position.matrix) if data.metrics and position.matrix is not None else {}
 
 
 def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], stop: StopRequests) -> None:
@@ -148,9 +182,11 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
                 model.backward(loss.backward())
             correct, counted = (tally(loss.predict_labels(output) == data.labels[index], weights)
                                 if data.labels is not None else (0, 0))
+            matrix = (confusion_matrix(data.classes[0][index], loss.predicted_classes(output), data.classes[1],
+                                       weights) if data.classes is not None else None)
         else:  # the same step, its micro-batches shared out between the processes
-            value, correct, counted = state.parallel.gradients(model, loss, data.x, data.y, data.w, data.labels,
-                                                               index, stop.received is not None)
+            value, correct, counted, matrix = state.parallel.gradients(
+                model, loss, data.x, data.y, data.w, data.labels, index, stop.received is not None, data.classes)
         if not math.isfinite(value):
             raise DivergenceError(
                 f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {position.batch + 1} "
@@ -163,6 +199,8 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         position.loss_sum += value * weight
         position.correct += correct
         position.counted += counted
+        if matrix is not None:
+            position.matrix = matrix if position.matrix is None else position.matrix + matrix
         position.elapsed = elapsed + time.perf_counter() - started
         state.resumable = True
         batch_logs = _running_logs(position, data.labels is not None) | {"samples": position.seen}
@@ -202,10 +240,9 @@ def _train_epochs(state: TrainingState, data: _Data, callbacks: list[Callback], 
         _train_epoch(state, data, callbacks, stop)
         position = state.position
         logs: dict[str, Any] = {"epoch": position.epoch + 1} | _running_logs(position, data.labels is not None)
+        logs |= _running_metrics(position, data)
         if len(data.x_val):
-            scores = evaluate(state.model, state.loss, data.x_val, data.y_val, sample_weight=data.w_val,
-                              parallel=state.parallel)
-            logs |= {f"val_{k}": v for k, v in scores.items()}
+            logs |= {f"val_{k}": v for k, v in _validation_scores(state, data).items()}
         problem = _divergence(state, logs)
         if problem is not None:
             raise DivergenceError(problem, state.history)
@@ -228,7 +265,7 @@ def _stopping(state: TrainingState, stop: StopRequests) -> bool:
 
 
 def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any, ...] | None, dtype: np.dtype,
-             loss: Loss, weighting: tuple[Any, Any], shuffle: bool, drop_last: bool) -> _Data:
+             loss: Loss, weighting: tuple[Any, Any], shuffle: bool, drop_last: bool, metrics: Any = ()) -> _Data:
     """The training and validation rows, converted once to the model's ``dtype`` and checked, with the rows'
     weights (``weighting``: the sample and class weights given to ``fit``)."""
     sample_weight, class_weight = weighting
@@ -264,7 +301,17 @@ def _prepare(x: Any, y: Any, validation_split: float, validation_data: tuple[Any
         raise ValueError("fit: the training rows' weights sum to 0; give some row a positive weight")
     if w_val is not None and len(x_val) and not w_val.sum() > 0:
         raise ValueError("fit: the validation rows' weights sum to 0; give some validation row a positive weight")
-    return _Data(x, y, w, labels, x_val, y_val, w_val if len(x_val) else None, shuffle, drop_last)
+    return _Data(x, y, w, labels, x_val, y_val, w_val if len(x_val) else None, shuffle, drop_last,
+                 _check_fit_metrics(metrics, loss, labels))
+
+
+def _check_fit_metrics(metrics: Any, loss: Loss, labels: np.ndarray | None) -> list[str]:
+    """The metrics to record, checked: known names, of a classifier with one class per row."""
+    names = check_metrics(metrics)
+    if names and (labels is None or (labels.ndim == 2 and labels.shape[1] > 1)):
+        what = f"{type(loss).__name__} has no classes" if labels is None else "the targets are several labels a row"
+        raise ValueError(f"metrics {', '.join(names)} need one class per row, but {what}; remove them")
+    return names
 
 
 def _class_weights(loss: Loss, labels: np.ndarray, class_weight: Any) -> np.ndarray:
@@ -307,6 +354,7 @@ def fit(
     class_weight: str | dict[int, float] | None = None,
     communicator: Communicator | None = None,
     micro_batches: int = DEFAULT_MICRO_BATCHES,
+    metrics: list[str] | tuple[str, ...] = (),
 ) -> History:
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
@@ -338,11 +386,15 @@ def fit(
             ``micro_batches`` (a power of two that the number of processes divides), whose gradients are added in
             one fixed order, so the result is bit-identical for any number of processes. BLAS runs on one thread
             meanwhile (its sums round differently with other thread counts): run one process per core.
+        metrics: names of ``mlp.train.metrics.METRICS`` (``["f1_macro"]``) to record after every epoch, of a
+            classifier: on the training rows (``f1_macro``: of the epoch's batches as they were predicted in
+            training, from a running confusion matrix, as ``accuracy`` is) and on the validation rows
+            (``val_f1_macro``: the model at the epoch's end), weighted as the rows are.
 
     Returns:
-        the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, ``val_loss``,
-        ``val_accuracy``, ``lr`` and ``time`` (seconds spent in the training steps); ``history.ending``
-        says how training ended (completed, stopped by a callback, or interrupted) and why.
+        the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, the ``metrics``,
+        ``val_loss``, ``val_accuracy`` (and the ``val_`` metrics), ``lr`` and ``time`` (seconds spent in the training
+        steps); ``history.ending`` says how training ended (completed, stopped by a callback, or interrupted) and why.
 
     Ctrl-C, SIGTERM or SIGHUP (in the main thread) end training at the next batch boundary: the callbacks'
     ``on_train_end`` runs (``ModelCheckpoint`` then saves the exact point) and the history is returned,
@@ -359,7 +411,11 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     dtype = next(iter(model.params.values())).dtype
     data = _prepare(x, y, validation_split, validation_data, dtype, loss, (sample_weight, class_weight), shuffle,
-                    drop_last)
+                    drop_last, metrics)
+    if data.metrics:  # the classes the running confusion matrices count
+        truth = single_labels(data.labels)
+        width = model.output_size(data.x.shape[1]) or int(truth.max(initial=0)) + 1
+        data.classes = (truth, max(width, 2))  # a single output is the probability of class 1 of 2
     callbacks = sorted([*([LearningRateScheduler(schedule)] if schedule is not None else []), *callbacks,
                         *([ProgressLogger(verbose)] if verbose else [])], key=lambda callback: callback.order)
     state = TrainingState(model, loss, optimizer, History(), np.random.default_rng(seed), epochs, len(data.x),

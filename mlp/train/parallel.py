@@ -52,6 +52,7 @@ from mlp.nn.losses import Loss
 from mlp.nn.sample_weights import tally
 from mlp.nn.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
+from mlp.train.metrics import confusion_matrix
 from mlp.train.watcher import FINISHED, PEER_LOST, REPORTED, Hints, Watcher, remove_records
 
 DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
@@ -169,9 +170,12 @@ class DataParallel:
 
     # -- one training step -----------------------------------------------------------------------------
     def gradients(self, model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, w: np.ndarray | None,
-                  labels: np.ndarray | None, index: np.ndarray, stop: bool) -> tuple[float, float, float]:
+                  labels: np.ndarray | None, index: np.ndarray, stop: bool,
+                  classes: tuple[np.ndarray, int] | None = None) -> tuple[float, float, float, np.ndarray | None]:
         """Fill ``model.grads`` with the gradient of the batch ``index`` (rows of ``x, y`` and weights ``w``);
-        the batch's loss and, if ``labels``, its correct and counted predictions (``mlp.nn.sample_weights.tally``).
+        the batch's loss and, if ``labels``, its correct and counted predictions (``mlp.nn.sample_weights.tally``);
+        with ``classes`` (each row's class ``(n,)`` and the number of classes ``k``) also the batch's confusion
+        matrix ``(k, k)`` (else ``None``), summed over the micro-batches in the same fixed order.
         ``stop``: whether this process received a stop signal; afterwards ``stop_requested`` says whether any did.
         """
         parts = np.array_split(index, self.micro_batches)
@@ -179,7 +183,8 @@ class DataParallel:
         total = float(len(index)) if w is None else float(w[index].sum())
         grads = model.grads
         local = self._local_buffer(grads)
-        sums = np.zeros((self.share, 4))  # loss, correct, counted, stop: per micro-batch
+        cells = classes[1] ** 2 if classes is not None else 0
+        sums = np.zeros((self.share, 4 + cells))  # loss, correct, counted, stop, the confusion matrix: per micro-batch
         with _micro_batch_masks(model) as masks, _gradients_into(model, local) as into:
             for row, m in enumerate(mine):
                 part = parts[m]
@@ -194,12 +199,16 @@ class DataParallel:
                 model.backward(loss.backward())
                 if labels is not None:
                     sums[row, 1:3] = tally(loss.predict_labels(output) == labels[part], weights)
+                if classes is not None:
+                    sums[row, 4:] = confusion_matrix(classes[0][part], loss.predicted_classes(output), classes[1],
+                                                     weights).ravel()
         sums[:, 3] = stop
         self._combine(tree_sum(local), grads)
         gathered = np.concatenate(self.communicator.allgather(sums))
         self.stop_requested = bool(gathered[:, 3].any())
         loss_value, correct, counted = tree_sum(gathered[:, :3].copy())
-        return float(loss_value), float(correct), float(counted)
+        matrix = tree_sum(gathered[:, 4:].copy()).reshape(classes[1], classes[1]) if classes is not None else None
+        return float(loss_value), float(correct), float(counted), matrix
 
     @property
     def share(self) -> int:

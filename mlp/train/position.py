@@ -5,11 +5,9 @@ stores so that training resumes from any batch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
-
+import numpy as np
 
 
 @dataclass
@@ -20,7 +18,9 @@ class Position:
     ``shuffle_state`` is the shuffling generator's state before this epoch drew its permutation, so that a
     resumed run draws the same one; ``loss_sum`` (the sum of batch loss times batch weight: its rows, or the
     sum of their weights), ``weight``, ``correct``, ``counted`` (weighted too, where the rows have weights) and
-    ``seen`` (rows) are the epoch's running sums, and ``elapsed`` its training seconds so far.
+    ``seen`` (rows) are the epoch's running sums, and ``elapsed`` its training seconds so far. ``matrix``: the
+    epoch's running confusion matrix ``(classes, classes)`` of the batches' predictions (weighted too), kept when
+    ``fit`` records metrics (``mlp.train.metrics.METRICS``), else ``None``.
     """
 
     epoch: int = 0
@@ -32,11 +32,17 @@ class Position:
     seen: int = 0
     elapsed: float = 0.0
     weight: float = 0
+    matrix: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The position as JSON values (the matrix as a list of rows)."""
+        return asdict(self) | {"matrix": self.matrix.tolist() if self.matrix is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Position:
-        """A position as ``to_dict`` gave it; files written before rows had weights count each row 1."""
-        return cls(**{"weight": data.get("seen", 0)} | data)
+        """A position as ``to_dict`` gave it; files written before rows had weights count each row 1, and those
+        written before metrics were recorded have no matrix."""
+        position = cls(**{"weight": data.get("seen", 0)} | data)
+        if position.matrix is not None:
+            position.matrix = np.asarray(position.matrix, dtype=np.float64)
+        return position

@@ -82,7 +82,8 @@ test_metrics.__test__ = False  # a helper, not a test
 
 
 def parse_evaluation(result: Result) -> dict:
-    """The numbers `mlp evaluate` prints: loss, accuracy, the class table and the confusion matrix."""
+    """The numbers `mlp evaluate` prints: loss, accuracy, the class table (support, recall: each class's
+    accuracy; the full rows in ``scores``) and the confusion matrix."""
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     out = {"loss": float(re.search(r"^loss +([\d.]+)", result.stdout, re.M).group(1))}
@@ -91,12 +92,16 @@ def parse_evaluation(result: Result) -> dict:
         return out
     out["accuracy"], out["rows"] = float(accuracy.group(1)), int(accuracy.group(3).replace(",", ""))
     start = lines.index(next(line for line in lines if line.startswith("class ")))
-    out["table"] = {}
+    assert lines[start].split() == ["class", "support", "precision", "recall", "f1"]
+    out["table"], out["scores"] = {}, {}
     for line in lines[start + 1 :]:
         if not line:
             break
-        name, support, acc = line.rsplit(None, 2)
-        out["table"][name.strip()] = (int(support.replace(",", "")), None if acc == "-" else float(acc))
+        name, support, precision, recall, f1 = line.rsplit(None, 4)
+        out["scores"][name.strip()] = {"precision": float(precision), "recall": float(recall), "f1-score": float(f1),
+                                       "support": int(support.replace(",", ""))}
+        if name.strip() not in ("macro avg", "weighted avg"):
+            out["table"][name.strip()] = (int(support.replace(",", "")), float(recall))
     start = lines.index("confusion matrix (rows: true class, columns: predicted class)")
     out["header"] = lines[start + 1].split()
     out["matrix"] = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[start + 2 :]}
@@ -168,13 +173,78 @@ def test_evaluate_on_a_file_maps_its_labels_onto_the_models_classes(flowers, tmp
     path = write_flowers(tmp_path / "new.csv", x, y)
     evaluation = parse_evaluation(result := invoke("evaluate", flowers, "--data", path))
     assert f"data     new from file {path}: the whole file, {len(x)} rows" in result.stdout
-    assert evaluation["table"]["versicolor"] == (0, None)
+    assert evaluation["table"]["versicolor"] == (0, 0.0)  # no rows: its recall is 0/0, given as 0 (scikit-learn's)
     assert evaluation["table"]["setosa"][0] == (y == 0).sum()
     assert_consistent(evaluation)
 
     checkpoint = mlp.runs.trained.load_trained(flowers / "model.npz").checkpoint
     output = checkpoint.model.predict(Standardizer.from_state(checkpoint.extra["standardizer"]).transform(x))
     assert evaluation["loss"] == pytest.approx(SoftmaxCrossEntropy().forward(output, y), abs=5e-5)
+
+
+@pytest.fixture(scope="module")
+def twelve(tmp_path_factory) -> Path:
+    """A run on an NPZ file of 12 classes (blobs), which gets a top-5 accuracy."""
+    folder = tmp_path_factory.mktemp("twelve")
+    x, y = blobs(n=600, centers=12, features=4, seed=2)
+    np.savez(folder / "twelve.npz", x=x, y=y)
+    return train(SPIRALS, "--epochs", "2", "--out", folder / "runs", "--set", "name=twelve",
+                 "--set", f"data={{dataset: npz, path: {folder / 'twelve.npz'}, test_split: 0.5}}",
+                 "--set", "model.layers.2.dense=12")
+
+
+def sklearn_numbers(run: Path) -> tuple[dict, float, list[str]]:
+    """scikit-learn's classification report and top-5 accuracy of the run's predictions on its test set."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    trained = mlp.runs.trained.load_trained(run)
+    rows = mlp.runs.trained.load_rows(trained, None, None, "test")
+    output = trained.outputs(rows.x)
+    labels = list(range(len(trained.classes)))
+    with warnings.catch_warnings():  # a class never predicted: its default zero_division warns, then gives 0
+        warnings.simplefilter("ignore")
+        report = metrics.classification_report(rows.y, trained.loss.predicted_classes(output), labels=labels,
+                                               target_names=trained.classes, output_dict=True)
+    top5 = metrics.top_k_accuracy_score(rows.y, output, k=5, labels=labels) if len(labels) > 5 else None
+    return report, top5, trained.classes
+
+
+@pytest.mark.parametrize("name", ["spirals", "flowers", "twelve"])
+def test_evaluate_text_and_json_are_scikit_learns_numbers(name, request):
+    run = request.getfixturevalue(name)
+    report, top5, classes = sklearn_numbers(run)
+    text, result = parse_evaluation(invoke("evaluate", run)), invoke("evaluate", run, "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert len(result.stdout.splitlines()) == 1
+    numbers = json.loads(result.stdout)
+    assert list(numbers["classes"]) == classes == list(text["table"])
+    for key in [*classes, "macro avg", "weighted avg"]:
+        ours = numbers["classes"][key] if key in classes else numbers[key]
+        assert ours == pytest.approx(report[key], abs=1e-12), key
+        assert text["scores"][key] == pytest.approx(ours, abs=5e-5), key  # the text shows the JSON's numbers
+    assert numbers["accuracy"] == pytest.approx(report["accuracy"], abs=1e-12)
+    assert numbers["accuracy"] == pytest.approx(text["accuracy"], abs=5e-5) and numbers["loss"] == pytest.approx(
+        text["loss"], abs=5e-5)
+    assert numbers["rows"] == text["rows"] and numbers["confusion_matrix"] == list(text["matrix"].values())
+    assert numbers["loss"] == pytest.approx(test_metrics(run)["loss"], rel=1e-6)
+    shown = re.search(r"^top-5 +([\d.]+) \(the true class among the 5 highest scores\)$",
+                      invoke("evaluate", run).stdout, re.M)
+    if top5 is None:
+        assert "top_5_accuracy" not in numbers and shown is None
+    else:
+        assert numbers["top_5_accuracy"] == pytest.approx(top5, abs=1e-12)
+        assert float(shown.group(1)) == pytest.approx(top5, abs=5e-5)
+
+
+def test_evaluate_json_of_a_regression_and_of_a_file(regression, flowers, tmp_path):
+    numbers = json.loads(invoke("evaluate", regression, "--json").stdout)
+    text = invoke("evaluate", regression).stdout
+    assert set(numbers) == {"model", "data", "standardised", "loss", "loss_name", "mae"}
+    assert f"mae      {numbers['mae']:.4f} (mean absolute error)" in text
+    x, y = blobs(n=30, centers=3, features=2, seed=1)
+    path = write_flowers(tmp_path / "new.csv", x * 3 + 11, y)
+    numbers = json.loads(invoke("evaluate", flowers, "--data", path, "--json").stdout)
+    assert numbers["data"] == {"name": "new", "source": f"file {path}", "part": "the whole file", "rows": 30}
+    assert numbers["standardised"] is True and numbers["classes"].keys() == set(FLOWERS)
 
 
 def test_evaluate_regression_prints_no_class_tables(regression):
@@ -244,6 +314,29 @@ def test_predict_limit_and_regression(regression):
     rows = parse_csv(result.stdout)
     assert len(rows) == 3 and list(rows[0]) == ["row", "prediction"]
     float(rows[0]["prediction"])
+
+
+def test_predict_json_lines_are_the_csvs_predictions(flowers, regression, tmp_path):
+    x, y = blobs(n=25, centers=3, features=2, seed=2)
+    path = write_flowers(tmp_path / "rows.csv", x * 3 + 10, y, target=False)
+    rows, result = parse_csv(invoke("predict", flowers, path).stdout), invoke("predict", flowers, path, "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == len(rows) == 25
+    for line, row in zip(lines, rows, strict=True):
+        assert list(line) == ["row", "prediction", "probabilities"] and line["row"] == int(row["row"])
+        assert line["prediction"] == row["prediction"] and list(line["probabilities"]) == FLOWERS
+        for name, p in line["probabilities"].items():
+            assert float(row[f"p_{name}"]) == pytest.approx(p, abs=5e-7)  # the CSV rounds to 6 decimals
+    out = tmp_path / "predictions.jsonl"
+    written = invoke("predict", flowers, path, "--json", "--out", out)
+    assert written.stdout == f"wrote 25 predictions to {out}\n" and out.read_text() == result.stdout
+    values = parse_csv(invoke("predict", regression, "regression", "--limit", "3").stdout)
+    lines = [json.loads(line) for line in invoke("predict", regression, "regression", "--limit", "3",
+                                                  "--json").stdout.splitlines()]
+    assert [line["row"] for line in lines] == [0, 1, 2]
+    assert [float(row["prediction"]) for row in values] == pytest.approx([line["prediction"] for line in lines],
+                                                                         rel=1e-5)
 
 
 # -- errors ----------------------------------------------------------------------------------------------

@@ -103,6 +103,19 @@ def test_quiet_prints_only_the_final_line(tmp_path):
     assert "epoch 1/1" in (run / "train.log").read_text()  # the log still has everything
 
 
+def test_json_prints_only_the_final_metrics_the_text_line_shows(tmp_path):
+    quiet = invoke("train", SPIRALS, *SMALL, "--epochs", "1", "--out", tmp_path / "text", "-q")
+    result = invoke("train", SPIRALS, *SMALL, "--epochs", "1", "--out", tmp_path / "json", "--json")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert len(result.stdout.splitlines()) == 1
+    numbers = json.loads(result.stdout)
+    run = the_run(tmp_path / "json")
+    assert numbers["run_dir"] == str(run) and {"run_dir": str(run)} | metrics(run) == numbers
+    test = numbers["test"]  # the same training, bit-identical: the quiet line shows these numbers
+    assert quiet.stdout.split("  ", 1)[1] == f"test loss {test['loss']:.4f}  accuracy {test['accuracy']:.4f}\n"
+    assert "epoch 1/1" in (run / "train.log").read_text()
+
+
 def test_options_land_in_the_saved_config(tmp_path):
     out = tmp_path / "elsewhere"
     result = invoke("train", SPIRALS, "--set", "optimizer.lr=0.02", "--set", "model.layers.0.dense=16",
@@ -132,6 +145,20 @@ def test_data_dir_is_where_mnist_is_looked_for(tmp_path):
 
 
 # -- resuming ------------------------------------------------------------------------------------------------
+def test_a_resumed_run_recording_a_metric_ends_as_a_run_that_did_not_stop(tmp_path):
+    options = (*SMALL, "--set", "training.metrics=[f1_macro]", "--set", "output.keep=best",
+               "--set", "output.monitor=val_f1_macro")
+    assert invoke("train", SPIRALS, *options, "--epochs", "2", "--out", tmp_path / "stopped", "-q").exit_code == 0
+    resumed = invoke("train", "--resume", the_run(tmp_path / "stopped"), "--epochs", "4")
+    assert resumed.exit_code == 0, resumed.output
+    assert invoke("train", SPIRALS, *options, "--epochs", "4", "--out", tmp_path / "whole", "-q").exit_code == 0
+    runs = [the_run(tmp_path / name) for name in ("stopped", "whole")]
+    first, second = ([{k: v for k, v in record.items() if k != "time"} for record in history(run)] for run in runs)
+    assert first == second and "val_f1_macro" in first[0]
+    for key in ("test", "model"):
+        assert metrics(runs[0])[key] == metrics(runs[1])[key], key
+
+
 def test_resume_continues_the_same_run_directory(tmp_path):
     assert invoke("train", SPIRALS, *SMALL, "--epochs", "2", "--out", tmp_path, "-q").exit_code == 0
     run = the_run(tmp_path)
@@ -196,6 +223,28 @@ def test_keep_best_saves_the_best_epoch_and_says_which(tmp_path):
     assert f"(model.npz: {statement})" in result.stdout
     assert load_checkpoint(run / "model.npz").epoch == best
     assert load_checkpoint(run / "last.npz").epoch == 5
+
+
+def test_training_metrics_are_in_the_epoch_lines_and_history_and_keep_best_maximises_them(tmp_path):
+    result = invoke("train", SPIRALS, *SMALL, "--set", "training.metrics=[f1_macro, recall_weighted]",
+                    "--set", "output.keep=best", "--set", "output.monitor=val_f1_macro", "--epochs", "4",
+                    "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    run = the_run(tmp_path)
+    records = history(run)
+    assert list(records[0])[:9] == ["epoch", "loss", "accuracy", "f1_macro", "recall_weighted", "val_loss",
+                                    "val_accuracy", "val_f1_macro", "val_recall_weighted"]
+    header = (run / "history.csv").read_text().splitlines()[0]
+    assert "f1_macro,recall_weighted,val_loss" in header
+    for record in records:
+        assert f"  f1_macro {record['f1_macro']:.4f}  recall_weighted {record['recall_weighted']:.4f}  " in \
+            result.stdout
+    scores = [record["val_f1_macro"] for record in records]
+    statement = f"best val_f1_macro ({max(scores):.4f}) at epoch {scores.index(max(scores)) + 1}"
+    assert metrics(run)["model"] == statement
+    assert saved_config(run)["training"]["metrics"] == ["f1_macro", "recall_weighted"]
+    assert_one_line_error(invoke("train", SPIRALS, "--set", "training.metrics=[f1]"),
+                          "error: training.metrics: unknown metric 'f1'; valid names: precision_macro")
 
 
 def test_early_stopping_stops_early_and_says_so(tmp_path):

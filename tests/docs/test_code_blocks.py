@@ -22,7 +22,7 @@ STEPS = {page_name(path): steps(path) for path in PAGES}
 # Blocks that take more than a few seconds, by page and a piece of their code
 SLOW = {
     "README.md": ["mlp train spirals "],
-    "command-line.md": ["mlp train spirals "],
+    "command-line.md": ["mlp train spirals            # a shipped recipe"],
     "python.md": ['Dense(784, 512, init="glorot_uniform")'],
     "scaling.md": ["mpiexec -n 2 mlp train spirals"],
     "sweeps.md": ["mlp sweep lr_width.yaml"],

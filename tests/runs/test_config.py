@@ -42,7 +42,7 @@ DEFAULT = {
                   "decay_bias": False, "max_norm": None},
     "schedule": None,
     "training": {"epochs": 20, "batch_size": 128, "shuffle": True, "drop_last": False, "class_weight": None,
-                 "micro_batches": 8,
+                 "micro_batches": 8, "metrics": [],
                  "early_stopping": None,
                  "reduce_lr_on_plateau": None, "gradient_norms": None},
     "output": {"dir": "runs", "keep": "last", "monitor": "val_loss"},
@@ -205,7 +205,7 @@ def test_wrong_types(raw, message):
      "normalize, limit"),
     ({"training": {"epoch": 3}},
      "unknown key 'epoch' in training (did you mean 'epochs'?); valid keys: epochs, batch_size, shuffle, "
-     "drop_last, class_weight, micro_batches, early_stopping, reduce_lr_on_plateau, gradient_norms"),
+     "drop_last, class_weight, micro_batches, metrics, early_stopping, reduce_lr_on_plateau, gradient_norms"),
     ({"model": {"layer": []}}, "unknown key 'layer' in model (did you mean 'layers'?); valid keys: layers, dtype"),
     ({"output": {"kept": "best"}},
      "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor"),
@@ -590,3 +590,40 @@ def test_an_override_into_an_empty_list_says_so():
     raw = {"model": {"layers": []}}
     with pytest.raises(ConfigError, match=r"model.layers is an empty list; write the whole list"):
         apply_override(raw, "model.layers.0.dense=3")
+
+
+# -- training.metrics ------------------------------------------------------------------------------------------
+
+
+def test_training_metrics_are_checked_names_and_can_be_monitored():
+    config = resolve({"training": {"metrics": ["f1_macro", "recall_weighted"],
+                                   "early_stopping": {"monitor": "val_f1_macro"}},
+                      "output": {"keep": "best", "monitor": "f1_macro"}})
+    assert config["training"]["metrics"] == ["f1_macro", "recall_weighted"]
+    assert config["output"]["monitor"] == "f1_macro"
+    spec = resolve_spec({"training": {"metrics": ["f1_macro"], "reduce_lr_on_plateau": {"monitor": "val_f1_macro"}}})
+    assert spec.callbacks[0].monitor.mode == "max"  # inferred: higher is better
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"training": {"metrics": ["f1_macr"]}},
+     "training.metrics: unknown metric 'f1_macr' (did you mean 'f1_macro'?); valid names: precision_macro, "
+     "recall_macro, f1_macro, precision_weighted, recall_weighted, f1_weighted"),
+    ({"training": {"metrics": "f1_macro"}}, "training.metrics must be a list, got 'f1_macro'"),
+    ({"training": {"metrics": ["f1_macro", "f1_macro"]}},
+     "training.metrics: metrics names f1_macro twice; name each once"),
+    ({"training": {"metrics": ["f1_macro"]}, "loss": "mse"},
+     "training.metrics f1_macro need classes, but loss mse has none; remove them"),
+    ({"output": {"keep": "best", "monitor": "val_f1_macro"}},
+     "output.monitor is val_f1_macro, but the run does not record it; add it to training.metrics, e.g. "
+     "training.metrics: [f1_macro]"),
+    ({"training": {"early_stopping": {"monitor": "f1_weighted"}, "metrics": ["f1_macro"]}},
+     "training.early_stopping.monitor is f1_weighted, but the run does not record it; add it to training.metrics, "
+     "e.g. training.metrics: [f1_weighted]"),
+    ({"output": {"monitor": "val_f1"}, "training": {"metrics": ["f1_macro"]}},
+     "output.monitor: unknown metric 'val_f1' (did you mean 'val_f1_macro'?); valid metrics: val_loss, "
+     "val_accuracy, loss, accuracy, val_f1_macro, f1_macro"),
+])
+def test_training_metrics_errors(raw, message):
+    with raises(message):
+        resolve(raw)

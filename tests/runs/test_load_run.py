@@ -86,7 +86,7 @@ def assert_printed_as(stdout: str, metrics: dict, classes: list[str] | None) -> 
     if classes is None:
         assert re.search(rf"^mae +{metrics['mae']:.4f} \(", stdout, re.M), (stdout, metrics)
         return
-    matrix = metrics["confusion_matrix"]
+    matrix = np.asarray(metrics["confusion_matrix"])  # a list of rows, as in --json
     correct, rows = int(np.trace(matrix)), int(matrix.sum())
     assert f"accuracy {metrics['accuracy']:.4f} ({correct:,} of {rows:,} rows)" in stdout
     lines = stdout.split("confusion matrix (rows: true class, columns: predicted class)\n")[1].splitlines()[1:]

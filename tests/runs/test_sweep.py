@@ -235,6 +235,8 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\n",
      "method: random needs trials, an integer from 1 to 10,000; got None"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmetric: f1\n", "metric: unknown metric 'f1'"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmetric: val_f1_macro\n",  # not in its training.metrics
+     "metric: unknown metric 'val_f1_macro'; valid metrics: val_loss, val_accuracy, loss, accuracy"),
     ("base: nosuchrecipe\nspace: {optimizer.lr: [0.1]}\n", "nosuchrecipe: no such config file"),
     ("base: spirals\nspaces: {}\n", "unknown key 'spaces'"),
     ("base: spirals\nspace: {optimizer.lr: [%s], optimizer.beta1: [%s], optimizer.beta2: [%s]}\n"
@@ -254,6 +256,16 @@ def test_a_bad_sweep_fails_before_any_trial_runs(tmp_path, monkeypatch, text, me
     path = write(tmp_path, "bad.yaml", text)
     assert_one_line_error(invoke("sweep", path), message)
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_sweep_ranks_by_a_metric_of_its_training_metrics(tmp_path):
+    path = write(tmp_path, "f1.yaml", "base: {training: {metrics: [f1_macro]}}\nspace: {optimizer.lr: [0.1, 0.2]}\n"
+                                      "metric: val_f1_macro\n")
+    sweep = load_sweep(path, tmp_path / "sweep")
+    assert sweep.metric == "val_f1_macro" and not sweep.lower_is_better
+    rows = results_table(sweep, {0: {"status": "completed", "metric": 0.5, "test": None, "epochs": 1, "message": ""},
+                                 1: {"status": "completed", "metric": 0.9, "test": None, "epochs": 1, "message": ""}})
+    assert [row["trial"] for row in rows] == [1, 0]  # higher first
 
 
 def test_a_sweep_file_that_is_not_a_file_is_refused_at_once(tmp_path, monkeypatch):

@@ -96,6 +96,15 @@ def test_weights_are_micro_batched_too():
     np.testing.assert_allclose(history["val_accuracy"], plain_history["val_accuracy"], rtol=1e-6)
 
 
+def test_metrics_are_counted_over_the_micro_batches():
+    _, history = spirals_fit(SingleProcess(), metrics=["recall_weighted", "f1_macro"])
+    _, plain = spirals_fit(metrics=["recall_weighted", "f1_macro"])
+    # the weighted recall is the accuracy: the running confusion matrix counts what accuracy counts
+    assert history["recall_weighted"] == pytest.approx(history["accuracy"], rel=1e-12)
+    np.testing.assert_allclose(history["f1_macro"], plain["f1_macro"], rtol=1e-2)
+    np.testing.assert_allclose(history["val_f1_macro"], plain["val_f1_macro"], rtol=1e-2)
+
+
 # -- the watchers, without MPI: real processes and pipes ------------------------------------------------------
 
 LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or out of memory?) and every process "
@@ -210,6 +219,18 @@ def test_fit_with_a_communicator_is_bit_identical_for_1_2_and_4_processes(tmp_pa
 
 
 SPIRALS = ["-m", "mlp", "train", "spirals", "--set", "data.samples=20000", "--epochs", "4"]
+
+
+@pytest.mark.slow
+@needs_mpi
+def test_a_run_recording_metrics_is_bit_identical_with_2_and_4_processes(tmp_path):
+    command = ["-m", "mlp", "train", "spirals", "--set", "data.samples=2000", "--epochs", "3", "--set",
+               "training.metrics=[f1_macro]", "--set", "output.keep=best", "--set", "output.monitor=val_f1_macro"]
+    for processes in (2, 4):
+        result = mpiexec(processes, *command, "--out", f"k{processes}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert_same_run(the_run(tmp_path / "k2"), the_run(tmp_path / "k4"))
+    assert "val_f1_macro" in run_files(the_run(tmp_path / "k2"))["history"][0]
 
 
 def run_files(run: Path) -> dict[str, object]:

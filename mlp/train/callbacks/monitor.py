@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlp.messages import name_list
+from mlp.train.metrics import higher_is_better
 
 
 @dataclass
 class Monitor:
     """Tracks the best value of one history entry: ``mode="min"`` (losses), ``"max"`` (accuracies) or
-    ``"auto"`` (max for names containing "acc"); an improvement must beat the best by ``min_delta``."""
+    ``"auto"`` (max for accuracies and the metrics of ``mlp.train.metrics.METRICS``, such as
+    ``val_f1_macro``; min for the rest); an improvement must beat the best by ``min_delta``."""
 
     name: str = "val_loss"
     mode: str = "auto"
@@ -21,7 +23,7 @@ class Monitor:
 
     def __post_init__(self) -> None:
         if self.mode == "auto":
-            self.mode = "max" if "acc" in self.name else "min"
+            self.mode = "max" if higher_is_better(self.name) else "min"
         if self.mode not in ("min", "max"):
             raise ValueError(f"monitor mode must be 'min', 'max' or 'auto', got {self.mode!r}")
         if self.min_delta < 0:
