@@ -104,12 +104,14 @@ LAYERS = (
     ("nn", ("mlp.nn",)),
     ("data", ("mlp.data",)),
     ("train", ("mlp.train",)),
+    # callbacks (they build on train) that a run adds (runs builds on them)
+    ("loggers", ("mlp.loggers",)),
     ("runs", ("mlp.runs",)),
     ("interfaces", ("mlp.sklearn", "mlp.export", "mlp.plots")),
     ("cli", ("mlp.cli",)),
     ("entry", ("mlp.__main__",)),
 )
-RANK = {"shared": 0, "nn": 1, "data": 1, "train": 2, "runs": 3, "interfaces": 4, "cli": 5, "entry": 6}
+RANK = {"shared": 0, "nn": 1, "data": 1, "train": 2, "loggers": 3, "runs": 4, "interfaces": 5, "cli": 6, "entry": 7}
 
 
 def layer_of(module: str) -> tuple[str, str]:
@@ -150,7 +152,7 @@ def test_the_data_modules_load_no_native_code():
 
 
 def test_import_mlp_loads_no_optional_dependency():
-    extras = ("matplotlib", "sklearn", "onnx", "mpi4py", "dask")
+    extras = ("matplotlib", "sklearn", "onnx", "mpi4py", "dask", "tensorboardX", "tensorboard", "mlflow")
     code = f"import sys, mlp; print([m for m in {extras} if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 

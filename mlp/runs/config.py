@@ -18,7 +18,8 @@ the default starts from that thing's own defaults, e.g. ``optimizer: {name: adam
     schedule: null                 # or {name: step | exponential | cosine | constant, ..., warmup: 0}
     training: {epochs: 20, batch_size: 128, shuffle: true, drop_last: false,
                early_stopping: null, reduce_lr_on_plateau: null, gradient_norms: null}
-    output: {dir: runs, keep: last, monitor: val_loss}   # dir: beside the file, as its data paths
+    output: {dir: runs, keep: last, monitor: val_loss,   # dir: beside the file, as its data paths
+             loggers: [], tensorboard: {dir: null, histogram_every: 1}, mlflow: {tracking_uri: null, experiment: null}}
 
 Every name comes from a registry (``mlp.registry``): layers and activations (``mlp.nn.layer.LAYERS``),
 initializers, losses, optimizers, schedules, callbacks and datasets each have one, defined next to what
@@ -134,6 +135,14 @@ OUTPUT_KEYS = {
     "keep": Key("last", str, choices=("last", "best")),
     "monitor": Key("val_loss", str),  # checked by _check_monitors: MONITORS and the run's training.metrics
 }
+# ``output.loggers`` names the loggers (``mlp.loggers``) a run adds; each has its own section of settings
+LOGGERS = ("tensorboard", "mlflow")
+LOGGER_KEYS = {
+    # dir: RUN_DIR/tensorboard when null
+    "tensorboard": {"dir": Key(None, str, is_path=True), "histogram_every": Key(1, int, NON_NEGATIVE)},
+    # tracking_uri: MLFLOW_TRACKING_URI, else sqlite:///<output.dir>/mlflow.db; experiment: the config's name
+    "mlflow": {"tracking_uri": Key(None, str), "experiment": Key(None, str)},
+}
 LAYER_KINDS = ("dense", "dropout", "activation")
 DTYPES = ("float32", "float64")
 WARMUP = Key(0, int, NON_NEGATIVE)  # any schedule's: linear warm-up epochs before it (``mlp.train.schedules.Warmup``)
@@ -152,7 +161,9 @@ def _path_keys() -> dict[str, set[str]]:
     """The keys that hold paths, by section: the data's files and folders (``data.path``, ``data.dir``...) and
     ``output.dir``. Relative ones in a config file are relative to the file's folder (``load_file``)."""
     return {"data": {name for _, source in DATASETS.items() for name, key in source.keys.items() if key.is_path},
-            "output": {name for name, key in OUTPUT_KEYS.items() if key.is_path}}
+            "output": {name for name, key in OUTPUT_KEYS.items() if key.is_path},
+            **{f"output.{logger}": {name for name, key in keys.items() if key.is_path}
+               for logger, keys in LOGGER_KEYS.items()}}
 
 
 @dataclass
@@ -300,8 +311,10 @@ def load_file(path: str | Path, recipe: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, ...), not a {type(raw).__name__}")
     raw.setdefault("name", re.sub(r"[^\w.-]+", "-", path.stem))  # "my run.yaml" -> "my-run"
     for section, keys in _path_keys().items():
-        values = raw.get(section)
-        if not isinstance(values, dict) or (recipe and section == "output"):
+        values: Any = raw
+        for part in section.split("."):  # output.tensorboard: a section in a section
+            values = values.get(part) if isinstance(values, dict) else None
+        if not isinstance(values, dict) or (recipe and section.startswith("output")):
             continue
         for key in keys:
             if isinstance(values.get(key), str):  # an absolute path stays as it is
@@ -612,6 +625,28 @@ def monitors(config: dict[str, Any]) -> tuple[str, ...]:
     return (*MONITORS, *(f"val_{name}" for name in recorded), *recorded)
 
 
+def _resolve_output(given: dict[str, Any]) -> dict[str, Any]:
+    """The ``output:`` section: its own keys, ``loggers`` (a list of ``LOGGERS``) and each logger's settings."""
+    _check_keys("output", given, [*OUTPUT_KEYS, "loggers", *LOGGERS])
+    output = _section("output", {k: v for k, v in given.items() if k in OUTPUT_KEYS}, OUTPUT_KEYS)
+    loggers = given.get("loggers") or []
+    if isinstance(loggers, str):  # `loggers: mlflow` is one logger
+        loggers = [loggers]
+    if not isinstance(loggers, list):
+        raise ConfigError(f"output.loggers must be a list of loggers (e.g. [tensorboard, mlflow]), got "
+                          f"{quoted(loggers)}")
+    for name in loggers:
+        if name not in LOGGERS:
+            raise ConfigError(f"output.loggers: unknown logger {quoted(name)}{_suggest(name, LOGGERS)}; "
+                              f"valid loggers: {', '.join(LOGGERS)}")
+    output["loggers"] = list(dict.fromkeys(loggers))
+    for name in LOGGERS:
+        settings = given.get(name)
+        output[name] = _section(f"output.{name}", _mapping(f"output.{name}", {} if settings is None else settings),
+                                LOGGER_KEYS[name])
+    return output
+
+
 def _check_monitors(config: dict[str, Any]) -> None:
     """Every monitored metric must exist: ``val_*`` needs a validation split, ``*accuracy`` classes, a metric of
     ``METRICS`` its name in ``training.metrics``."""
@@ -663,7 +698,7 @@ def resolve_spec(raw: dict[str, Any] | None = None) -> RunSpec:
         raise ConfigError(f"training.class_weight applies to classification losses, not to {config['loss']}; "
                           f"remove it, or weigh rows with data.weight")
     config["schedule"], schedule = _resolve_schedule(merged["schedule"], config["training"]["epochs"])
-    config["output"] = _section("output", _mapping("output", merged["output"]), OUTPUT_KEYS)
+    config["output"] = _resolve_output(_mapping("output", merged["output"]))
     _check_monitors(config)
     if len(config["name"]) > MAX_NAME:  # the run directory <name>-<timestamp> must fit a file name's 255 bytes
         raise ConfigError(f"name is {len(config['name']):,} characters long ({quoted(config['name'])}); "

@@ -9,7 +9,12 @@
 - ``model.npz``: the model kept, the last epoch's or the best by ``output.monitor`` (``output.keep``); after a
   divergence, the last good one;
 - ``metrics.json``: how the run ended, test metrics of ``model.npz``, which model it is, timing, data, versions;
+- ``tensorboard/``, with ``output.loggers: [tensorboard]`` (and no ``output.tensorboard.dir``): TensorBoard's
+  event files (``mlp.loggers``);
 - ``.lock`` while a process trains in it.
+
+With ``output.loggers: [mlflow]`` and no tracking URI, ``OUT/mlflow.db`` (and ``OUT/mlflow-artifacts/``) is the
+MLflow store of the runs under ``OUT``.
 
 ``OUT/latest`` links to the run directory started last under ``OUT``.
 
@@ -36,6 +41,7 @@ from mlp.train.checkpoint import CheckpointError
 CONFIG_FILE, LOG_FILE, LAST_FILE, MODEL_FILE = "config.yaml", "train.log", "last.npz", "model.npz"
 HISTORY_CSV, HISTORY_JSON, METRICS_FILE = "history.csv", "history.json", "metrics.json"
 NORMS_CSV, NORMS_JSON = "gradient_norms.csv", "gradient_norms.json"
+TENSORBOARD_DIR = "tensorboard"
 SWEEP_FILE, RESULTS_FILE, BEST_FILE = "sweep.yaml", "results.csv", "best.yaml"
 TRIALS, TRIAL_FILE, STOP_FILE = "trials", "trial.json", ".stop"
 

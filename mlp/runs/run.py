@@ -27,9 +27,12 @@ import numpy as np
 from mlp import __version__
 from mlp.data import DataFingerprint, Dataset
 from mlp.data.split import training_rows
+from mlp.extras import require
 from mlp.files.atomic import DiskFullError, remove_partial_writes, write_text
 from mlp.files.lock import folder_lock
 from mlp.files.yamlfile import to_yaml
+from mlp.loggers import Logger, MLflowLogger, TensorBoardLogger
+from mlp.loggers.mlflow_logger import default_tracking_uri
 from mlp.nn.losses import Loss
 from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weight_by_index
@@ -46,6 +49,7 @@ from mlp.runs.folder import (
     MODEL_FILE,
     NORMS_CSV,
     NORMS_JSON,
+    TENSORBOARD_DIR,
     new_run_dir,
     point_latest,
     read_metrics,
@@ -257,6 +261,7 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
         class_weight = class_weight_by_index(config["training"]["class_weight"], dataset.classes)
         objects = (dataset, model, class_weight)
         if console is not None:
+            require_loggers(config)
             return _run(spec, resume, objects, console, started, parallel, run_dir)
         return _follow(spec, resume, objects, parallel)
     except Exception as err:
@@ -419,7 +424,8 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]
     callbacks = list(spec.callbacks)
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
-    callbacks += [checkpoint, RunFiles(run_dir, norms), progress]
+    loggers = run_loggers(config, run_dir, console)
+    callbacks += [*loggers, checkpoint, RunFiles(run_dir, norms), progress]
     watching = contextlib.nullcontext()
     if parallel is not None:
         parallel.start()
@@ -436,6 +442,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
                 console.to_log(f"error: {err}")  # the command line shows it
                 kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started,
                                parallel)
+                _log_results(loggers, kept.metrics, run_dir)
             if kept.metrics["model_file"] is not None:
                 console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
                 raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}",
@@ -443,10 +450,54 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
             raise
         with stop.finishing():
             result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
+            _log_results(loggers, result.metrics, run_dir)
             _report(result.metrics, run_dir, console)
     if stopped is not None:
         result.stop_signal = stopped.signal.name
     return result
+
+
+LOGGER_EXTRAS = {"tensorboard": ("tensorboard", "tensorboardX", None),
+                 "mlflow": ("mlflow", "mlflow.tracking", "mlflow-skinny")}  # extra, module, package
+
+
+def require_loggers(config: dict[str, Any]) -> None:
+    """Raise ``MissingExtraError`` (one line: what to install) if a logger the config names is not installed: before
+    the run folder is made, not as a warning during training."""
+    for name in config["output"]["loggers"]:
+        extra, module, package = LOGGER_EXTRAS[name]
+        require(module, extra, f"output.loggers: {name}", package)
+
+
+def run_loggers(config: dict[str, Any], run_dir: Path, console: Console,
+                parent_run_id: str | None = None) -> list[Logger]:
+    """The loggers ``output.loggers`` names, for the run in ``run_dir`` (only process 0 of a data-parallel run
+    has a console, and so loggers); their warnings go to the console's stderr and log."""
+    output = config["output"]
+    loggers: list[Logger] = []
+
+    def warn(line: str) -> None:
+        console.echo(line, stderr=True)
+
+    if "tensorboard" in output["loggers"]:
+        tensorboard = output["tensorboard"]
+        loggers.append(TensorBoardLogger(tensorboard["dir"] or run_dir / TENSORBOARD_DIR,
+                                         tensorboard["histogram_every"], config=config, warn=warn))
+    if "mlflow" in output["loggers"]:
+        settings = output["mlflow"]
+        loggers.append(MLflowLogger(settings["tracking_uri"] or default_tracking_uri(run_dir.parent),
+                                    settings["experiment"] or config["name"], config=config, run_name=run_dir.name,
+                                    parent_run_id=parent_run_id, warn=warn))
+    for logger in loggers:
+        logger.results_follow = True  # _log_results, once model.npz and the test metrics are written
+    return loggers
+
+
+def _log_results(loggers: list[Logger], metrics: dict[str, Any], run_dir: Path) -> None:
+    """Send how the run ended, its test metrics and its files (the kept model, the config, any PNG) to ``loggers``."""
+    files = [run_dir / MODEL_FILE, run_dir / CONFIG_FILE, *sorted(run_dir.glob("*.png"))]
+    for logger in loggers:
+        logger.results(metrics["status"], metrics["test"], files)
 
 
 def _kept_model(config: dict[str, Any], run_dir: Path, model: Sequential, history: History,

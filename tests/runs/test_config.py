@@ -45,7 +45,9 @@ DEFAULT = {
                  "micro_batches": 8, "metrics": [],
                  "early_stopping": None,
                  "reduce_lr_on_plateau": None, "gradient_norms": None},
-    "output": {"dir": "runs", "keep": "last", "monitor": "val_loss"},
+    "output": {"dir": "runs", "keep": "last", "monitor": "val_loss", "loggers": [],
+               "tensorboard": {"dir": None, "histogram_every": 1},
+               "mlflow": {"tracking_uri": None, "experiment": None}},
 }
 ADAM = {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
         "decay_bias": False, "max_norm": None}
@@ -208,7 +210,8 @@ def test_wrong_types(raw, message):
      "drop_last, class_weight, micro_batches, metrics, early_stopping, reduce_lr_on_plateau, gradient_norms"),
     ({"model": {"layer": []}}, "unknown key 'layer' in model (did you mean 'layers'?); valid keys: layers, dtype"),
     ({"output": {"kept": "best"}},
-     "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor"),
+     "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor, loggers, tensorboard, "
+     "mlflow"),
     (layers({"dense": 8, "activaton": "relu"}),
      "unknown key 'activaton' in model.layers[0] (did you mean 'activation'?); valid keys: dense, activation, "
      "init, bias"),

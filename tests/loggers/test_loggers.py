@@ -1,0 +1,182 @@
+"""The loggers (mlp.loggers), read back with the real readers: TensorBoard's event reader for the scalars,
+histograms and text, ``MlflowClient`` on the SQLite store for params, metrics by step and artifacts."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SPIRALS, assert_one_line_error, invoke, the_run
+
+from mlp.runs.config import ConfigError, resolve
+
+pytest.importorskip("tensorboardX")
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+
+SMALL = ["--set", "data.samples=400"]
+
+
+def train(out, *args):
+    result = invoke("train", SPIRALS, "--out", out, *SMALL, *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def events(folder):
+    """TensorBoard's own reader of the event files in ``folder``, loaded."""
+    reader = event_accumulator.EventAccumulator(str(folder), size_guidance={event_accumulator.HISTOGRAMS: 0,
+                                                                            event_accumulator.SCALARS: 0})
+    reader.Reload()
+    return reader
+
+
+def history(run):
+    return json.loads((run / "history.json").read_text())
+
+
+def test_tensorboard_has_every_epoch_the_histograms_and_the_config(tmp_path):
+    train(tmp_path, "--epochs", "4", "--set", "output.loggers=[tensorboard]",
+          "--set", "output.tensorboard.histogram_every=2")
+    run = the_run(tmp_path)
+    reader = events(run / "tensorboard")
+    records = history(run)
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "lr"):
+        scalars = reader.Scalars(f"epoch/{key}")
+        assert [s.step for s in scalars] == [1, 2, 3, 4]
+        assert [s.value for s in scalars] == pytest.approx([r[key] for r in records], rel=1e-6)
+    assert [s.step for s in reader.Scalars("test/accuracy")] == [4]
+    tags = reader.Tags()["histograms"]
+    assert {"weights/0.W", "weights/0.b", "gradients/0.W", "weights/4.W"} <= set(tags)
+    assert [h.step for h in reader.Histograms("weights/0.W")] == [2, 4]
+    assert reader.Histograms("weights/0.W")[0].histogram_value.num == 2 * 64  # every weight of the 2x64 layer
+    (config,) = reader.Tensors("config/text_summary")
+    assert "adam" in config.tensor_proto.string_val[0].decode()
+
+
+def test_a_resumed_run_continues_the_same_tensorboard_steps(tmp_path):
+    train(tmp_path, "--epochs", "2", "--set", "output.loggers=[tensorboard]")
+    run = the_run(tmp_path)
+    result = invoke("train", "--resume", run / "last.npz", "--epochs", "4")
+    assert result.exit_code == 0, result.output
+    scalars = events(run / "tensorboard").Scalars("epoch/loss")
+    assert [s.step for s in scalars] == [1, 2, 3, 4]  # none twice, none missing
+    assert [s.value for s in scalars] == pytest.approx([r["loss"] for r in history(run)], rel=1e-6)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_failing_logger_is_one_warning_and_training_goes_on(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "a-file").write_text("not a folder")
+    result = train(tmp_path / "runs", "--epochs", "3", "--set", "output.loggers=[tensorboard, mlflow]",
+                   "--set", f"output.tensorboard.dir={tmp_path / 'a-file' / 'tb'}",
+                   "--set", f"output.mlflow.tracking_uri=http://127.0.0.1:{closed_port()}")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    assert warnings[0].startswith("warning: TensorBoardLogger stopped logging, training goes on: starting failed: ")
+    assert warnings[1].startswith("warning: MLflowLogger stopped logging, training goes on: starting failed: ")
+    run = (tmp_path / "runs" / "latest").resolve()  # the runs folder holds the MLflow store too
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs"] == 3
+    assert warnings[0] in (run / "train.log").read_text()
+
+
+def test_a_missing_extra_is_one_line_before_training(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    result = invoke("train", SPIRALS, "--out", tmp_path, "--epochs", "1", "--set", "output.loggers=[tensorboard]")
+    assert_one_line_error(result, "output.loggers: tensorboard needs tensorboardX, which is not installed; "
+                                  "install it with: pip install")
+    assert not list(tmp_path.iterdir())  # before the run folder
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ({"loggers": ["tensorbord"]}, "output.loggers: unknown logger 'tensorbord' (did you mean 'tensorboard'?); "
+                                  "valid loggers: tensorboard, mlflow"),
+    ({"loggers": {"mlflow": 1}}, "output.loggers must be a list of loggers (e.g. [tensorboard, mlflow]), got "),
+    ({"tensorboard": {"folder": "x"}}, "unknown key 'folder' in output.tensorboard; valid keys: dir, histogram_every"),
+    ({"tensorboard": {"histogram_every": -1}}, "output.tensorboard.histogram_every"),
+    ({"mlflow": "x"}, "output.mlflow must be a mapping (key: value, ...), got 'x'"),
+    ({"mlflw": {}}, "unknown key 'mlflw' in output (did you mean 'mlflow'?)"),
+])
+def test_logger_settings_are_checked(output, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        resolve({"output": output})
+
+
+def test_logger_settings_have_defaults():
+    output = resolve({"output": {"loggers": "mlflow"}})["output"]
+    assert output["loggers"] == ["mlflow"]
+    assert output["tensorboard"] == {"dir": None, "histogram_every": 1}
+    assert output["mlflow"] == {"tracking_uri": None, "experiment": None}
+    assert resolve()["output"]["loggers"] == []
+
+
+# -- MLflow: its SQLite store takes a few seconds to set up ------------------------------------------------
+
+# MLflow's SQLite store, on SQLAlchemy 2.1, uses a loader SQLAlchemy deprecates (MLflow's to change, not ours)
+MLFLOW_WARNINGS = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
+
+
+@pytest.fixture
+def mlflow_client(monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from mlflow import MlflowClient
+
+    return lambda folder: MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+
+
+@pytest.mark.slow
+@MLFLOW_WARNINGS
+def test_mlflow_has_the_params_every_epoch_the_test_metrics_and_the_files(tmp_path, mlflow_client):
+    train(tmp_path / "runs", "--epochs", "3", "--set", "output.loggers=[mlflow]")
+    run = (tmp_path / "runs" / "latest").resolve()  # the runs folder holds the MLflow store too
+    client = mlflow_client(tmp_path / "runs")  # the default store: beside the runs folder
+    experiment = client.get_experiment_by_name("spirals")  # the config's name
+    (found,) = client.search_runs([experiment.experiment_id])
+    assert found.info.status == "FINISHED" and found.info.run_name == run.name
+    assert found.data.params["optimizer.lr"] == "0.01"
+    assert found.data.params["model.layers.0.dense"] == "64"
+    records = history(run)
+    for key in ("loss", "val_accuracy", "lr"):
+        logged = client.get_metric_history(found.info.run_id, key)
+        assert [m.step for m in logged] == [1, 2, 3]
+        assert [m.value for m in logged] == pytest.approx([r[key] for r in records])
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert found.data.metrics["test_accuracy"] == pytest.approx(test["accuracy"])
+    artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
+    assert {"model.npz", "config.yaml"} <= artifacts
+    local = client.download_artifacts(found.info.run_id, "model.npz", str(tmp_path / "back"))
+    assert Path(local).read_bytes() == (run / "model.npz").read_bytes()
+
+
+@pytest.mark.slow
+@MLFLOW_WARNINGS
+def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path, mlflow_client):
+    train(tmp_path / "runs", "--epochs", "2", "--set", "output.loggers=[mlflow, tensorboard]")
+    run = (tmp_path / "runs" / "latest").resolve()  # the runs folder holds the MLflow store too
+    shutil.copy(run / "last.npz", tmp_path / "after-2.npz")
+    for _ in range(2):
+        # the second time from the checkpoint after epoch 2 again: as a run killed after logging epochs 3 and 4 but
+        # before its checkpoint was written; the epochs it logged are not logged twice
+        result = invoke("train", "--resume", run / "last.npz", "--epochs", "4")
+        assert result.exit_code == 0, result.output
+        shutil.copy(tmp_path / "after-2.npz", run / "last.npz")
+    client = mlflow_client(tmp_path / "runs")
+    (found,) = client.search_runs([client.get_experiment_by_name("spirals").experiment_id])
+    assert found.info.status == "FINISHED"
+    logged = client.get_metric_history(found.info.run_id, "loss")
+    assert [m.step for m in logged] == [1, 2, 3, 4]  # none twice, none missing
+    assert [m.value for m in logged] == pytest.approx([r["loss"] for r in history(run)])
+    scalars = events(run / "tensorboard").Scalars("epoch/loss")  # the epochs written again replace the first ones
+    assert [s.step for s in scalars] == [1, 2, 3, 4]
+    assert [s.value for s in scalars] == pytest.approx([r["loss"] for r in history(run)], rel=1e-6)
