@@ -30,6 +30,7 @@ SLOW = {
 # Blocks not run, by page and a piece of their code, and where they are checked instead
 NOT_RUN = {
     "results.md": ["mlp train configs/keras_example.yaml"],  # test_results_page.py: the commands of the runs
+    "loggers.md": ["tensorboard --logdir runs"],  # tests/loggers: the folder and database the commands name
 }
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SPIRALS, assert_one_line_error, invoke, the_run
+from conftest import ROOT, SPIRALS, assert_one_line_error, invoke, the_run
 
 from mlp.runs.config import ConfigError, resolve
 
@@ -180,3 +180,16 @@ def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path, mlflow_client):
     scalars = events(run / "tensorboard").Scalars("epoch/loss")  # the epochs written again replace the first ones
     assert [s.step for s in scalars] == [1, 2, 3, 4]
     assert [s.value for s in scalars] == pytest.approx([r["loss"] for r in history(run)], rel=1e-6)
+
+
+def test_the_pages_ui_commands_name_what_a_run_writes(tmp_path, monkeypatch):
+    from mlp.loggers.mlflow_logger import default_tracking_uri
+
+    page = (ROOT / "docs" / "loggers.md").read_text()
+    (block,) = re.findall(r"<!-- not run: .*? -->\n```bash\n(.*?)```", page, re.S)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    uri = default_tracking_uri("runs")
+    assert uri == f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    assert "--backend-store-uri sqlite:///runs/mlflow.db" in block  # the same file, relative to the runs' folder
+    assert "tensorboard --logdir runs " in block  # RUN_DIR/tensorboard is under it
