@@ -35,6 +35,14 @@ def artifact_location(tracking_uri: str) -> str | None:
     return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlflow-artifacts").absolute().as_uri()
 
 
+def mlflow_client(tracking_uri: str | None, user: str) -> Any:
+    """An ``MlflowClient`` of ``tracking_uri`` (for ``user``, named if mlflow is missing), which gives up on a server
+    that does not answer after one retry (``HTTP_DEFAULTS``, unless the environment says otherwise)."""
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    return require("mlflow.tracking", "mlflow", user, "mlflow-skinny").MlflowClient(tracking_uri)
+
+
 class MLflowLogger(Logger):
     """Logs a training to an MLflow run of ``experiment`` (default ``"Default"``) at ``tracking_uri`` (default:
     MLflow's, ``MLFLOW_TRACKING_URI`` if set):
@@ -62,10 +70,7 @@ class MLflowLogger(Logger):
         self._logged: set[int] = set()  # steps the MLflow run already has (a killed run's, after its checkpoint)
 
     def start(self, state: TrainingState) -> None:
-        for key, value in HTTP_DEFAULTS.items():
-            os.environ.setdefault(key, value)
-        tracking = require("mlflow.tracking", "mlflow", "MLflowLogger", "mlflow-skinny")
-        self.client = tracking.MlflowClient(self.tracking_uri)
+        self.client = mlflow_client(self.tracking_uri, "MLflowLogger")
         if self.run_id is not None:  # a resumed training: the same run, running again
             self._logged = {m.step for m in self.client.get_metric_history(self.run_id, "loss")}
             self.client.update_run(self.run_id, status="RUNNING")

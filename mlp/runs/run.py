@@ -224,7 +224,8 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
 
 def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
           communicator: Communicator | None = None, run_dir: Path | None = None,
-          expect_data: Callable[[DataFingerprint], None] | None = None, result_line: bool = True) -> RunResult:
+          expect_data: Callable[[DataFingerprint], None] | None = None, result_line: bool = True,
+          mlflow_parent: str | None = None) -> RunResult:
     """Train ``spec`` (``mlp.runs.config.resolve_spec``) in a new run directory under its ``output.dir``, or
     continue the run whose ``last.npz`` is ``resume``, and write everything ``mlp.runs.folder`` lists.
 
@@ -243,6 +244,8 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
 
     ``result_line=False``: a quiet run prints nothing on standard output, not even its result line (``mlp train
     --json`` prints the results as JSON instead).
+
+    ``mlflow_parent``: the MLflow run whose child this run's is (``output.loggers: [mlflow]``; a sweep's trial).
     """
     started = time.perf_counter()
     config = spec.config
@@ -262,7 +265,7 @@ def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
         objects = (dataset, model, class_weight)
         if console is not None:
             require_loggers(config)
-            return _run(spec, resume, objects, console, started, parallel, run_dir)
+            return _run(spec, resume, objects, console, started, parallel, run_dir, mlflow_parent)
         return _follow(spec, resume, objects, parallel)
     except Exception as err:
         if parallel is not None and not parallel.started:
@@ -278,7 +281,8 @@ def _data_parallel(communicator: Communicator, micro_batches: int) -> DataParall
 
 
 def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential, Any], console: Console,
-         started: float, parallel: DataParallel | None, into: Path | None) -> RunResult:
+         started: float, parallel: DataParallel | None, into: Path | None,
+         mlflow_parent: str | None = None) -> RunResult:
     """The run directory's part of ``train``: everything written, and the training in between."""
     config = spec.config
     dataset, model, _ = objects
@@ -309,7 +313,7 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
                 if resume is not None:
                     console.echo(f"resume   from {resume} {where}")
                 model.summary(print_fn=console.echo)
-                result = _train(spec, run_dir, resume, objects, console, started, parallel)
+                result = _train(spec, run_dir, resume, objects, console, started, parallel, mlflow_parent)
                 if stop.received is not None and result.stop_signal is None:  # (a second one's, if it came)
                     result.stop_signal = stop.received.name
                     if result.ending.status != "interrupted":
@@ -409,7 +413,8 @@ def _test_scores(model: Sequential, loss: Loss, dataset: Dataset, parallel: Data
 
 
 def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dataset, Sequential, Any],
-           console: Console, started: float, parallel: DataParallel | None) -> RunResult:
+           console: Console, started: float, parallel: DataParallel | None,
+           mlflow_parent: str | None = None) -> RunResult:
     """Train in ``run_dir``; ``objects``: the data, the network and the class weights by class index."""
     config, loss = spec.config, spec.loss
     dataset, model, _ = objects
@@ -424,7 +429,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
     progress = ProgressLogger(2 if console.quiet else 1, file=console, errors=console.errors)  # type: ignore[arg-type]
     callbacks = list(spec.callbacks)
     norms = next((c for c in callbacks if isinstance(c, GradientNorms)), None)
-    loggers = run_loggers(config, run_dir, console)
+    loggers = run_loggers(config, run_dir, console, mlflow_parent)
     callbacks += [*loggers, checkpoint, RunFiles(run_dir, norms), progress]
     watching = contextlib.nullcontext()
     if parallel is not None:

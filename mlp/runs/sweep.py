@@ -144,6 +144,7 @@ class Sweep:
     metric: str
     trials: list[dict[str, Any]] = field(default_factory=list)  # the values of each trial, by path
     configs: list[dict[str, Any]] = field(default_factory=list)  # each trial's resolved config
+    mlflow_parent: str | None = None  # the MLflow run whose children the trials' are (output.loggers: [mlflow])
 
     @property
     def lower_is_better(self) -> bool:
@@ -267,6 +268,10 @@ def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str,
     raw["name"] = f"trial-{index:03d}"
     output = raw.get("output") if isinstance(raw.get("output"), dict) else {}
     raw["output"] = output | {"dir": str(sweep.folder / TRIALS)}
+    mlflow = output.get("mlflow")
+    if mlflow is None or (isinstance(mlflow, dict) and mlflow.get("experiment") is None):
+        # one MLflow experiment for the sweep, named as its base config, not one per trial's name
+        raw["output"]["mlflow"] = (mlflow or {}) | {"experiment": sweep.base.get("name") or sweep.folder.name}
     try:
         return resolve_spec(raw).config
     except ConfigError as err:
@@ -275,7 +280,8 @@ def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str,
 
 
 # -- one trial, in whatever process runs it --------------------------------------------------------------------
-def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFingerprint | None = None) -> dict[str, Any]:
+def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFingerprint | None = None,
+              mlflow_parent: str | None = None) -> dict[str, Any]:
     """Train one trial in ``run_dir`` (resuming it from its ``last.npz`` if it was interrupted), write its outcome
     to ``trial.json`` and return it: status, the metric, test scores, epochs, seconds, and the message of a trial
     that failed. Runs in a worker process (local or Dask), with BLAS on one thread: OpenBLAS rounds differently
@@ -283,6 +289,8 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
 
     ``data``: the fingerprint of the data the sweep's client loaded for this trial; a worker that loads other
     data (no MLP_DATA_DIR there: the bundled sample) fails the trial, saying so, instead of training on them.
+
+    ``mlflow_parent``: the sweep's MLflow run (``Sweep.mlflow_parent``), whose child the trial's MLflow run is.
 
     A trial that starts after its sweep began to stop (``STOP_FILE``) does nothing and is ``not run``; one that
     is running stops at its next batch, ``interrupted``. A run directory another process holds is waited for
@@ -311,7 +319,7 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
                     data.check, here=f"worker host {socket.gethostname()}", there="the sweep's client",
                     others="the workers")
                 result = run.train(spec, resume=last if last.is_file() else None, quiet=True, run_dir=folder,
-                                   expect_data=expect)
+                                   expect_data=expect, mlflow_parent=mlflow_parent)
             records, status, test = result.history.records, result.ending.status, result.metrics.get("test")
         outcome |= {"status": status, "epochs": len(records), "test": test,
                     "metric": _metric_of(records, metric, config)}
@@ -413,14 +421,65 @@ def start(sweep_file: Path, folder: Path) -> Iterator[Sweep]:
             raise SweepError(f"{folder} holds another sweep ({stored}); give another --out, or remove the folder")
         write_text(stored, described)
         (folder / STOP_FILE).unlink(missing_ok=True)
-        yield sweep
+        parent = _mlflow_parent(sweep)
+        try:
+            yield sweep
+        finally:
+            if parent is not None:
+                _safely("ending the sweep's MLflow run", lambda: parent[0].set_terminated(parent[1]))
+
+
+def _safely(what: str, action: Callable[[], Any]) -> Any:
+    """``action()``, or ``None`` and one warning line if it fails: the sweep's MLflow run never stops the sweep."""
+    try:
+        return action()
+    except Exception as err:  # whatever MLflow raises: the trials' own files stay the record
+        print(f"warning: the sweep's MLflow run: {what} failed: {' '.join(str(err).split())[:300]}", file=sys.stderr)
+        return None
+
+
+def _mlflow_parent(sweep: Sweep) -> tuple[Any, str] | None:
+    """Where the trials log to MLflow (``output.loggers: [mlflow]``), the sweep's own MLflow run, their parent: the
+    one an earlier run of the sweep in this folder started (tagged with the folder), or a new one. Sets
+    ``sweep.mlflow_parent``; returns the client and the run's id."""
+    config = next((c for c in sweep.configs if "mlflow" in c["output"]["loggers"]), None)
+    if config is None:
+        return None
+    from mlp.loggers import MLflowLogger
+    from mlp.loggers.mlflow_logger import default_tracking_uri, mlflow_client
+    from mlp.runs.run import require_loggers
+
+    require_loggers(config)  # a missing extra is the usual one-line error, before any trial
+    settings = config["output"]["mlflow"]
+    uri = settings["tracking_uri"] or default_tracking_uri(sweep.folder / TRIALS)  # as each trial's, beside them
+
+    def parent() -> tuple[Any, str]:
+        from mlflow.entities import Param
+
+        client = mlflow_client(uri, "mlp sweep")
+        tag = f"tags.`mlp.sweep` = '{sweep.folder}'"
+        experiment = client.get_experiment_by_name(settings["experiment"])
+        found = client.search_runs([experiment.experiment_id], tag) if experiment is not None else []
+        if found:
+            run_id = found[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+        else:
+            run_id = MLflowLogger.start_run(client, settings["experiment"], sweep.folder.name, None, uri)
+            client.set_tag(run_id, "mlp.sweep", str(sweep.folder))
+            client.log_batch(run_id, params=[Param(key, str(value)[:500]) for key, value in
+                                             sweep.describe().items() if key != "base"])
+        return client, run_id
+
+    made = _safely("starting", parent)
+    sweep.mlflow_parent = made[1] if made is not None else None
+    return made
 
 
 def _trial_arguments(sweep: Sweep, todo: list[int]) -> dict[int, tuple[Any, ...]]:
     """``run_trial``'s arguments for each trial of ``todo``, with the fingerprint of the data that this process,
     the sweep's client, loads for it (each distinct data section once): every worker must train on those."""
     data = data_fingerprints([sweep.configs[i] for i in todo])
-    return {i: (sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, fingerprint)
+    return {i: (sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, fingerprint, sweep.mlflow_parent)
             for i, fingerprint in zip(todo, data, strict=True)}
 
 

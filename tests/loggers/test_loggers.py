@@ -193,3 +193,55 @@ def test_the_pages_ui_commands_name_what_a_run_writes(tmp_path, monkeypatch):
     assert uri == f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
     assert "--backend-store-uri sqlite:///runs/mlflow.db" in block  # the same file, relative to the runs' folder
     assert "tensorboard --logdir runs " in block  # RUN_DIR/tensorboard is under it
+
+
+@pytest.mark.slow
+@MLFLOW_WARNINGS
+def test_a_sweep_is_one_mlflow_run_with_a_child_run_per_trial(tmp_path, mlflow_client):
+    (tmp_path / "grid.yaml").write_text("""base:
+  name: spirals-sweep
+  data: {dataset: spirals, samples: 400}
+  model: {layers: [{dense: 8, activation: relu}, {dense: 2}]}
+  training: {epochs: 2, batch_size: 32}
+  output: {loggers: [mlflow]}
+space:
+  optimizer.lr: [0.01, 0.1]
+""")
+    for _ in range(2):  # run again, the sweep keeps its MLflow run (and its trials are done)
+        result = invoke("sweep", tmp_path / "grid.yaml", "--out", tmp_path / "sweep", "--jobs", "1")
+        assert result.exit_code == 0, result.output
+    client = mlflow_client(tmp_path / "sweep" / "trials")  # beside the trials' run folders
+    experiment = client.get_experiment_by_name("spirals-sweep")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = sorted((run for run in runs if run is not parent), key=lambda run: run.info.run_name)
+    assert [run.info.run_name for run in children] == ["trial-000", "trial-001"]
+    assert {run.data.tags["mlflow.parentRunId"] for run in children} == {parent.info.run_id}
+    assert [run.data.params["optimizer.lr"] for run in children] == ["0.01", "0.1"]
+    assert parent.info.status == "FINISHED" and parent.data.params["method"] == "grid"
+    for run in children:
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
+
+
+@pytest.mark.slow
+@MLFLOW_WARNINGS
+def test_mlflow_logger_in_python_closes_its_run_when_fit_ends(tmp_path, mlflow_client):
+    import numpy as np
+
+    from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+    from mlp.loggers import MLflowLogger
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(int)
+    model = Sequential([Dense(2, 8), ReLU(), Dense(8, 2)], seed=0)
+    logger = MLflowLogger(f"sqlite:///{tmp_path / 'mlflow.db'}", "xor", config={"lr": 0.1}, run_name="first")
+    history = fit(model, SoftmaxCrossEntropy(), SGD(lr=0.1), x, y, epochs=3, batch_size=32, validation_split=0.2,
+                  seed=0, verbose=0, callbacks=[logger])
+    client = mlflow_client(tmp_path)
+    run = client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "first" and run.data.params == {"lr": "0.1"}
+    logged = client.get_metric_history(logger.run_id, "val_accuracy")
+    assert [(m.step, m.value) for m in logged] == [(i + 1, pytest.approx(v)) for i, v in
+                                                   enumerate(history["val_accuracy"])]
+    assert not list(tmp_path.glob("mlruns"))  # the files go beside the database, not into the working folder
