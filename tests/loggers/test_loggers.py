@@ -245,3 +245,17 @@ def test_mlflow_logger_in_python_closes_its_run_when_fit_ends(tmp_path, mlflow_c
     assert [(m.step, m.value) for m in logged] == [(i + 1, pytest.approx(v)) for i, v in
                                                    enumerate(history["val_accuracy"])]
     assert not list(tmp_path.glob("mlruns"))  # the files go beside the database, not into the working folder
+
+
+@pytest.mark.slow
+def test_under_mpiexec_only_process_0_logs(tmp_path):
+    from train.test_parallel import MPIEXEC, mpiexec
+
+    if MPIEXEC is None:
+        pytest.skip("no mpiexec: pip install mpi4py mpich")
+    result = mpiexec(2, "-m", "mlp", "train", str(SPIRALS), "--out", str(tmp_path / "runs"), "--epochs", "3",
+                     *SMALL, "--set", "output.loggers=[tensorboard]", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = the_run(tmp_path / "runs")
+    (events_file,) = (run / "tensorboard").iterdir()  # one writer: process 0's
+    assert [s.step for s in events(events_file.parent).Scalars("epoch/loss")] == [1, 2, 3]
