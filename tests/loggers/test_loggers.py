@@ -259,3 +259,25 @@ def test_under_mpiexec_only_process_0_logs(tmp_path):
     run = the_run(tmp_path / "runs")
     (events_file,) = (run / "tensorboard").iterdir()  # one writer: process 0's
     assert [s.step for s in events(events_file.parent).Scalars("epoch/loss")] == [1, 2, 3]
+
+
+def test_a_full_disk_in_the_middle_of_training_is_one_warning(tmp_path, monkeypatch):
+    import errno
+
+    from mlp.loggers import TensorBoardLogger
+
+    write = TensorBoardLogger.log_epoch
+
+    def full_from_epoch_2(self, state, step, logs):
+        if step >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(self, state, step, logs)
+
+    monkeypatch.setattr(TensorBoardLogger, "log_epoch", full_from_epoch_2)
+    result = train(tmp_path, "--epochs", "4", "--set", "output.loggers=[tensorboard]")
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: TensorBoardLogger stopped logging, training goes on: logging epoch 2 failed: "
+        "[Errno 28] No space left on device"]
+    run = the_run(tmp_path)
+    assert len(history(run)) == 4 and json.loads((run / "metrics.json").read_text())["status"] == "completed"
+    assert [s.step for s in events(run / "tensorboard").Scalars("epoch/loss")] == [1]  # what it wrote before
