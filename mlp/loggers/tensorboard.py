@@ -39,6 +39,7 @@ class TensorBoardLogger(Logger):
             raise ValueError(f"histogram_every must be >= 0 (0: no histograms), got {histogram_every}")
         self.log_dir, self.histogram_every, self.config = Path(log_dir), histogram_every, config
         self.writer: Any = None
+        self.started = False  # kept in checkpoints: a resume, even during epoch 1, is one
 
     def start(self, state: TrainingState) -> None:
         tensorboardx = require("tensorboardX", "tensorboard", "TensorBoardLogger")
@@ -46,11 +47,14 @@ class TensorBoardLogger(Logger):
         # epochs after its last checkpoint), which this run writes again
         # filename_suffix: a resume in the same second as the run before would otherwise take its file's name (a
         # time in seconds) and overwrite it; in nanoseconds the files still sort in the order they were written
-        self.writer = tensorboardx.SummaryWriter(str(self.log_dir), purge_step=self.step + 1 if self.step else None,
+        resumed = self.started  # from a checkpoint: write after what it has, and the config not again
+        purge_step = self.step + 1 if resumed else None
+        self.writer = tensorboardx.SummaryWriter(str(self.log_dir), purge_step=purge_step,
                                                  filename_suffix=f".{time.time_ns()}")
-        if self.step == 0 and self.config is not None:
+        if not resumed and self.config is not None:
             self.writer.add_text("config", "```\n" + to_yaml(self.config) + "\n```", 0)
             self._hparams(flatten(self.config), state)
+        self.started = True
         self.writer.flush()
 
     def _hparams(self, params: dict[str, Any], state: TrainingState) -> None:
@@ -76,6 +80,13 @@ class TensorBoardLogger(Logger):
         for key, value in (test or {}).items():
             self.writer.add_scalar(f"test/{key}", value, self.step)
         self.writer.add_text("ending", status, self.step)
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {"started": self.started}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.started = bool(state.get("started", False))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -281,3 +281,27 @@ def test_a_full_disk_in_the_middle_of_training_is_one_warning(tmp_path, monkeypa
     run = the_run(tmp_path)
     assert len(history(run)) == 4 and json.loads((run / "metrics.json").read_text())["status"] == "completed"
     assert [s.step for s in events(run / "tensorboard").Scalars("epoch/loss")] == [1]  # what it wrote before
+
+
+def test_a_run_stopped_during_its_first_epoch_resumes_its_tensorboard_log(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import mlp.runs.run
+
+    def stop_in_epoch_1(self, state, logs):
+        if state.position.epoch == 0 and state.position.batch == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(mlp.runs.run.RunFiles, "on_batch_end", stop_in_epoch_1, raising=False)
+    result = invoke("train", SPIRALS, "--out", tmp_path, *SMALL, "--epochs", "2",
+                    "--set", "output.loggers=[tensorboard]")
+    assert result.exit_code == 143, result.output
+    monkeypatch.undo()
+    run = the_run(tmp_path)
+    result = invoke("train", "--resume", run / "last.npz")
+    assert result.exit_code == 0, result.output
+    reader = events(run / "tensorboard")
+    assert [s.step for s in reader.Scalars("epoch/loss")] == [1, 2]
+    assert [s.value for s in reader.Scalars("epoch/loss")] == pytest.approx([r["loss"] for r in history(run)])
+    assert len(reader.Tensors("config/text_summary")) == 1  # written once, not again by the resume
