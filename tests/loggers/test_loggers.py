@@ -58,6 +58,14 @@ def test_tensorboard_has_every_epoch_the_histograms_and_the_config(tmp_path):
     assert "adam" in config.tensor_proto.string_val[0].decode()
 
 
+def test_the_metrics_a_config_records_are_logged_too(tmp_path):
+    train(tmp_path, "--epochs", "2", "--set", "output.loggers=[tensorboard]", "--set", "training.metrics=[f1_macro]")
+    run = the_run(tmp_path)
+    reader = events(run / "tensorboard")
+    for key in ("f1_macro", "val_f1_macro"):
+        assert [s.value for s in reader.Scalars(f"epoch/{key}")] == pytest.approx([r[key] for r in history(run)])
+
+
 def test_a_resumed_run_continues_the_same_tensorboard_steps(tmp_path):
     train(tmp_path, "--epochs", "2", "--set", "output.loggers=[tensorboard]")
     run = the_run(tmp_path)
