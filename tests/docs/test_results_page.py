@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from docblocks import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # reads every committed run
 def test_the_results_table_matches_the_committed_runs():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "results.py"), "table", "--check"],
                             capture_output=True, text=True)
@@ -28,6 +30,7 @@ def test_every_run_has_its_metrics_and_every_image_shown_exists():
         assert (ROOT / "docs" / image).is_file(), image
 
 
+@pytest.mark.slow
 def test_the_commands_shown_are_the_ones_that_made_the_runs():
     """The page's commands block (not run by test_code_blocks.py: hours of training) lists exactly the commands
     scripts/results.py trains the table's runs with, which it finds by their configs."""
