@@ -52,6 +52,7 @@ class Logger(Callback):
         self.failed = False
         self.step = 0
         self.results_follow = False
+        self.ended = False  # results were logged and the logger closed
 
     def safely(self, what: str, action: Callable[[], Any]) -> Any:
         """Run ``action``; on any failure, warn once (saying ``what`` failed) and turn the logger off."""
@@ -80,8 +81,12 @@ class Logger(Callback):
             self.results(state.history.ending.status, None, [])
 
     def results(self, status: str, test: dict[str, float] | None, files: list[Path]) -> None:
-        """Log how the run ended (``status``: ``completed``, ``stopped``, ``interrupted``, ``diverged``), its
-        ``test`` metrics and ``files`` (those that exist), then close."""
+        """Log how the run ended (``status``: ``completed``, ``stopped``, ``interrupted``, ``diverged``, or
+        ``failed``: an error ended the run), its ``test`` metrics and ``files`` (those that exist), then close;
+        once."""
+        if self.ended:
+            return
+        self.ended = True
         self.safely("logging the results", lambda: self.finish(status, test, [f for f in files if f.exists()]))
         self.safely("closing", self.close)
 

@@ -17,7 +17,8 @@ from mlp.train.callbacks.callback import TrainingState
 MAX_PARAM = 6000  # characters of an MLflow parameter's value
 # a tracking server that is down would otherwise be retried for minutes at every call; set before mlflow reads them
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-STATUS = {"completed": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED", "diverged": "FAILED"}
+STATUS = {"completed": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED", "diverged": "FAILED",
+          "failed": "FAILED"}
 
 
 def default_tracking_uri(runs_folder: str | Path) -> str:

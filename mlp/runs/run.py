@@ -16,7 +16,7 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -437,7 +437,7 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
         # says which process was lost, if one is
         watching = parallel.watched(run_dir, continue_hints(run_dir, train_command(parallel)))
     stopped: Stopped | None = None
-    with watching, stop_signals() as stop:  # the run's own (mlp.train.interrupts): its results are written whole
+    with watching, stop_signals() as stop, _ended_for(loggers):  # the run's own signals: results are written whole
         try:
             history = _fit(spec, resume, objects, callbacks, parallel)
         except Stopped as err:  # a second signal stopped training at once; what it did is still written
@@ -496,6 +496,18 @@ def run_loggers(config: dict[str, Any], run_dir: Path, console: Console,
     for logger in loggers:
         logger.results_follow = True  # _log_results, once model.npz and the test metrics are written
     return loggers
+
+
+@contextlib.contextmanager
+def _ended_for(loggers: list[Logger]) -> Iterator[None]:
+    """Within the block, an error that ends the run before its results were logged (a full disk while the files
+    are written) still ends the loggers' runs, as ``failed``: none is left open (an MLflow run ``RUNNING``)."""
+    try:
+        yield
+    except BaseException:
+        for logger in loggers:
+            logger.results("failed", None, [])
+        raise
 
 
 def _log_results(loggers: list[Logger], metrics: dict[str, Any], run_dir: Path) -> None:

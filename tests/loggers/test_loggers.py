@@ -313,3 +313,18 @@ def test_a_run_stopped_during_its_first_epoch_resumes_its_tensorboard_log(tmp_pa
     assert [s.step for s in reader.Scalars("epoch/loss")] == [1, 2]
     assert [s.value for s in reader.Scalars("epoch/loss")] == pytest.approx([r["loss"] for r in history(run)])
     assert len(reader.Tensors("config/text_summary")) == 1  # written once, not again by the resume
+
+
+def test_a_run_that_fails_after_training_still_ends_its_logger_runs(tmp_path, monkeypatch):
+    import mlp.runs.run
+    from mlp.files.atomic import DiskFullError
+
+    def disk_full(*args, **kwargs):
+        raise DiskFullError(tmp_path / "metrics.json")
+
+    monkeypatch.setattr(mlp.runs.run, "_finish", disk_full)  # the disk fills while the run writes its results
+    result = invoke("train", SPIRALS, "--out", tmp_path, *SMALL, "--epochs", "2",
+                    "--set", "output.loggers=[tensorboard]")
+    assert result.exit_code == 2 and "no space left on the device" in result.stderr, result.output
+    (ending,) = events(the_run(tmp_path) / "tensorboard").Tensors("ending/text_summary")
+    assert ending.tensor_proto.string_val[0].decode() == "failed"
