@@ -130,10 +130,6 @@ def test_logger_settings_have_defaults():
 
 # -- MLflow: its SQLite store takes a few seconds to set up ------------------------------------------------
 
-# MLflow's SQLite store, on SQLAlchemy 2.1, uses a loader SQLAlchemy deprecates (MLflow's to change, not ours)
-MLFLOW_WARNINGS = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
-
-
 @pytest.fixture
 def mlflow_client(monkeypatch):
     pytest.importorskip("mlflow")
@@ -144,7 +140,6 @@ def mlflow_client(monkeypatch):
 
 
 @pytest.mark.slow
-@MLFLOW_WARNINGS
 def test_mlflow_has_the_params_every_epoch_the_test_metrics_and_the_files(tmp_path, mlflow_client):
     train(tmp_path / "runs", "--epochs", "3", "--set", "output.loggers=[mlflow]")
     run = (tmp_path / "runs" / "latest").resolve()  # the runs folder holds the MLflow store too
@@ -168,7 +163,6 @@ def test_mlflow_has_the_params_every_epoch_the_test_metrics_and_the_files(tmp_pa
 
 
 @pytest.mark.slow
-@MLFLOW_WARNINGS
 def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path, mlflow_client):
     train(tmp_path / "runs", "--epochs", "2", "--set", "output.loggers=[mlflow, tensorboard]")
     run = (tmp_path / "runs" / "latest").resolve()  # the runs folder holds the MLflow store too
@@ -204,7 +198,6 @@ def test_the_pages_ui_commands_name_what_a_run_writes(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@MLFLOW_WARNINGS
 def test_a_sweep_is_one_mlflow_run_with_a_child_run_per_trial(tmp_path, mlflow_client):
     (tmp_path / "grid.yaml").write_text("""base:
   name: spirals-sweep
@@ -232,7 +225,6 @@ space:
 
 
 @pytest.mark.slow
-@MLFLOW_WARNINGS
 def test_mlflow_logger_in_python_closes_its_run_when_fit_ends(tmp_path, mlflow_client):
     import numpy as np
 
