@@ -4,10 +4,15 @@ histograms and text, ``MlflowClient`` on the SQLite store for params, metrics by
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -320,3 +325,53 @@ def test_a_run_that_fails_after_training_still_ends_its_logger_runs(tmp_path, mo
     assert result.exit_code == 2 and "no space left on the device" in result.stderr, result.output
     (ending,) = events(the_run(tmp_path) / "tensorboard").Tensors("ending/text_summary")
     assert ending.tensor_proto.string_val[0].decode() == "failed"
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real ``mlflow server`` on 127.0.0.1 (a store and artifacts under ``tmp_path``), its tracking URI; stopped
+    with its workers at the end."""
+    command = Path(sys.executable).parent / "mlflow"
+    if not command.is_file():
+        pytest.skip("the mlflow package (the dev extra) provides `mlflow server`")
+    port = closed_port()
+    process = subprocess.Popen(
+        [command, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", tmp_path / "art"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # a group: its workers too
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # 10 s on a quiet machine
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.read().strip() == b"OK":
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, "mlflow server exited"
+            assert time.monotonic() < deadline, "mlflow server did not answer within 120 s"
+            time.sleep(0.25)
+        yield uri
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.slow
+def test_a_run_logs_to_a_real_mlflow_tracking_server(tmp_path, mlflow_server, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from mlflow import MlflowClient
+
+    train(tmp_path / "runs", "--epochs", "3", "--set", "output.loggers=[mlflow]",
+          "--set", f"output.mlflow.tracking_uri={mlflow_server}")
+    client = MlflowClient(tracking_uri=mlflow_server)
+    (found,) = client.search_runs([client.get_experiment_by_name("spirals").experiment_id])
+    assert found.info.status == "FINISHED" and found.info.run_name == the_run(tmp_path / "runs").name
+    assert [m.step for m in client.get_metric_history(found.info.run_id, "val_loss")] == [1, 2, 3]
+    assert "test_accuracy" in found.data.metrics
+    assert {a.path for a in client.list_artifacts(found.info.run_id)} == {"model.npz", "config.yaml"}
