@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
 import http.server
 import os
+import signal
 import struct
 import subprocess
 import threading
@@ -261,3 +263,15 @@ def png_size(path: Path) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+def stop_session(process: subprocess.Popen) -> None:
+    """Stop a service a test started in a session of its own (``start_new_session=True``), with every process in
+    it (a server's workers): SIGTERM, then SIGKILL if it has not ended in 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

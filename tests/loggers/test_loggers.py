@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPIRALS, assert_one_line_error, invoke, the_run
+from conftest import ROOT, SPIRALS, assert_one_line_error, invoke, stop_session, the_run
 
 from mlp.runs.config import ConfigError, resolve
 
@@ -289,8 +289,6 @@ def test_a_full_disk_in_the_middle_of_training_is_one_warning(tmp_path, monkeypa
 
 
 def test_a_run_stopped_during_its_first_epoch_resumes_its_tensorboard_log(tmp_path, monkeypatch):
-    import os
-    import signal
 
     import mlp.runs.run
 
@@ -354,12 +352,7 @@ def mlflow_server(tmp_path):
             time.sleep(0.25)
         yield uri
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_session(process)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import stop_session
 from test_sweep import BASE, results, sweep_command, write
 
 from mlp.files.lock import folder_lock
@@ -215,13 +216,7 @@ def start_dask(tmp_path: Path, workers: int) -> tuple[str, list[subprocess.Popen
 
 def stop_dask(processes: list[subprocess.Popen]) -> None:
     for process in reversed(processes):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)  # its session: the processes this test started
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_session(process)
 
 
 @pytest.mark.slow
