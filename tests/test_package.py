@@ -36,7 +36,7 @@ def test_cli_help_and_version():
     assert result.exit_code == 0 and result.output.strip() == f"mlp, version {mlp.__version__}"
 
 
-@pytest.mark.parametrize("extra", ["plot", "sklearn", "onnx", "mpi", "dask", "docs"])
+@pytest.mark.parametrize("extra", ["plot", "sklearn", "onnx", "mpi", "optuna", "dask", "docs"])
 def test_a_missing_extras_message_names_what_pyproject_declares_for_it(extra):
     tomllib = pytest.importorskip("tomllib")
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]

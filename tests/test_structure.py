@@ -152,7 +152,7 @@ def test_the_data_modules_load_no_native_code():
 
 
 def test_import_mlp_loads_no_optional_dependency():
-    extras = ("matplotlib", "sklearn", "onnx", "mpi4py", "dask", "tensorboardX", "tensorboard", "mlflow")
+    extras = ("matplotlib", "sklearn", "onnx", "mpi4py", "dask", "tensorboardX", "tensorboard", "mlflow", "optuna")
     code = f"import sys, mlp; print([m for m in {extras} if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 

@@ -36,7 +36,9 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     `mlp train`, or its history.json. Needs matplotlib: pip install matplotlib.
 
     A sweep folder written by `mlp sweep` gets sweep.png: the metric of every trial against each swept
-    parameter, and the learning curves of the best trials.
+    parameter, and the learning curves of the best trials; sweep_history.png: the metric by trial and the best
+    so far; sweep_parallel.png: parallel coordinates of the parameters and the metric; sweep_importances.png:
+    Optuna's parameter importances.
 
     \b
     Examples:
@@ -45,10 +47,8 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
       mlp plot runs/latest/history.json --out curves.png
       mlp plot sweeps/lr_width
     """
-    if is_sweep(run_dir):
-        click.echo(f"wrote {plot_sweep_folder(run_dir, out)}")
-        return
-    written, skipped = plot_run(run_dir, out, weights, units, confusion, data_dir)
+    written, skipped = (plot_sweep_folder(run_dir, out) if is_sweep(run_dir)
+                        else plot_run(run_dir, out, weights, units, confusion, data_dir))
     for path in written:
         click.echo(f"wrote {path}")
     for what in skipped:

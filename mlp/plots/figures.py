@@ -256,12 +256,24 @@ def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, 
     return _save(fig, path, title)
 
 
-def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
-               curves: dict[str, list[dict[str, Any]]], path: str | Path, title: str | None = None) -> Path:
-    """Write a sweep's picture to the PNG ``path``: one panel per swept parameter (of more than one value), the
-    ``metric`` of every trial against the parameter's value (a log axis for a ``log_uniform`` one, the values in
-    order for a list of words), and a last panel with ``metric`` per epoch of the trials in ``curves`` (trial name
-    -> its history's records), the best ones. ``rows``: ``results.csv``'s rows (failed trials have no metric)."""
+def _metric_scale(metric: str, values: list[float]) -> str:
+    """A log axis for a loss of positive values (those of good and bad trials are orders of magnitude apart)."""
+    return "log" if "loss" in metric and values and min(values) > 0 else "linear"
+
+
+def _label_points(ax: Axes, xs: list[Any], ys: list[float], labels: list[str]) -> None:
+    """Write each point's label (its trial) beside it."""
+    for x, y, label in zip(xs, ys, labels, strict=True):
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7, alpha=0.8)
+
+
+def sweep_figure(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
+                 curves: dict[str, list[dict[str, Any]]], title: str | None = None) -> Figure:
+    """A sweep's overview: one panel per swept parameter (of more than one value), the ``metric`` of every trial
+    against the parameter's value (a log axis for a ``log_uniform`` one, the values in order for a list of words;
+    each point labelled with its trial; a conditional parameter's panel has the trials that drew it), and a last
+    panel with ``metric`` per epoch of the trials in ``curves`` (trial name -> its history's records), the best
+    ones. ``rows``: ``results.csv``'s rows (failed trials have no metric)."""
     scored = [row for row in rows if row.get(metric) not in (None, "")]
     if not scored:
         raise ValueError(f"no trial of the sweep has a {metric}; nothing to plot")
@@ -269,18 +281,19 @@ def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[st
     fig, axes = _new_figure(len(space) + 1, title)
     from matplotlib.ticker import MaxNLocator  # after _new_figure, which says how to install matplotlib
 
-    # losses of good and bad trials are orders of magnitude apart
-    scale = "log" if "loss" in metric and min(float(row[metric]) for row in scored) > 0 else "linear"
+    scale = _metric_scale(metric, [float(row[metric]) for row in scored])
     for ax, (name, spec) in zip(axes, space.items(), strict=False):
         kind, values = next(iter(spec.items()))
-        ys = [float(row[metric]) for row in scored]
+        drawn = [row for row in scored if row.get(name) not in (None, "")]
+        ys = [float(row[metric]) for row in drawn]
         try:
-            xs: list[Any] = [float(row[name]) for row in scored]
+            xs: list[Any] = [float(row[name]) for row in drawn]
         except ValueError:  # words: placed at their position in the list of values
             order = [str(v) for v in values]
-            xs = [order.index(row[name]) for row in scored]
+            xs = [order.index(row[name]) for row in drawn]
             ax.set_xticks(range(len(order)), order)
         ax.plot(xs, ys, "o", alpha=0.8)
+        _label_points(ax, xs, ys, [str(row["trial"]) for row in drawn])
         if kind == "log_uniform":
             ax.set_xscale("log")
         ax.set(xlabel=name, ylabel=metric, yscale=scale)
@@ -295,4 +308,117 @@ def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[st
     last.grid(alpha=0.3)
     if curves:
         last.legend()
+    return fig
+
+
+def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
+               curves: dict[str, list[dict[str, Any]]], path: str | Path, title: str | None = None) -> Path:
+    """Write ``sweep_figure`` to the PNG ``path``."""
+    return _save(sweep_figure(space, metric, rows, curves, title), path, title)
+
+
+def history_figure(metric: str, lower_is_better: bool, rows: list[dict[str, str]], title: str | None = None
+                   ) -> Figure:
+    """The optimization history: each trial's ``metric`` against its number (filled: trained to the end; hollow:
+    pruned or interrupted, their last value), each labelled with its trial, and the best so far of the trials
+    trained to the end, as a step line."""
+    scored = sorted((row for row in rows if row.get(metric) not in (None, "")), key=lambda row: int(row["trial"]))
+    if not scored:
+        raise ValueError(f"no trial of the sweep has a {metric}; nothing to plot")
+    fig, (ax,) = _new_figure(1, title)
+    finished = [row for row in scored if row["status"] in ("completed", "stopped")]
+    others = [row for row in scored if row not in finished]
+    for group, style in ((finished, {"label": "trained to the end"}),
+                         (others, {"label": "pruned or interrupted", "markerfacecolor": "none"})):
+        if group:
+            xs, ys = [int(row["trial"]) for row in group], [float(row[metric]) for row in group]
+            ax.plot(xs, ys, "o", alpha=0.8, **style)
+            _label_points(ax, xs, ys, [str(x) for x in xs])
+    if finished:
+        best, xs, ys = None, [], []
+        for row in finished:
+            value = float(row[metric])
+            best = value if best is None or (value < best if lower_is_better else value > best) else best
+            xs.append(int(row["trial"]))
+            ys.append(best)
+        last = max(int(row["trial"]) for row in scored)
+        ax.step([*xs, last], [*ys, ys[-1]], where="post", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel=metric, yscale=_metric_scale(metric, [float(row[metric]) for row in scored]))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def parallel_figure(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
+                    title: str | None = None) -> Figure:
+    """Parallel coordinates: one vertical axis per swept parameter, then the ``metric``; each trial with a metric
+    is a line through its values, coloured by the metric and labelled with its trial at the right. A parameter
+    searched on a log scale (``log_uniform``) runs on a log axis, a list of values in its order; each axis is
+    spread from its lowest to its highest value (written at its ends). A conditional parameter a trial did not draw
+    leaves a gap in its line."""
+    scored = [row for row in rows if row.get(metric) not in (None, "")]
+    if not scored:
+        raise ValueError(f"no trial of the sweep has a {metric}; nothing to plot")
+    swept = {name: spec for name, spec in space.items() if next(iter(spec.items()))[1][1:]}
+    fig, (ax,) = _new_figure(1, title)
+    fig.set_size_inches(max(PANEL_INCHES[0], 2.0 * (len(swept) + 1)), PANEL_INCHES[1])
+    from matplotlib import colormaps
+
+    columns: list[tuple[str, list[float], list[str]]] = []  # name, each trial's position in [0, 1], end labels
+    for name, spec in swept.items():
+        kind, values = next(iter(spec.items()))
+        if kind == "choice":
+            order = [str(v) for v in values]
+            positions = [order.index(row[name]) / (len(order) - 1) if row.get(name) in order else math.nan
+                         for row in scored]
+            columns.append((name, positions, [order[0], order[-1]]))
+            continue
+        transform = math.log10 if kind == "log_uniform" else float
+        low, high = (transform(float(v)) for v in values)
+        positions = [(transform(float(row[name])) - low) / (high - low) if row.get(name) not in (None, "")
+                     else math.nan for row in scored]
+        columns.append((f"{name} (log)" if kind == "log_uniform" else name, positions,
+                        [f"{float(values[0]):.3g}", f"{float(values[1]):.3g}"]))
+    metrics = [float(row[metric]) for row in scored]
+    log = _metric_scale(metric, metrics) == "log"
+    shown = [math.log10(m) for m in metrics] if log else metrics
+    low, high = min(shown), max(shown)
+    spread = (high - low) or 1.0
+    columns.append((f"{metric} (log)" if log else metric, [(m - low) / spread for m in shown],
+                    [f"{min(metrics):.4g}", f"{max(metrics):.4g}"]))
+    cmap = colormaps["viridis_r" if "loss" in metric else "viridis"]
+    xs = list(range(len(columns)))
+    for i, row in enumerate(scored):
+        ys = [positions[i] for _, positions, _ in columns]
+        color = cmap((shown[i] - low) / spread)
+        ax.plot(xs, ys, color=color, alpha=0.8, marker=".")
+        ax.annotate(str(row["trial"]), (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, 0), fontsize=7,
+                    va="center", color=color)
+    for x, (_, _, ends) in zip(xs, columns, strict=True):
+        ax.axvline(x, color="0.5", linewidth=0.8)
+        ax.annotate(ends[0], (x, 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+        ax.annotate(ends[1], (x, 1), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set_xticks(xs, [name for name, _, _ in columns], rotation=20, ha="right")
+    ax.set(ylim=(-0.12, 1.12), yticks=[])
+    return fig
+
+
+def importance_figure(importances: dict[str, float], title: str | None = None) -> Figure:
+    """The parameters' importances (name -> share, summing to 1; Optuna's ``get_param_importances``) as bars, the
+    most important on top."""
+    if not importances:
+        raise ValueError("no importances to draw")
+    fig, (ax,) = _new_figure(1, title)
+    names = list(importances)[::-1]
+    ax.barh(names, [importances[name] for name in names], color="C0")
+    for y, name in enumerate(names):
+        ax.annotate(f"{importances[name]:.2f}", (importances[name], y), textcoords="offset points", xytext=(3, 0),
+                    va="center", fontsize=8)
+    ax.set(xlabel="importance (share of the metric's variation)", xlim=(0, 1.1))
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, title: str | None = None) -> Path:
+    """Write a figure made by one of the ``*_figure`` functions as a PNG at ``path``."""
     return _save(fig, path, title)

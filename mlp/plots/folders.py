@@ -10,6 +10,9 @@ import numpy as np
 
 from mlp.nn.dense import Dense
 from mlp.plots.figures import (
+    history_figure,
+    importance_figure,
+    parallel_figure,
     plot_confusion_matrix,
     plot_gradient_norms,
     plot_history,
@@ -17,10 +20,11 @@ from mlp.plots.figures import (
     plot_sweep,
     plot_weight_matrix,
     plot_weights,
+    save_figure,
 )
 from mlp.runs.folder import MODEL_FILE, NORMS_JSON, find_history
 from mlp.runs.outputs import check_output
-from mlp.runs.sweep import read_results, trial_history
+from mlp.runs.sweep import RANKED, param_importances, read_results, trial_history
 from mlp.runs.trained import load_rows, load_trained
 from mlp.train.history import History
 from mlp.train.metrics import confusion_matrix, most_confident_mistakes
@@ -30,6 +34,7 @@ NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"
 CONFUSION_OUT, MISTAKES_OUT = "confusion_matrix.png", "most_confused.png"
 MISTAKES_SHOWN = 32
 SWEEP_OUT, BEST_CURVES = "sweep.png", 3
+HISTORY_OUT, PARALLEL_OUT, IMPORTANCES_OUT = "sweep_history.png", "sweep_parallel.png", "sweep_importances.png"
 
 
 def plot_run(run_dir: Path, out: Path | None = None, weights: bool = False, units: int = 64, confusion: bool = False,
@@ -61,16 +66,31 @@ def read_history(path: Path) -> History:
     return history
 
 
-def plot_sweep_folder(folder: Path, out: Path | None = None) -> Path:
-    """``sweep.png`` of a sweep folder (or ``out``): its results against each parameter, and the best trials'
-    curves. No file of the sweep is written over (``check_output``)."""
+def plot_sweep_folder(folder: Path, out: Path | None = None) -> tuple[list[Path], list[str]]:
+    """The pictures of a sweep folder: ``sweep.png`` (or ``out``), its results against each parameter and the best
+    trials' curves; beside it the optimization history, the parallel coordinates and the parameters' importances
+    (Optuna's). Returns the files written, and what was left out and why. No file of the sweep is written over
+    (``check_output``)."""
     out = out or folder / SWEEP_OUT
-    check_output(out)
+    outs = [out, out.parent / HISTORY_OUT, out.parent / PARALLEL_OUT, out.parent / IMPORTANCES_OUT]
+    for path in outs:
+        check_output(path)
     described, rows = read_results(folder)
-    metric = described["metric"]
-    best = [row for row in rows if row.get(metric)][:BEST_CURVES]
+    metric, space, name = described["metric"], described["space"], folder.resolve().name
+    best = [row for row in rows if row.get(metric) and row["status"] in RANKED][:BEST_CURVES]
     curves = {f"trial {row['trial']}": trial_history(folder, row["run_dir"]) for row in best}
-    return plot_sweep(described["space"], metric, rows, curves, out, title=f"{folder.resolve().name}: {metric}")
+    written = [plot_sweep(space, metric, rows, curves, out, title=f"{name}: {metric}")]
+    title = f"{name}: {metric} by trial"
+    written.append(save_figure(history_figure(metric, "loss" in metric, rows, title), outs[1], title))
+    title = f"{name}: parameters and {metric}"
+    written.append(save_figure(parallel_figure(space, metric, rows, title), outs[2], title))
+    importances = param_importances(described, rows)
+    if not importances:
+        return written, [f"{IMPORTANCES_OUT}: importances need two trials trained to the end and a parameter that "
+                         f"varied among them"]
+    title = f"{name}: importance of each parameter for {metric}"
+    written.append(save_figure(importance_figure(importances, title), outs[3], title))
+    return written, []
 
 
 def plot_model_views(run: Path, folder: Path, weights: bool, units: int, confusion: bool,

@@ -1,25 +1,33 @@
-"""Hyperparameter sweeps: many short runs of one config, over a search space, on local processes or a Dask cluster.
+"""Hyperparameter sweeps: many short runs of one config, over a search space drawn by Optuna, on local processes or
+a Dask cluster.
 
-A sweep file names a base config and the values to try, in the dotted paths of ``--set``::
+A sweep file names a base config and the values to try, in the dotted paths of ``--set`` (``mlp.runs.space``)::
 
     base: mnist_fast                     # a recipe, a config file (relative to this file) or a mapping
     space:
       optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}
-      model.layers.0.dense: [256, 512, 1024]     # a list is the values to try (grid) or to choose from (random)
-      training.batch_size: {choice: [64, 128]}
-    method: random                       # grid: every combination of the lists; random: `trials` draws
-    trials: 12
+      model.layers.0.dense: {int_uniform: [64, 1024]}
+      training.batch_size: [64, 128]     # a list: the values to try (grid) or to choose from
+    method: tpe                          # grid, random, tpe or cmaes: Optuna's samplers (mlp.runs.study)
+    trials: 24                           # a grid: every combination, unless fewer are given
+    pruner: median                       # none, median or hyperband: stop hopeless trials early
+    parallel: 4                          # trials proposed at a time (a wave)
     seed: 0
     metric: val_loss                     # default: the base's output.monitor; lower is better for losses
 
-Every trial's config is resolved (``mlp.runs.config``) before any trial runs, so a bad key or value stops the sweep at
-once. Trial ``i`` is an ordinary run directory, ``SWEEP_DIR/trials/trial-<i>/``, with its own seed drawn from the
-sweep's seed and ``i``: its result does not depend on the backend, the number of workers or the order in which
-trials finish. The sweep folder holds ``sweep.yaml`` (the resolved sweep), ``results.csv`` (best first) and
-``best.yaml`` (the best trial's config). Each trial also leaves ``trial.json``, its outcome: a finished trial is not
-run again, nor is one that failed by its own doing (it diverged, its values do not fit the data); one that failed
-where it ran (the worker loaded other data than the client, a disk was full) runs again when the sweep is run
-again, and an interrupted one resumes from its ``last.npz``.
+Every parameter's values are checked against the base config before anything runs, so a bad key or value stops the
+sweep at once. The study lives in Optuna's storage (``SWEEP_DIR/sweep.db``, or any database by URL); the sweep asks
+it for ``parallel`` trials, runs them, tells it their results in trial order, and asks for the next wave, until
+``trials`` have been proposed (or a time budget ran out). Trial ``i`` is an ordinary run directory,
+``SWEEP_DIR/trials/trial-<i>/``, seeded from the sweep's seed and ``i``; its values come from a sampler seeded the
+same way and from the trials of earlier waves, and its pruning is judged against those trials only: its result
+does not depend on the backend, the number of workers or the order in which trials finish. The sweep folder holds
+``sweep.yaml`` (the resolved sweep), ``results.csv`` (best first) and ``best.yaml`` (the best trial's config),
+written from the study. Each trial also leaves ``trial.json``, its outcome: a finished, pruned or failed trial is
+not run again, nor is one that failed by its own doing (it diverged, its values do not fit the data); one that
+failed where it ran (the worker loaded other data than the client, a disk was full) runs again when the sweep is
+run again, and an interrupted one resumes from its ``last.npz``. A pruned trial keeps its ``last.npz`` too: ``mlp
+train --resume`` finishes it by hand.
 
 One process runs a sweep folder at a time: ``start`` holds its lock (``mlp.files.lock.folder_lock``) for the whole
 sweep, so a second ``mlp sweep`` on it stops at once, naming the first one's PID. Nothing outlives the sweep: a
@@ -37,8 +45,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import hashlib
 import io
-import itertools
 import json
 import math
 import multiprocessing
@@ -92,16 +100,28 @@ from mlp.runs.folder import (
     TRIALS,
     read_metrics,
 )
-from mlp.settings import is_number
+from mlp.runs.space import Parameter, SweepError, check_method, grid_size, parse_space
+from mlp.runs.study import (
+    METHODS,
+    PruneCallback,
+    Pruning,
+    make_sampler,
+    neutral_sampler,
+    open_study,
+    optuna,
+    parse_pruner,
+    quiet_optuna,
+)
 from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.history import History
 
-SWEEP_KEYS = ("base", "space", "method", "trials", "seed", "metric")
-DISTRIBUTIONS = ("choice", "uniform", "log_uniform")
-DONE = ("completed", "stopped", "failed")  # a trial with one of these outcomes is not run again
+SWEEP_KEYS = ("base", "space", "method", "trials", "pruner", "parallel", "seed", "metric")
+DONE = ("completed", "stopped", "pruned", "failed")  # a trial with one of these outcomes is not run again
 RANKED = ("completed", "stopped")  # trained to the end (stopped: by early stopping)
 MAX_TRIALS = 10_000  # each trial is a run directory: more is a mistake in the file, not a sweep
 MAX_RESULTS_BYTES = 64 << 20  # results.csv of MAX_TRIALS trials is a few MB
+DEFAULT_PARALLEL = 4  # trials proposed at a time by a sampler that learns, or with a pruner
+DB_FILE = "sweep.db"  # the study's SQLite database in the sweep folder (Optuna's RDB storage)
 NOT_RUN = {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""}
 STOP_CHECK_SECONDS = 0.2  # how often a trial looks for the stop file (a stat, on a shared filesystem)
 LOCK_WAIT_SECONDS = 10.0  # a trial waits this long for its run directory: a killed sweep's worker frees it in 5
@@ -109,75 +129,61 @@ ORPHAN_GRACE_SECONDS = 2.5  # a local worker whose sweep died gives its trial th
 STOP_WAIT_SECONDS = 30.0  # a stopping sweep waits this long for its running trials to say they stopped
 PROBE_SECONDS = 3.0  # to connect to a Dask scheduler's address, and for it to greet (it speaks first)
 
-
-class SweepError(ValueError):
-    """A sweep file that cannot be used: the message names the key and the fix."""
-
-
-@dataclass
-class Parameter:
-    """One dimension of the space: a config path and its values (``choice``) or range (``uniform``,
-    ``log_uniform``)."""
-
-    path: str
-    kind: str
-    values: list[Any]
-
-    def draw(self, rng: np.random.Generator) -> Any:
-        if self.kind == "choice":
-            return self.values[int(rng.integers(len(self.values)))]
-        low, high = self.values
-        if self.kind == "uniform":
-            return float(rng.uniform(low, high))
-        return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+__all__ = ["Parameter", "SweepError"]  # also the sweep's: mlp.runs.space defines them
 
 
 @dataclass
 class Sweep:
-    """A resolved sweep: the base config (raw), the space, and every trial's values and config."""
+    """A resolved sweep: the base config (raw and resolved), the space, how trials are drawn and judged, and, once
+    ``start`` opened it, the Optuna study and its storage."""
 
     folder: Path
     base: dict[str, Any]
     space: list[Parameter]
     method: str
+    trials: int  # how many trials the sweep proposes
     seed: int
     metric: str
-    trials: list[dict[str, Any]] = field(default_factory=list)  # the values of each trial, by path
-    configs: list[dict[str, Any]] = field(default_factory=list)  # each trial's resolved config
+    pruner: tuple[str, dict[str, Any]] = ("none", {})
+    parallel: int = 1
+    base_config: dict[str, Any] = field(default_factory=dict)
+    storage_url: str | None = None
+    study: Any = None
+    storage: Any = None
     mlflow_parent: str | None = None  # the MLflow run whose children the trials' are (output.loggers: [mlflow])
+    timed_out: bool = False  # run_waves proposed no more trials: the time budget ran out
 
     @property
     def lower_is_better(self) -> bool:
         return "loss" in self.metric
 
+    @property
+    def study_name(self) -> str:
+        """The study's name: from what the sweep is, not where it runs, so that the same sweep in two folders
+        makes the same decisions (Hyperband assigns trials to brackets by the study's name and their number)."""
+        digest = hashlib.sha256(yaml.safe_dump(self.describe(), sort_keys=True).encode()).hexdigest()
+        return f"mlp-sweep-{digest[:16]}"
+
     def trial_dir(self, index: int) -> Path:
         return self.folder / TRIALS / f"trial-{index:03d}"
 
     def describe(self) -> dict[str, Any]:
-        return {"base": self.base, "space": {p.path: {p.kind: p.values} for p in self.space}, "method": self.method,
-                "trials": len(self.trials), "seed": self.seed, "metric": self.metric}
+        pruner, settings = self.pruner
+        return {"base": self.base, "space": {p.path: p.describe() for p in self.space}, "method": self.method,
+                "trials": self.trials, "pruner": {pruner: settings} if settings else pruner,
+                "parallel": self.parallel, "seed": self.seed, "metric": self.metric}
 
+    def values_of(self, trial: Any) -> dict[str, Any]:
+        """A study trial's values by config path, as the sweep file gives them (a conditional parameter that
+        the trial did not draw is left out)."""
+        return {p.path: p.value_of(trial.params[p.path]) for p in self.space if p.path in trial.params}
 
-def _parameter(path: str, spec: Any) -> Parameter:
-    where = f"space.{path}"
-    if isinstance(spec, list):
-        spec = {"choice": spec}
-    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
-        raise SweepError(f"{where} must be a list of values or one of {{choice: [...]}}, {{uniform: [low, high]}}, "
-                         f"{{log_uniform: [low, high]}}; got {quoted(spec)}")
-    kind, values = next(iter(spec.items()))
-    if not isinstance(values, list) or not values:
-        raise SweepError(f"{where}.{kind} must be a non-empty list, got {quoted(values)}")
-    if kind != "choice":
-        numbers = [float(v) if isinstance(v, str) and is_number(v) else v for v in values]  # YAML reads 1e-3 so
-        if len(numbers) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
-            raise SweepError(f"{where}.{kind} must be [low, high], two numbers; got {quoted(values)}")
-        low, high = numbers
-        if not low < high or (kind == "log_uniform" and low <= 0):
-            raise SweepError(f"{where}.{kind} needs {'0 < ' if kind == 'log_uniform' else ''}low < high, "
-                             f"got {quoted(values)}")
-        values = [low, high]
-    return Parameter(path, kind, values)
+    def epochs(self) -> int:
+        """The most epochs a trial trains (the base's, or the largest ``training.epochs`` of the space)."""
+        given = next((p for p in self.space if p.path == "training.epochs"), None)
+        if given is None:
+            return int(self.base_config["training"]["epochs"])
+        return int(max(given.values))
 
 
 def _base(given: Any, folder: Path) -> dict[str, Any]:
@@ -191,33 +197,76 @@ def _base(given: Any, folder: Path) -> dict[str, Any]:
     return load_file(path if path.exists() else find_config(given))
 
 
+def _whole(raw: dict[str, Any], key: str, low: int, high: int, default: Any = None) -> Any:
+    """The integer ``raw[key]`` (``default`` if absent), from ``low`` to ``high``."""
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SweepError(f"{key} must be an integer from {low:,} to {high:,}, got {quoted(value)}")
+    return value
+
+
 def load_sweep(path: Path, folder: Path) -> Sweep:
-    """Read and resolve the sweep file ``path`` for the sweep folder ``folder``: every trial's config is resolved
-    and checked, so that nothing runs if any trial cannot."""
+    """Read and check the sweep file ``path`` for the sweep folder ``folder``: every key, and every value of every
+    parameter against the base config, so that nothing runs if a trial could not."""
     raw = read_yaml_file(path, "sweep")
     if not isinstance(raw, dict):
-        raise SweepError(f"{path} must hold a mapping: base, space, method, trials, seed, metric")
+        raise SweepError(f"{path} must hold a mapping: {', '.join(SWEEP_KEYS)}")
     unknown = [key for key in raw if key not in SWEEP_KEYS]
     if unknown:
         raise SweepError(f"unknown key {quoted(unknown[0])} in {path}; valid keys: {', '.join(SWEEP_KEYS)}")
     if "base" not in raw or not isinstance(raw.get("space"), dict) or not raw["space"]:
         raise SweepError(f"{path} needs a base (a recipe, config file or mapping) and a space of at least one key, "
                          f"e.g. space: {{optimizer.lr: [0.01, 0.1]}}")
-    base = _base(raw["base"], path.parent)
-    space = [_parameter(str(key), spec) for key, spec in raw["space"].items()]
     method = raw.get("method", "grid")
-    if method not in ("grid", "random"):
-        raise SweepError(f"method must be grid or random, got {quoted(method)}")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SweepError(f"seed must be an integer >= 0, got {quoted(seed)}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise SweepError(f"method must be one of {', '.join(METHODS)}, got {quoted(method)}")
+    space = parse_space(raw["space"])
+    check_method(method, space)
+    trials = _budget(method, space, raw.get("trials"))
+    pruner = parse_pruner(raw.get("pruner", "none"))
+    learns = method in ("tpe", "cmaes") or pruner[0] != "none"  # else nothing is gained by waiting for a wave
+    parallel = _whole(raw, "parallel", 1, MAX_TRIALS, DEFAULT_PARALLEL if learns else trials)
+    seed = _whole(raw, "seed", 0, 2**63 - 1, 0)
+    base = _base(raw["base"], path.parent)
     base_config = resolve_spec(base).config  # the base itself must be valid
     metric = raw.get("metric", base_config["output"]["monitor"])
-    sweep = Sweep(folder, base, space, method, seed, metric)
-    sweep.trials = _trials(sweep, raw.get("trials"))
-    sweep.configs = [_trial_config(sweep, index, values) for index, values in enumerate(sweep.trials)]
-    _check_metric(metric, sweep.configs)
+    sweep = Sweep(folder, base, space, method, trials, seed, metric, pruner, parallel, base_config)
+    _check_metric(metric, _check_values(sweep))
     return sweep
+
+
+def _budget(method: str, space: list[Parameter], trials: Any) -> int:
+    """How many trials the sweep proposes: ``trials``, or for a grid every combination (or fewer, if given)."""
+    if method == "grid":
+        count = grid_size(space)
+        if count > MAX_TRIALS:
+            raise SweepError(f"the grid has {count:,} combinations, more than {MAX_TRIALS:,} trials; list fewer "
+                             f"values, or use method: random or tpe with trials: N")
+        if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int)
+                                   or not 1 <= trials <= count):
+            raise SweepError(f"trials of a grid must be an integer from 1 to its {count} combinations, got "
+                             f"{quoted(trials)}; remove it to run them all")
+        return count if trials is None else trials
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise SweepError(f"method: {method} needs trials, an integer from 1 to {MAX_TRIALS:,}; got {quoted(trials)}")
+    return trials
+
+
+def _check_values(sweep: Sweep) -> list[dict[str, Any]]:
+    """Resolve the base with each value of each parameter (each choice; a range's two ends), with the values of the
+    choices it depends on: a bad key or value is named before anything runs. Returns the configs resolved."""
+    configs = []
+    for p in sweep.space:
+        for value in p.values:
+            given = {path: allowed[0] for path, allowed in p.when.items()} | {p.path: value}
+            try:
+                configs.append(_trial_config(sweep, 0, given))
+            except SweepError as err:
+                shown = " ".join(f"{k}={v}" for k, v in given.items())
+                raise SweepError(f"space: {shown}: {str(err).partition(': ')[2]}") from None
+    return configs
 
 
 def _check_metric(metric: Any, configs: list[dict[str, Any]]) -> None:
@@ -233,26 +282,6 @@ def _check_metric(metric: Any, configs: list[dict[str, Any]]) -> None:
         if metric.endswith("accuracy") and not LOSSES.get(config["loss"]).classification:
             raise SweepError(f"metric is {metric}, but {config['name']}'s loss {config['loss']} has no accuracy; rank "
                              f"by a loss")
-
-
-def _trials(sweep: Sweep, trials: Any) -> list[dict[str, Any]]:
-    if sweep.method == "grid":
-        ranges = [p for p in sweep.space if p.kind != "choice"]
-        if ranges:
-            raise SweepError(f"space.{ranges[0].path} is a {ranges[0].kind} range, which a grid cannot list; give "
-                             f"its values as a list, or use method: random")
-        count = math.prod(len(p.values) for p in sweep.space)
-        if count > MAX_TRIALS:
-            raise SweepError(f"the grid has {count:,} combinations, more than {MAX_TRIALS:,} trials; list fewer "
-                             f"values, or use method: random with trials: N")
-        if trials is not None and trials != count:
-            raise SweepError(f"a grid runs every combination ({count}); remove trials: {trials}")
-        combinations = itertools.product(*(p.values for p in sweep.space))
-        return [dict(zip((p.path for p in sweep.space), values, strict=True)) for values in combinations]
-    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
-        raise SweepError(f"method: random needs trials, an integer from 1 to {MAX_TRIALS:,}; got {quoted(trials)}")
-    rng = np.random.default_rng(sweep.seed)  # drawn in trial order: the same trials on any backend
-    return [{p.path: p.draw(rng) for p in sweep.space} for _ in range(trials)]
 
 
 def trial_seed(sweep_seed: int, index: int) -> int:
@@ -281,7 +310,7 @@ def _trial_config(sweep: Sweep, index: int, values: dict[str, Any]) -> dict[str,
 
 # -- one trial, in whatever process runs it --------------------------------------------------------------------
 def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFingerprint | None = None,
-              mlflow_parent: str | None = None) -> dict[str, Any]:
+              mlflow_parent: str | None = None, pruning: Pruning | None = None) -> dict[str, Any]:
     """Train one trial in ``run_dir`` (resuming it from its ``last.npz`` if it was interrupted), write its outcome
     to ``trial.json`` and return it: status, the metric, test scores, epochs, seconds, and the message of a trial
     that failed. Runs in a worker process (local or Dask), with BLAS on one thread: OpenBLAS rounds differently
@@ -291,6 +320,10 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
     data (no MLP_DATA_DIR there: the bundled sample) fails the trial, saying so, instead of training on them.
 
     ``mlflow_parent``: the sweep's MLflow run (``Sweep.mlflow_parent``), whose child the trial's MLflow run is.
+
+    ``pruning``: what the pruner judges the trial against (``mlp.runs.study.Pruning``), or ``None``: the trial
+    reports its metric after each epoch and stops at the next batch when the pruner says so, ``pruned`` with its
+    last value and a resumable ``last.npz``. The outcome then holds the values reported and the pruner's notes.
 
     A trial that starts after its sweep began to stop (``STOP_FILE``) does nothing and is ``not run``; one that
     is running stops at its next batch, ``interrupted``. A run directory another process holds is waited for
@@ -303,17 +336,23 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
     stop = _SweepStop(folder.parent.parent / STOP_FILE)
     if stop.requested():
         return dict(NOT_RUN)
+    done = _recorded(folder)
+    if done is not None:  # finished before the sweep that ran it could tell the study
+        return done
     last = folder / LAST_FILE
     outcome: dict[str, Any] = {"status": "failed", "metric": None, "test": None, "epochs": 0, "message": ""}
+    pruner = PruneCallback(pruning, metric) if pruning is not None else None
     try:
         _wait_for(folder, LOCK_WAIT_SECONDS)
         metrics = read_metrics(folder)
         if metrics is not None and metrics["status"] in DONE:  # trained to the end; stopped before trial.json
             records = History.from_json(folder / HISTORY_JSON).records
             status, test = metrics["status"], metrics["test"]
+            if pruner is not None:
+                pruner.replay(records)
         else:  # what the run prints is in its train.log; the sweep prints one line per trial
             spec = resolve_spec(config)
-            spec.callbacks.append(stop)
+            spec.callbacks += [stop] if pruner is None else [stop, pruner]
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 expect = None if data is None else partial(
                     data.check, here=f"worker host {socket.gethostname()}", there="the sweep's client",
@@ -323,6 +362,12 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
             records, status, test = result.history.records, result.ending.status, result.metrics.get("test")
         outcome |= {"status": status, "epochs": len(records), "test": test,
                     "metric": _metric_of(records, metric, config)}
+        if pruner is not None and pruner.pruned and status == "interrupted":
+            reported = pruner.notes()
+            outcome |= {"status": "pruned", "metric": list(reported["reported"].values())[-1],
+                        "message": f"pruned after epoch {len(records)}; mlp train --resume finishes it"}
+        if pruner is not None:
+            outcome |= pruner.notes()
     except FolderLockedError as err:  # the folder is another process's: write nothing in it
         return outcome | {"status": "locked", "message": f"{err}; the sweep runs it when run again"}
     except DivergenceError as err:
@@ -333,6 +378,15 @@ def run_trial(config: dict[str, Any], run_dir: str, metric: str, data: DataFinge
         outcome["message"] = str(err)
     write_text(folder / TRIAL_FILE, json.dumps(outcome, indent=1))
     return outcome
+
+
+def _recorded(folder: Path) -> dict[str, Any] | None:
+    """The outcome ``trial.json`` holds, if the trial is done (``DONE``, and not to be tried again)."""
+    path = folder / TRIAL_FILE
+    outcome = read_json(path, "a trial's outcome") if path.is_file() else None
+    if isinstance(outcome, dict) and outcome.get("status") in DONE and not outcome.get("retry"):
+        return outcome
+    return None
 
 
 def _wait_for(folder: Path, seconds: float) -> None:
@@ -390,30 +444,29 @@ class Outcome:
     result: dict[str, Any]
 
 
-def pending(sweep: Sweep) -> tuple[list[int], dict[int, dict[str, Any]]]:
-    """The trials left to run (new, interrupted: they resume, or failed for a reason of the worker's: other data,
-    a full disk), and the outcomes of those already done."""
-    todo, done = [], {}
-    for index in range(len(sweep.trials)):
-        path = sweep.trial_dir(index) / TRIAL_FILE
-        outcome = read_json(path, "a trial's outcome") if path.is_file() else None
-        if isinstance(outcome, dict) and outcome.get("status") in DONE and not outcome.get("retry"):
-            done[index] = outcome
-        else:
-            todo.append(index)
-    return todo, done
+def _state(name: str) -> Any:
+    return getattr(optuna().trial.TrialState, name)
+
+
+def progress(sweep: Sweep) -> int:
+    """How many of the sweep's trials are done: told to the study (finished, pruned or failed), or done in a wave
+    that the sweep did not finish (their ``trial.json`` says so; they are told with the wave)."""
+    return sum(trial.state.is_finished() or _recorded(sweep.trial_dir(trial.number)) is not None
+               for trial in sweep.study.get_trials(deepcopy=False))
 
 
 @contextmanager
-def start(sweep_file: Path, folder: Path) -> Iterator[Sweep]:
-    """Resolve the sweep, take its folder for this process until the block ends, and write ``sweep.yaml``.
+def start(sweep_file: Path, folder: Path, storage: str | None = None) -> Iterator[Sweep]:
+    """Resolve the sweep, take its folder for this process until the block ends, write ``sweep.yaml`` and open the
+    study: in ``storage`` (an SQLAlchemy URL), by default ``SWEEP_DIR/sweep.db``.
 
     A sweep folder keeps the sweep it was started with (running another one in it is refused) and is run by one
     process at a time: a second gets a ``FolderLockedError`` naming the first one's PID. A stop file left by an
     earlier run that could not wait for all its trials is removed: this run's trials must run."""
     folder = folder.absolute()  # the workers (a Dask cluster's) may run elsewhere, on a shared filesystem
     sweep = load_sweep(sweep_file, folder)
-    described = yaml.safe_dump(sweep.describe(), sort_keys=False)
+    optuna()  # the extra is missing: said before anything is written
+    described = yaml.safe_dump(sweep.describe() | {"study": sweep.study_name}, sort_keys=False)
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder, "mlp sweep"):
         stored = folder / SWEEP_FILE
@@ -421,12 +474,16 @@ def start(sweep_file: Path, folder: Path) -> Iterator[Sweep]:
             raise SweepError(f"{folder} holds another sweep ({stored}); give another --out, or remove the folder")
         write_text(stored, described)
         (folder / STOP_FILE).unlink(missing_ok=True)
+        sweep.storage_url = storage or f"sqlite:///{folder / DB_FILE}"
+        sweep.study, sweep.storage = open_study(sweep.storage_url, sweep.study_name, sweep.lower_is_better)
         parent = _mlflow_parent(sweep)
         try:
             yield sweep
         finally:
             if parent is not None:
                 _safely("ending the sweep's MLflow run", lambda: parent[0].set_terminated(parent[1]))
+
+
 
 
 def _safely(what: str, action: Callable[[], Any]) -> Any:
@@ -442,8 +499,8 @@ def _mlflow_parent(sweep: Sweep) -> tuple[Any, str] | None:
     """Where the trials log to MLflow (``output.loggers: [mlflow]``), the sweep's own MLflow run, their parent: the
     one an earlier run of the sweep in this folder started (tagged with the folder), or a new one. Sets
     ``sweep.mlflow_parent``; returns the client and the run's id."""
-    config = next((c for c in sweep.configs if "mlflow" in c["output"]["loggers"]), None)
-    if config is None:
+    config = sweep.base_config
+    if "mlflow" not in config["output"]["loggers"]:
         return None
     from mlp.loggers import MLflowLogger
     from mlp.loggers.mlflow_logger import default_tracking_uri, mlflow_client
@@ -475,12 +532,123 @@ def _mlflow_parent(sweep: Sweep) -> tuple[Any, str] | None:
     return made
 
 
-def _trial_arguments(sweep: Sweep, todo: list[int]) -> dict[int, tuple[Any, ...]]:
-    """``run_trial``'s arguments for each trial of ``todo``, with the fingerprint of the data that this process,
-    the sweep's client, loads for it (each distinct data section once): every worker must train on those."""
-    data = data_fingerprints([sweep.configs[i] for i in todo])
-    return {i: (sweep.configs[i], str(sweep.trial_dir(i)), sweep.metric, fingerprint, sweep.mlflow_parent)
-            for i, fingerprint in zip(todo, data, strict=True)}
+def run_waves(sweep: Sweep, submit: Callable[..., Any], stop: Stop, deadline: float = math.inf) -> Iterator[Outcome]:
+    """Run the sweep a wave at a time: ask the study for ``sweep.parallel`` trials, give ``submit`` (a backend's:
+    ``local_pool``, ``dask_pool``) ``run_trial``'s arguments for each, yield each outcome as it finishes, tell the
+    study the wave's results in trial order; then the next wave, until the sweep's trials have been proposed. A
+    wave that an earlier run of the sweep left unfinished runs first. Stops after a wave that did not finish (a stop
+    was asked: ``stop.stopped``; a trial is locked, or is to run again), and before a new wave once ``time.monotonic()``
+    passes ``deadline`` (``Sweep.timed_out``)."""
+    while True:
+        wave = _next_wave(sweep, stop, deadline)
+        if not wave:
+            return
+        results: dict[int, dict[str, Any]] = {}
+        configs: dict[int, dict[str, Any]] = {}
+        for number, values in wave.items():
+            try:
+                configs[number] = _trial_config(sweep, number, values)
+            except SweepError as err:  # values each fine alone (load_sweep), not together
+                results[number] = NOT_RUN | {"status": "failed", "message": str(err).partition("): ")[2] or str(err)}
+                yield Outcome(number, values, results[number])
+        futures = {submit(*arguments): i for i, arguments in _trial_arguments(sweep, configs).items()}
+        for outcome in _outcomes(sweep, futures, stop, wave):
+            results[outcome.index] = outcome.result
+            yield outcome
+        _tell(sweep, results)
+        if stop.stopped or any(results.get(n, NOT_RUN)["status"] not in DONE or results[n].get("retry")
+                               for n in wave):
+            return
+
+
+def _next_wave(sweep: Sweep, stop: Stop, deadline: float) -> dict[int, dict[str, Any]]:
+    """The next wave's trials (number -> values): the unfinished trials of the last wave (an earlier run of the
+    sweep stopped in it) with any of its trials not asked yet, or ``sweep.parallel`` new ones; none once the sweep's
+    trials are done, a stop was asked or the ``deadline`` passed."""
+    trials = sweep.study.get_trials(deepcopy=False)
+    running = [t for t in trials if t.state == _state("RUNNING")]
+    if running:
+        first = min(t.number for t in running)
+        wave = {t.number: sweep.values_of(t) for t in running}
+        end = min(first - first % sweep.parallel + sweep.parallel, sweep.trials)
+    elif len(trials) >= sweep.trials:
+        return {}
+    else:
+        wave, end = {}, min(len(trials) + sweep.parallel, sweep.trials)
+        if stop.asked():
+            stop.stopped = True
+            return {}
+        if time.monotonic() > deadline:
+            sweep.timed_out = True
+            return {}
+    return wave | _ask(sweep, len(trials), end)
+
+
+def _ask(sweep: Sweep, first: int, end: int) -> dict[int, dict[str, Any]]:
+    """Ask the study for trials ``first`` to ``end - 1``, each drawn by a sampler seeded from the sweep's seed and
+    its number (``make_sampler``); returns their values (number -> path -> value)."""
+    wave = {}
+    with quiet_optuna():
+        for number in range(first, end):
+            sweep.study.sampler = make_sampler(sweep.method, sweep.space, sweep.seed, number)
+            trial = sweep.study.ask()
+            if trial.number != number:
+                raise SweepError(f"the study {sweep.study_name} in {sweep.storage_url} has a trial {trial.number} "
+                                 f"where this sweep asked for trial {number}: another process adds trials to it; "
+                                 f"let one mlp sweep run a study")
+            values: dict[str, Any] = {}
+            for p in sweep.space:
+                if p.applies(values):
+                    values[p.path] = p.suggest(trial)
+            wave[number] = values
+        sweep.study.sampler = neutral_sampler()
+    return wave
+
+
+def _tell(sweep: Sweep, results: dict[int, dict[str, Any]]) -> None:
+    """Record each outcome in the study, in trial order: every outcome as the trial's user attribute ``outcome``;
+    a trial that is done (``DONE``) also with the values it reported, its pruner's notes, and its state (complete,
+    pruned or failed). The others stay running: they run again when the sweep is run again."""
+    storage, study = sweep.storage, sweep.study
+    study_id = storage.get_study_id_from_name(sweep.study_name)
+    with quiet_optuna():
+        for number in sorted(results):
+            result = results[number]
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            if storage.get_trial(trial_id).state.is_finished():
+                continue
+            outcome = {key: result.get(key) for key in ("status", "metric", "test", "epochs", "message")}
+            storage.set_trial_user_attr(trial_id, "outcome", outcome)
+            if result["status"] not in DONE or result.get("retry"):
+                continue
+            for step, value in result.get("reported", {}).items():
+                storage.set_trial_intermediate_value(trial_id, int(step), value)
+            for key, value in result.get("system_attrs", {}).items():
+                storage.set_trial_system_attr(trial_id, key, value)
+            metric = result["metric"]
+            if result["status"] in RANKED and metric is not None and math.isfinite(metric):
+                study.tell(number, metric)
+            else:
+                study.tell(number, state=_state("PRUNED" if result["status"] == "pruned" else "FAIL"))
+
+
+def _pruning(sweep: Sweep, number: int) -> Pruning | None:
+    """What trial ``number`` is judged against by the pruner: the trials of the waves before its own."""
+    name, settings = sweep.pruner
+    if name == "none":
+        return None
+    wave = number - number % sweep.parallel
+    earlier = sorted((t for t in sweep.study.get_trials(deepcopy=False) if t.number < wave), key=lambda t: t.number)
+    return Pruning(sweep.study_name, sweep.lower_is_better, name, settings, sweep.epochs(), number, earlier)
+
+
+def _trial_arguments(sweep: Sweep, configs: dict[int, dict[str, Any]]) -> dict[int, tuple[Any, ...]]:
+    """``run_trial``'s arguments for each trial (number -> resolved config), with the fingerprint of the data that
+    this process, the sweep's client, loads for it (each distinct data section once): every worker must train on
+    those."""
+    data = data_fingerprints(list(configs.values()))
+    return {i: (config, str(sweep.trial_dir(i)), sweep.metric, fingerprint, sweep.mlflow_parent, _pruning(sweep, i))
+            for (i, config), fingerprint in zip(configs.items(), data, strict=True)}
 
 
 @dataclass
@@ -502,7 +670,8 @@ def _tell_trials_to_stop(marker: Path) -> None:
     write_text(marker, f"mlp sweep, pid {os.getpid()}: stop at the next batch\n")
 
 
-def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Outcome]:
+def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop, wave: dict[int, dict[str, Any]]
+              ) -> Iterator[Outcome]:
     """The outcome of each trial as it finishes, from the ``futures`` of either backend (``done()``, ``result()``);
     once a stop is asked, the outcomes of the running trials as they stop, for up to ``STOP_WAIT_SECONDS``. An
     error here or a second stop signal (``KeyboardInterrupt``: stop at once) still tells the trials to stop."""
@@ -518,7 +687,7 @@ def _outcomes(sweep: Sweep, futures: dict[Any, int], stop: Stop) -> Iterator[Out
                 index = waiting.pop(future)
                 result = future.result()
                 if result["status"] != NOT_RUN["status"]:
-                    yield Outcome(index, sweep.trials[index], result)
+                    yield Outcome(index, wave[index], result)
             if not finished:
                 time.sleep(0.05)
     except BaseException:
@@ -595,29 +764,33 @@ def _local_trial(*args: Any) -> dict[str, Any]:
         _running.clear()
 
 
-def run_local(sweep: Sweep, todo: list[int], jobs: int, stop: Stop) -> Iterator[Outcome]:
-    """Run trials ``todo`` in ``jobs`` local worker processes, yielding each outcome as it finishes, until
-    ``stop`` is asked (``_outcomes``); the workers end with the sweep process, whichever way it ends."""
-    trials = _trial_arguments(sweep, todo)  # loads the data: before Ctrl-C is set aside below
+@contextmanager
+def local_pool(jobs: int) -> Iterator[Callable[..., Future]]:
+    """A backend of ``jobs`` local worker processes: yields ``submit(*arguments)``, which runs ``run_trial`` in one
+    and returns its future; the workers end with the sweep process, whichever way it ends."""
     # spawn: a fresh interpreter per worker; a fork would copy this process's BLAS threads in an unknown state
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_local_worker,
                                initargs=(os.getpid(),))
-    with _started_ignoring_ctrl_c():  # the workers start at the first submissions
-        futures: dict[Future, int] = {pool.submit(_local_trial, *arguments): i for i, arguments in trials.items()}
+
+    def submit(*arguments: Any) -> Future:
+        with _started_ignoring_ctrl_c():  # a worker starts at a submission
+            return pool.submit(_local_trial, *arguments)
+
     try:
-        yield from _outcomes(sweep, futures, stop)
+        yield submit
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 # -- a Dask cluster ----------------------------------------------------------------------------------------------
-def run_dask(sweep: Sweep, todo: list[int], scheduler: str, stop: Stop, timeout: float = 60.0,
-             say: Callable[[str], None] = print) -> Iterator[Outcome]:
-    """Run trials ``todo`` on a Dask cluster: ``tcp://HOST:PORT`` (a running scheduler, checked first: see
+@contextmanager
+def dask_pool(scheduler: str, stop: Stop, timeout: float = 60.0, say: Callable[[str], None] = print
+              ) -> Iterator[Callable[..., Any] | None]:
+    """A backend on a Dask cluster: ``tcp://HOST:PORT`` (a running scheduler, checked first: see
     ``_check_scheduler``) or ``local:N`` (a ``LocalCluster`` of N single-threaded worker processes, started and
-    closed here), yielding each outcome as it finishes, until ``stop`` is asked (``_outcomes``). A scheduler
-    without workers is waited for up to ``timeout`` seconds. ``say`` gets the lines to show: the wait, and Dask's
-    warnings, one line each."""
+    closed here). Yields ``submit(*arguments)``, which runs ``run_trial`` on a worker and returns its future, or
+    ``None`` if a stop was asked while a scheduler without workers was waited for (up to ``timeout`` seconds).
+    ``say`` gets the lines to show: the wait, and Dask's warnings, one line each."""
     from mlp.extras import require
 
     distributed = require("distributed", "dask", "mlp sweep --scheduler", "distributed")
@@ -636,10 +809,10 @@ def run_dask(sweep: Sweep, todo: list[int], scheduler: str, stop: Stop, timeout:
                 flush()
                 if not _workers_joined(client, scheduler, timeout, stop, say):
                     stop.stopped = True
+                    yield None
                     return
-                futures = {client.submit(run_trial, *arguments, pure=False, key=f"mlp-trial-{i}"): i
-                           for i, arguments in _trial_arguments(sweep, todo).items()}
-                yield from _outcomes(sweep, futures, stop)
+                yield lambda *arguments: client.submit(run_trial, *arguments, pure=False,
+                                                       key=f"mlp-{Path(arguments[1]).name}")
         finally:
             if cluster is not None:
                 cluster.close()
@@ -762,28 +935,31 @@ def _workers_joined(client: Any, scheduler: str, timeout: float, stop: Stop, say
     ``SweepError`` after ``timeout`` seconds."""
     if client.scheduler_info()["workers"]:
         return True
-    say(f"waiting  for a Dask worker to join the scheduler at {scheduler} (up to {timeout:g} s: --timeout)")
+    say(f"waiting  for a Dask worker to join the scheduler at {scheduler} (up to {timeout:g} s: --worker-timeout)")
     deadline = time.monotonic() + timeout
     while not client.scheduler_info()["workers"]:
         if stop.asked():
             return False
         if time.monotonic() > deadline:
             raise SweepError(f"no Dask worker joined the scheduler at {scheduler} within {timeout:g} s; start one "
-                             f"(dask worker {scheduler}), or give a longer --timeout")
+                             f"(dask worker {scheduler}), or give a longer --worker-timeout")
         time.sleep(0.2)
     return True
 
 
-def results_table(sweep: Sweep, outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per trial: the finished ones best first by the metric, then the others (failed, interrupted, not
-    run) in trial order: an interrupted trial's metric is that of an unfinished run."""
+def results_table(sweep: Sweep, trials: list[Any]) -> list[dict[str, Any]]:
+    """One row per trial of the study (``trials``: Optuna's ``FrozenTrial``s), from the outcome each holds: the
+    finished ones best first by the metric, then the others (pruned, failed, interrupted, not run) in trial
+    order: a pruned or interrupted trial's metric is that of an unfinished run."""
     rows = []
-    for index, values in enumerate(sweep.trials):
-        result = outcomes.get(index, {"status": "not run", "metric": None, "test": None, "epochs": 0, "message": ""})
+    for trial in sorted(trials, key=lambda t: t.number):
+        result = trial.user_attrs.get("outcome") or NOT_RUN
         test = result.get("test") or {}
-        rows.append({"trial": index, **values, "status": result["status"], sweep.metric: result["metric"],
+        rows.append({"trial": trial.number, **{p.path: None for p in sweep.space}, **sweep.values_of(trial),
+                     "status": result["status"], sweep.metric: result["metric"],
                      **{f"test_{k}": v for k, v in test.items()}, "epochs": result["epochs"],
-                     "run_dir": str(sweep.trial_dir(index).relative_to(sweep.folder)), "message": result["message"]})
+                     "run_dir": str(sweep.trial_dir(trial.number).relative_to(sweep.folder)),
+                     "message": result["message"]})
     sign = 1 if sweep.lower_is_better else -1
     ranked = [r for r in rows if r["status"] in RANKED and r[sweep.metric] is not None]
     return sorted(ranked, key=lambda r: (sign * r[sweep.metric], r["trial"])) + [r for r in rows if r not in ranked]
@@ -821,3 +997,40 @@ def trial_history(folder: Path, run_dir: str) -> list[dict[str, Any]]:
     """A trial's history records (none if it has no history yet)."""
     path = folder / run_dir / HISTORY_JSON
     return History.from_json(path).records if path.is_file() else []
+
+
+def param_importances(described: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, float]:
+    """How much each parameter mattered to the metric, by Optuna's default evaluator (PED-ANOVA), over the trials
+    that trained to the end (``rows``: ``results.csv``'s), for a sweep as ``sweep.yaml`` describes it; parameters
+    first by importance, summing to 1 (a conditional parameter judged over the trials that drew it). Empty when
+    fewer than two trials finished or nothing varied."""
+    module = optuna()
+    space = parse_space({path: spec for path, spec in described["space"].items()})
+    metric = described["metric"]
+    varied = [p for p in space if p.kind != "choice" or len(p.values) > 1]
+    trials = []
+    for row in (r for r in rows if r["status"] in RANKED and r.get(metric) not in (None, "")):
+        params = {p.path: _parsed(p, row[p.path]) for p in varied if row.get(p.path) not in (None, "")}
+        trials.append(module.trial.create_trial(params=params, distributions={p.path: p.distribution() for p in varied
+                                                                              if p.path in params},
+                                                value=float(row[metric])))
+    if len(trials) < 2 or not varied:
+        return {}
+    with quiet_optuna(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate" of a few trials: the picture shows them
+        study = module.create_study(direction="minimize" if "loss" in metric else "maximize")
+        study.add_trials(trials)
+        try:
+            return dict(module.importance.get_param_importances(study))
+        except (ValueError, RuntimeError):  # Optuna's "no trial has all the parameters" and the like
+            return {}
+
+
+def _parsed(parameter: Parameter, text: str) -> Any:
+    """A value of ``parameter`` as results.csv holds it (text), as Optuna's distribution takes it."""
+    if parameter.kind == "int_uniform":
+        return int(float(text))
+    if parameter.kind != "choice":
+        return float(text)
+    shown = [str(value) for value in parameter.values]
+    return parameter.categories()[shown.index(text)] if text in shown else text

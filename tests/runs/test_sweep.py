@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, invoke
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from mlp.runs.sweep import load_sweep, results_table, trial_seed
+from mlp.runs.sweep import _ask, _trial_config, load_sweep, results_table, start, trial_seed
 
 BASE = """base:
   data: {dataset: spirals, samples: %d}
@@ -120,34 +122,62 @@ space:
                 np.testing.assert_array_equal(value, weights(tmp_path / out, trial)[key])
 
 
+def trial(number: int, lr: float, **outcome) -> FrozenTrial:
+    """A study's trial of GRID with the outcome the sweep records."""
+    state = {"completed": TrialState.COMPLETE, "stopped": TrialState.COMPLETE, "failed": TrialState.FAIL,
+             "pruned": TrialState.PRUNED}.get(outcome["status"], TrialState.RUNNING)
+    trial = create_trial(params={"optimizer.lr": lr}, distributions={"optimizer.lr": CategoricalDistribution(
+        [0.01, 0.1])}, value=outcome["metric"] if state == TrialState.COMPLETE else None, state=state,
+                         user_attrs={"outcome": {"test": None, "epochs": 3, "message": ""} | outcome})
+    trial.number = number
+    return trial
+
+
 def test_only_finished_trials_are_ranked(tmp_path):
     path = write(tmp_path, "grid.yaml", GRID)
     sweep = load_sweep(path, tmp_path / "sweep")
-    outcome = {"metric": None, "test": None, "epochs": 3, "message": ""}
-    outcomes = {0: outcome | {"status": "completed", "metric": 0.5},
-                1: outcome | {"status": "interrupted", "metric": 0.1},  # lowest, but of an unfinished run
-                2: outcome | {"status": "failed", "message": "diverged"},
-                3: outcome | {"status": "stopped", "metric": 0.3}}
-    rows = results_table(sweep, outcomes)
+    trials = [trial(0, 0.01, status="completed", metric=0.5),
+              trial(1, 0.1, status="interrupted", metric=0.1),  # lowest, but of an unfinished run
+              trial(2, 0.01, status="failed", metric=None, message="diverged"),
+              trial(3, 0.1, status="stopped", metric=0.3),
+              trial(4, 0.1, status="pruned", metric=0.05)]  # lowest, and stopped early
+    rows = results_table(sweep, trials)
     assert [(row["trial"], row["status"]) for row in rows] == [(3, "stopped"), (0, "completed"), (1, "interrupted"),
-                                                               (2, "failed")]
+                                                               (2, "failed"), (4, "pruned")]
+    assert rows[0]["optimizer.lr"] == 0.1 and rows[0]["model.layers.0.dense"] is None  # not drawn: empty
 
 
-def test_trials_are_seeded_from_the_sweep_seed_and_their_index(tmp_path):
-    path = write(tmp_path, "random.yaml", BASE % (400, 8, 2) + """space:
+RANDOM = BASE % (400, 8, 2) + """space:
   optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}
   model.layers.0.activation: [relu, tanh]
   training.batch_size: {choice: [16, 32]}
-method: random
-trials: 5
+  model.layers.0.dense: {int_uniform: [4, 64]}
+  optimizer.name: {choice: [sgd], when: {model.layers.0.activation: [tanh]}}
+  optimizer.momentum: {uniform: [0.5, 0.9], when: {optimizer.name: sgd}}
+method: %s
+trials: 6
 seed: 7
-""")
-    first, second = load_sweep(path, tmp_path / "a"), load_sweep(path, tmp_path / "b")
-    assert first.trials == second.trials and len(first.trials) == 5
-    assert all(1e-4 <= t["optimizer.lr"] <= 1e-1 for t in first.trials)
-    assert [c["seed"] for c in first.configs] == [trial_seed(7, i) for i in range(5)]
-    assert len({c["seed"] for c in first.configs}) == 5
-    assert first.configs[2]["training"]["batch_size"] == first.trials[2]["training.batch_size"]
+"""
+
+
+@pytest.mark.parametrize("method", ["random", "tpe"])
+def test_trials_are_drawn_from_the_sweep_seed_and_their_number_alone(tmp_path, method):
+    """Two sweeps of one file draw the same trials, whichever process asks and however many at a time."""
+    path = write(tmp_path, "random.yaml", RANDOM % method)
+    with start(path, tmp_path / "a") as first:
+        drawn = _ask(first, 0, 6)
+    with start(path, tmp_path / "b") as second:  # asked in three waves
+        assert _ask(second, 0, 2) | _ask(second, 2, 3) | _ask(second, 3, 6) == drawn
+    assert (tmp_path / "a" / "sweep.db").is_file()
+    for values in drawn.values():
+        assert 1e-4 <= values["optimizer.lr"] <= 1e-1 and 4 <= values["model.layers.0.dense"] <= 64
+        assert isinstance(values["model.layers.0.dense"], int) and values["training.batch_size"] in (16, 32)
+        conditional = values["model.layers.0.activation"] == "tanh"
+        assert ("optimizer.momentum" in values) == conditional and ("optimizer.name" in values) == conditional
+    assert len({values["optimizer.lr"] for values in drawn.values()}) == 6
+    assert {values["model.layers.0.activation"] for values in drawn.values()} == {"relu", "tanh"}
+    config = _trial_config(first, 2, drawn[2])
+    assert config["seed"] == trial_seed(7, 2) and config["training"]["batch_size"] == drawn[2]["training.batch_size"]
 
 
 def start_sweep(path: Path, folder: str, cwd: Path) -> subprocess.Popen:
@@ -226,12 +256,12 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("base: spirals\nspace: {optimizer.lrr: [0.1, 0.2]}\n",
-     "trial 0 (optimizer.lrr=0.1): unknown key 'lrr' in optimizer (adam) (did you mean 'lr'?)"),
+     "space: optimizer.lrr=0.1: unknown key 'lrr' in optimizer (adam) (did you mean 'lr'?)"),
     ("base: spirals\nspace: {optimizer.lr: {log_uniform: [0.1, 0.01]}}\nmethod: random\ntrials: 2\n",
      "space.optimizer.lr.log_uniform needs 0 < low < high, got [0.1, 0.01]"),
     ("base: spirals\nspace: {optimizer.lr: {uniform: [0.01, 0.1]}}\n",
      "space.optimizer.lr is a uniform range, which a grid cannot list; give its values as a list, or use method: "
-     "random"),
+     "random or tpe"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\n",
      "method: random needs trials, an integer from 1 to 10,000; got None"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmetric: f1\n", "metric: unknown metric 'f1'"),
@@ -241,7 +271,8 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     ("base: spirals\nspaces: {}\n", "unknown key 'spaces'"),
     ("base: spirals\nspace: {optimizer.lr: [%s], optimizer.beta1: [%s], optimizer.beta2: [%s]}\n"
      % ((", ".join(str(i / 1000) for i in range(1, 100)),) * 3),
-     "the grid has 970,299 combinations, more than 10,000 trials; list fewer values, or use method: random"),
+     "the grid has 970,299 combinations, more than 10,000 trials; list fewer values, or use method: random or tpe "
+     "with trials: N"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\ntrials: 1000000000\n",
      "method: random needs trials, an integer from 1 to 10,000; got 1000000000"),
     ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: random\ntrials: 0\n",
@@ -249,7 +280,39 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     ("a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
      "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
      "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n", "is not a usable sweep: its aliases (*name) expand it to more than"),
-    ("- base\n- space\n", "must hold a mapping: base, space, method, trials, seed, metric"),
+    ("- base\n- space\n", "must hold a mapping: base, space, method, trials, pruner, parallel, seed, metric"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: bayes\n",
+     "method must be one of grid, random, tpe, cmaes, got 'bayes'"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\npruner: asha\n",
+     "pruner must be one of none, median, hyperband (or {median: {n_warmup_steps: 2}}), got 'asha'"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\npruner: {median: {patience: 2}}\n",
+     "unknown setting 'patience' of pruner median; valid settings: n_startup_trials, n_warmup_steps, interval_steps"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\npruner: {hyperband: {reduction_factor: 1}}\n",
+     "pruner.hyperband.reduction_factor must be an integer from 2 to 1,000,000, got 1"),
+    ("base: spirals\nspace: {model.layers.0.dense: {int_uniform: [8, 16.5]}}\nmethod: tpe\ntrials: 4\n",
+     "space.model.layers.0.dense.int_uniform must be [low, high], two integers; got [8, 16.5]"),
+    ("base: spirals\nspace: {optimizer.lr: {normal: [0, 1]}}\nmethod: tpe\ntrials: 4\n",
+     "space.optimizer.lr must be a list of values or one of {choice: [...]}, {uniform: [low, high]}"),
+    ("base: spirals\nspace: {optimizer.momentum: {uniform: [0.5, 0.9], when: {optimizer.name: sgd}}}\n"
+     "method: tpe\ntrials: 4\n", "space.optimizer.momentum.when names 'optimizer.name', which is not a choice listed "
+     "before it in the space (choices before it: none); list that choice first"),
+    ("base: spirals\nspace: {optimizer.name: [adam, sgd], optimizer.momentum: {uniform: [0.5, 0.9], when: "
+     "{optimizer.name: rmsprop}}}\nmethod: tpe\ntrials: 4\n",
+     "space.optimizer.momentum.when: 'rmsprop' is not one of space.optimizer.name's values (adam, sgd)"),
+    ("base: spirals\nspace: {optimizer.name: [adam, sgd], optimizer.momentum: {choice: [0.5, 0.9], when: "
+     "{optimizer.name: sgd}}}\n", "space.optimizer.momentum has when:, a conditional parameter, which method: grid "
+     "cannot draw (it needs one fixed space); use method: tpe or random"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1, 0.2]}\nmethod: cmaes\ntrials: 4\n",
+     "space.optimizer.lr is a list of values, which method: cmaes cannot search (it draws numbers from ranges); give "
+     "a range (uniform, log_uniform, int_uniform) or use method: tpe"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1, 0.2]}\ntrials: 3\n",
+     "trials of a grid must be an integer from 1 to its 2 combinations, got 3; remove it to run them all"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1, 0.2, 0.1]}\n", "space.optimizer.lr lists 0.1 more than once"),
+    ("base: spirals\nspace: {optimizer.lr: [0.1]}\nmethod: tpe\ntrials: 4\nparallel: 0\n",
+     "parallel must be an integer from 1 to 10,000, got 0"),
+    ("base: spirals\nspace: {optimizer.lr: [%s], optimizer.beta1: [%s], optimizer.beta2: [%s]}\nmethod: random\n"
+     "trials: 4\n" % ((", ".join(str(i / 1000) for i in range(1, 801)),) * 3),
+     "the space lists 2,400 values, more than 2,000; list fewer"),
 ])
 def test_a_bad_sweep_fails_before_any_trial_runs(tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)
@@ -263,8 +326,8 @@ def test_a_sweep_ranks_by_a_metric_of_its_training_metrics(tmp_path):
                                       "metric: val_f1_macro\n")
     sweep = load_sweep(path, tmp_path / "sweep")
     assert sweep.metric == "val_f1_macro" and not sweep.lower_is_better
-    rows = results_table(sweep, {0: {"status": "completed", "metric": 0.5, "test": None, "epochs": 1, "message": ""},
-                                 1: {"status": "completed", "metric": 0.9, "test": None, "epochs": 1, "message": ""}})
+    rows = results_table(sweep, [trial(0, 0.1, status="completed", metric=0.5),
+                                 trial(1, 0.1, status="completed", metric=0.9)])
     assert [row["trial"] for row in rows] == [1, 0]  # higher first
 
 
@@ -314,4 +377,46 @@ def test_mlp_plot_draws_a_sweep(tmp_path, monkeypatch):
     assert invoke("sweep", path, "--jobs", "1").exit_code == 0
     result = invoke("plot", "sweeps/grid")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "sweeps" / "grid" / "sweep.png").stat().st_size > 10_000
+    for name in ("sweep.png", "sweep_history.png", "sweep_parallel.png", "sweep_importances.png"):
+        assert f"wrote sweeps/grid/{name}" in result.output
+        assert (tmp_path / "sweeps" / "grid" / name).stat().st_size > 10_000
+
+
+def test_the_sweep_pictures_draw_log_scale_parameters_on_log_axes_and_label_points_by_trial():
+    pytest.importorskip("matplotlib")
+    from mlp.plots.figures import history_figure, importance_figure, parallel_figure, sweep_figure
+    from mlp.runs.sweep import param_importances
+
+    space = {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}, "model.layers.0.dense": {"int_uniform": [4, 64]},
+             "optimizer.name": {"choice": ["adam", "sgd"]},
+             "optimizer.momentum": {"uniform": [0.5, 0.9], "when": {"optimizer.name": ["sgd"]}}}
+    rows = [{"trial": str(i), "optimizer.lr": str(lr), "model.layers.0.dense": str(width), "optimizer.name": name,
+             "optimizer.momentum": momentum, "status": status, "val_loss": str(loss)}
+            for i, (lr, width, name, momentum, status, loss) in enumerate([
+                (1e-3, 8, "adam", "", "completed", 0.5), (3e-2, 32, "sgd", "0.7", "completed", 0.3),
+                (2e-4, 16, "sgd", "0.6", "pruned", 0.9), (5e-2, 60, "adam", "", "completed", 0.2)])]
+    overview = sweep_figure(space, "val_loss", rows, {})
+    assert [ax.get_xscale() for ax in overview.axes[:4]] == ["log", "linear", "linear", "linear"]
+    assert [t.get_text() for t in overview.axes[0].texts] == ["0", "1", "2", "3"]  # each point's trial
+    assert [t.get_text() for t in overview.axes[3].texts] == ["1", "2"]  # the trials that drew the momentum
+    history = history_figure("val_loss", True, rows).axes[0]
+    assert sorted(t.get_text() for t in history.texts) == ["0", "1", "2", "3"]
+    best = next(line for line in history.lines if line.get_label() == "best so far")
+    assert list(best.get_ydata()) == [0.5, 0.3, 0.2, 0.2]  # the best of the trials trained to the end
+    parallel = parallel_figure(space, "val_loss", rows).axes[0]
+    assert [t.get_text() for t in parallel.get_xticklabels()] == [
+        "optimizer.lr (log)", "model.layers.0.dense", "optimizer.name", "optimizer.momentum", "val_loss (log)"]
+    first = parallel.lines[0].get_ydata()
+    assert first[0] == pytest.approx(1 / 3) and np.isnan(first[3])  # 1e-3: a third of the way in log; not drawn
+    importances = param_importances({"space": space, "metric": "val_loss"}, rows)
+    assert set(importances) == set(space) and sum(importances.values()) == pytest.approx(1.0)
+    assert len(importance_figure(importances).axes[0].patches) == 4
+
+
+def test_without_optuna_a_sweep_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if it were not installed
+    path = write(tmp_path, "grid.yaml", GRID)
+    assert_one_line_error(invoke("sweep", path), "mlp sweep needs optuna, which is not installed; install it with: "
+                                                 "pip install 'optuna>=4.0' 'cmaes>=0.10'  (the optuna extra)")
+    assert not (tmp_path / "sweeps").exists()

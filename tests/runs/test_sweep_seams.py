@@ -361,16 +361,18 @@ def test_a_scheduler_without_workers_is_waited_for_until_the_timeout(tmp_path):
     address, cluster = start_dask(tmp_path, workers=0)
     try:
         result = assert_fast_one_line_error(tmp_path, address, f"no Dask worker joined the scheduler at {address} "
-                                            f"within 3 s; start one", extra=("--timeout", "3"), seconds=3)
+                                            f"within 3 s; start one", extra=("--worker-timeout", "3"),
+                                            seconds=3)
     finally:
         stop_dask(cluster)
     assert f"waiting  for a Dask worker to join the scheduler at {address} (up to 3 s" in result.stderr
 
 
-def test_a_timeout_without_a_scheduler_is_refused(tmp_path):
+def test_a_worker_timeout_without_a_scheduler_is_refused(tmp_path):
     path = write(tmp_path, "short.yaml", SHORT)
-    result = sweep_command(str(path), "--timeout", "3", cwd=tmp_path)
-    assert result.returncode == 2 and "--timeout is how long --scheduler waits for a Dask worker" in result.stderr
+    result = sweep_command(str(path), "--worker-timeout", "3", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--worker-timeout is how long --scheduler waits for a Dask worker" in result.stderr
 
 
 @pytest.mark.slow

@@ -158,21 +158,22 @@ def test_a_trial_that_failed_on_other_data_runs_again_once_the_data_are_there(tm
     sweep tries it again, where a divergence (the trial's own doing) is kept."""
     from mlp.runs.build import data_fingerprints
     from mlp.runs.folder import TRIAL_FILE
-    from mlp.runs.sweep import load_sweep, pending, run_trial
+    from mlp.runs.sweep import _recorded, _trial_config, load_sweep, run_trial
 
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: {SPIRALS}\nspace: {{optimizer.lr: [0.05, 1.0e+30]}}\nmetric: loss\n")
     plan = load_sweep(path, tmp_path / "sweep")
-    for config in plan.configs:
+    configs = [_trial_config(plan, i, {"optimizer.lr": lr}) for i, lr in enumerate([0.05, 1.0e30])]
+    for config in configs:
         config["training"]["epochs"] = 1
-    (right,) = data_fingerprints(plan.configs[:1])  # what the sweep's client loads for trial 0
+    (right,) = data_fingerprints(configs[:1])  # what the sweep's client loads for trial 0
     wrong = dataclasses.replace(right, checksum="0" * 32, source="directory /elsewhere")
-    first = run_trial(plan.configs[0], str(plan.trial_dir(0)), "loss", wrong)
+    first = run_trial(configs[0], str(plan.trial_dir(0)), "loss", wrong)
     assert first["status"] == "failed" and first["retry"] and "the sweep's client used" in first["message"]
-    diverged = run_trial(plan.configs[1], str(plan.trial_dir(1)), "loss")
+    diverged = run_trial(configs[1], str(plan.trial_dir(1)), "loss")
     assert diverged["status"] == "failed" and "retry" not in diverged
     assert json.loads((plan.trial_dir(0) / TRIAL_FILE).read_text())["retry"]
-    todo, done = pending(plan)
-    assert todo == [0] and list(done) == [1]
-    assert run_trial(plan.configs[0], str(plan.trial_dir(0)), "loss", right)["status"] == "completed"
-    assert pending(plan) == ([], {0: json.loads((plan.trial_dir(0) / TRIAL_FILE).read_text()), 1: diverged})
+    # the next run of the sweep: trial 0 runs again, trial 1's outcome is kept
+    assert _recorded(plan.trial_dir(0)) is None and _recorded(plan.trial_dir(1)) == diverged
+    assert run_trial(configs[0], str(plan.trial_dir(0)), "loss", right)["status"] == "completed"
+    assert _recorded(plan.trial_dir(0)) == json.loads((plan.trial_dir(0) / TRIAL_FILE).read_text())
