@@ -467,6 +467,9 @@ def start(sweep_file: Path, folder: Path, storage: str | None = None) -> Iterato
     sweep = load_sweep(sweep_file, folder)
     optuna()  # the extra is missing: said before anything is written
     described = yaml.safe_dump(sweep.describe() | {"study": sweep.study_name}, sort_keys=False)
+    if storage is not None:  # a database of the user's: a URL it cannot use is said before anything is written
+        sweep.storage_url = storage
+        sweep.study, sweep.storage = open_study(storage, sweep.study_name, sweep.lower_is_better)
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder, "mlp sweep"):
         stored = folder / SWEEP_FILE
@@ -474,8 +477,9 @@ def start(sweep_file: Path, folder: Path, storage: str | None = None) -> Iterato
             raise SweepError(f"{folder} holds another sweep ({stored}); give another --out, or remove the folder")
         write_text(stored, described)
         (folder / STOP_FILE).unlink(missing_ok=True)
-        sweep.storage_url = storage or f"sqlite:///{folder / DB_FILE}"
-        sweep.study, sweep.storage = open_study(sweep.storage_url, sweep.study_name, sweep.lower_is_better)
+        if storage is None:
+            sweep.storage_url = f"sqlite:///{folder / DB_FILE}"
+            sweep.study, sweep.storage = open_study(sweep.storage_url, sweep.study_name, sweep.lower_is_better)
         parent = _mlflow_parent(sweep)
         try:
             yield sweep
