@@ -100,10 +100,11 @@ def sampler_seed(seed: int, number: int) -> int:
 
 
 def make_sampler(method: str, space: list[Parameter], seed: int, number: int) -> Any:
-    """The Optuna sampler of ``method`` that draws trial ``number`` of a sweep seeded ``seed``."""
+    """The Optuna sampler of ``method`` that draws trial ``number`` of a sweep seeded ``seed``: seeded from both
+    (``sampler_seed``), so that the trials of a wave differ, except the grid's."""
     samplers, rng_seed = optuna().samplers, sampler_seed(seed, number)
-    if method == "grid":
-        return samplers.GridSampler({p.path: p.categories() for p in space}, seed=rng_seed)
+    if method == "grid":  # its seed orders the grid, whose n-th point trial n gets: one order for every trial
+        return samplers.GridSampler({p.path: p.categories() for p in space}, seed=seed)
     if method == "tpe":  # constant liar: the trials of a wave, still running, are not proposed again
         return samplers.TPESampler(seed=rng_seed, constant_liar=True)
     if method == "cmaes":

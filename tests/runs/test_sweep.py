@@ -180,6 +180,23 @@ def test_trials_are_drawn_from_the_sweep_seed_and_their_number_alone(tmp_path, m
     assert config["seed"] == trial_seed(7, 2) and config["training"]["batch_size"] == drawn[2]["training.batch_size"]
 
 
+@pytest.mark.parametrize("trials", ["", "trials: 4\n"])
+def test_a_grid_proposes_each_combination_once_in_any_waves(tmp_path, trials):
+    path = write(tmp_path, "grid.yaml", BASE % (400, 8, 2) + "space:\n  optimizer.lr: [0.001, 0.01, 0.1]\n"
+                 "  model.layers.0.activation: [relu, tanh]\nparallel: 2\n" + trials)
+    with start(path, tmp_path / "a") as sweep:
+        drawn = _ask(sweep, 0, 2) | _ask(sweep, 2, sweep.trials)
+    combinations = {tuple(values.values()) for values in drawn.values()}
+    assert len(drawn) == len(combinations) == (4 if trials else 6)
+
+
+def test_cmaes_proposes_different_trials_in_its_first_wave(tmp_path):
+    path = write(tmp_path, "cmaes.yaml", BASE % (400, 8, 2) + "space:\n  optimizer.lr: {log_uniform: [1.0e-4, 0.1]}\n"
+                 "  model.layers.0.dense: {int_uniform: [4, 64]}\nmethod: cmaes\ntrials: 4\n")
+    with start(path, tmp_path / "a") as sweep:
+        assert len({values["optimizer.lr"] for values in _ask(sweep, 0, 4).values()}) == 4
+
+
 def start_sweep(path: Path, folder: str, cwd: Path) -> subprocess.Popen:
     """A sweep in a session of its own (so that the test can stop it and its workers, and nothing else)."""
     return subprocess.Popen([sys.executable, "-m", "mlp", "sweep", str(path), "--jobs", "2", "--out", folder], cwd=cwd,
