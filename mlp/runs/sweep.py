@@ -255,17 +255,26 @@ def _budget(method: str, space: list[Parameter], trials: Any) -> int:
 
 
 def _check_values(sweep: Sweep) -> list[dict[str, Any]]:
-    """Resolve the base with each value of each parameter (each choice; a range's two ends), with the values of the
-    choices it depends on: a bad key or value is named before anything runs. Returns the configs resolved."""
+    """Resolve the base with each value of each parameter (each choice; a range's two ends), the other parameters
+    at their first values (those a trial with these values draws): a bad key or value is named before anything
+    runs. Returns the configs resolved, every one a trial could have."""
+    first: dict[str, Any] = {}
+    for p in sweep.space:
+        if p.applies(first):
+            first[p.path] = p.values[0]
     configs = []
     for p in sweep.space:
         for value in p.values:
-            given = {path: allowed[0] for path, allowed in p.when.items()} | {p.path: value}
+            wanted = first | {path: allowed[0] for path, allowed in p.when.items()} | {p.path: value}
+            given: dict[str, Any] = {}
+            for q in sweep.space:  # what a trial with these values draws
+                if q.path in wanted and q.applies(given):
+                    given[q.path] = wanted[q.path]
             try:
                 configs.append(_trial_config(sweep, 0, given))
             except SweepError as err:
                 shown = " ".join(f"{k}={v}" for k, v in given.items())
-                raise SweepError(f"space: {shown}: {str(err).partition(': ')[2]}") from None
+                raise SweepError(f"space: {shown}: {str(err).partition('): ')[2]}") from None
     return configs
 
 

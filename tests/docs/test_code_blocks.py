@@ -26,12 +26,13 @@ SLOW = {
     "loggers.md": ["--set output.loggers=[tensorboard,mlflow]"],  # MLflow makes its SQLite store
     "python.md": ['Dense(784, 512, init="glorot_uniform")'],
     "scaling.md": ["mpiexec -n 2 mlp train spirals"],
-    "sweeps.md": ["mlp sweep lr_width.yaml"],
+    "sweeps.md": ["mlp sweep lr_width.yaml", "mlp sweep spirals_tpe.yaml"],
 }
 # Blocks not run, by page and a piece of their code, and where they are checked instead
 NOT_RUN = {
     "results.md": ["mlp train configs/keras_example.yaml"],  # test_results_page.py: the commands of the runs
     "loggers.md": ["tensorboard --logdir runs"],  # tests/loggers: the folder and database the commands name
+    "sweeps.md": ["optuna-dashboard sqlite:///"],  # tests/runs/test_sweep_optuna.py: the study opens from that URL
 }
 
 
