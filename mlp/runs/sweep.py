@@ -512,7 +512,7 @@ def _mlflow_parent(sweep: Sweep) -> tuple[Any, str] | None:
     """Where the trials log to MLflow (``output.loggers: [mlflow]``), the sweep's own MLflow run, their parent: the
     one an earlier run of the sweep in this folder started (tagged with the folder), or a new one. Sets
     ``sweep.mlflow_parent``; returns the client and the run's id."""
-    config = sweep.base_config
+    config = _trial_config(sweep, 0, {})  # the base as the trials have it: in the sweep's MLflow experiment
     if "mlflow" not in config["output"]["loggers"]:
         return None
     from mlp.loggers import MLflowLogger
