@@ -158,7 +158,7 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
         click.echo(f"timeout  the {_seconds(timeout)} budget ran out with {left} trials not proposed; continue with: "
                    f"mlp sweep {sweep_file} {' '.join(again)}")
     elif left:
-        click.echo(f"unfinished {left} trials did not finish (see their status); they run when the sweep runs "
+        click.echo(f"left     {left} trials did not finish (their status says why); they run when the sweep runs "
                    f"again: mlp sweep {sweep_file} {' '.join(again)}")
 
 

@@ -129,9 +129,6 @@ ORPHAN_GRACE_SECONDS = 2.5  # a local worker whose sweep died gives its trial th
 STOP_WAIT_SECONDS = 30.0  # a stopping sweep waits this long for its running trials to say they stopped
 PROBE_SECONDS = 3.0  # to connect to a Dask scheduler's address, and for it to greet (it speaks first)
 
-__all__ = ["Parameter", "SweepError"]  # also the sweep's: mlp.runs.space defines them
-
-
 @dataclass
 class Sweep:
     """A resolved sweep: the base config (raw and resolved), the space, how trials are drawn and judged, and, once
