@@ -11,6 +11,11 @@ reaches the best validation accuracy of the random sweep with at most half of it
 script prints both sweeps' tables (best first), their best validation accuracy, total epochs and wall time, and
 writes their pictures (``mlp plot``) in their folders under ``--out``. Each sweep is one run, as it comes: the
 numbers are those of these seeds, not an average.
+
+Optuna's TPE draws its first 10 trials at random, and a trial's sampler is seeded from the sweep's seed and the
+trial's number: those 10 are the random sweep's first 10. With ``--trials 12`` TPE proper proposes no trial at all
+(trials are proposed ``--parallel`` at a time, and 8 had finished when the last wave was proposed): what such a
+run measures is the pruning alone. ``--trials 24`` gives TPE 14 trials of its own.
 """
 
 from __future__ import annotations
