@@ -128,7 +128,8 @@ class TrainedModel:
         """``output: (n, outputs)`` -> the predictions: class names ``(n,)`` (str) for a classifier; values
         ``(n,)`` for a regression model with one output, ``(n, outputs)`` with more."""
         if self.classes is None:
-            return output[:, 0] if output.shape[1] == 1 else output
+            values = self.loss.predictions(output)
+            return values[:, 0] if values.shape[1] == 1 else values
         return np.asarray(self.classes)[self.loss.predicted_classes(output)]
 
     def probabilities(self, output: np.ndarray) -> np.ndarray | None:
@@ -144,7 +145,8 @@ class TrainedModel:
         model ``mae``, the mean absolute error."""
         metrics: dict[str, Any] = {"loss": float(self.loss_of(output, y))}
         if self.classes is None:
-            return metrics | {"mae": float(np.abs(output - as_target_matrix(output, y)).mean())}
+            values = self.loss.predictions(output)
+            return metrics | {"mae": float(np.abs(values - as_target_matrix(values, y)).mean())}
         return metrics | class_evaluation(y, self.loss.predicted_classes(output), output, self.classes)
 
     # -- raw rows: the Python handle (mlp.load_run) ---------------------------------------------------------

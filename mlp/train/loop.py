@@ -171,10 +171,12 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         index = order[start : start + state.batch_size]
         if data.drop_last and len(index) < state.batch_size:
             break
+        weights = data.w[index] if data.w is not None else None
+        state.batch_rows = len(index)
+        state.batch_weight = len(index) if weights is None else float(weights.sum())
         for callback in callbacks:
             callback.on_batch_begin(state)
         state.resumable = False  # until the step and the sums are complete
-        weights = data.w[index] if data.w is not None else None
         if state.parallel is None:
             output = model.forward(data.x[index], training=True)
             value = loss.forward(output, data.y[index], weights)
@@ -194,9 +196,8 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         optimizer.step(params, grads)
         position.batch += 1
         position.seen += len(index)
-        weight = len(index) if weights is None else float(weights.sum())
-        position.weight += weight
-        position.loss_sum += value * weight
+        position.weight += state.batch_weight
+        position.loss_sum += value * state.batch_weight
         position.correct += correct
         position.counted += counted
         if matrix is not None:

@@ -52,8 +52,8 @@ DEFAULT = {
 ADAM = {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
         "decay_bias": False, "max_norm": None}
 ACTIVATIONS = "linear, relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax"
-LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, multiclass_hinge, bce, "
-          "mean_squared_error, cross_entropy")
+LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, half_squared_error, poisson, "
+          "multiclass_hinge, bce, mean_squared_error, cross_entropy")
 
 
 def layers(*specs: dict) -> dict:

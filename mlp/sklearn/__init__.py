@@ -1,0 +1,28 @@
+"""scikit-learn's ``MLPClassifier`` and ``MLPRegressor``, trained by ``mlp``: change the import line and keep
+every other line of scikit-learn code.
+
+    from mlp.sklearn import MLPClassifier   # was: from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-4, max_iter=50, random_state=0)
+    clf.fit(X_train, y_train).score(X_test, y_test)
+
+The parameters, defaults, fitted attributes (``coefs_``, ``loss_curve_``, ...) and methods (``partial_fit``,
+``predict_proba``, ...) are scikit-learn's; ``mlp`` adds ``dropout``, ``max_norm``, ``dtype``, ``standardize`` and
+``class_weight``, and ``save``/``load`` in its model files (``.npz``, no pickle); the estimators also pickle.
+``docs/sklearn.md`` lists what differs from scikit-learn.
+
+Needs the ``sklearn`` extra (scikit-learn, which brings SciPy for the ``lbfgs`` solver); ``import mlp`` does not
+import this package.
+
+Modules: ``base`` (the parameters, the solvers and the stopping rule), ``classifier``, ``regressor``, ``lbfgs``
+(the full-batch solver), ``persistence`` (the model file's JSON part).
+"""
+
+from mlp.extras import require
+
+require("sklearn", "sklearn", "mlp.sklearn", "scikit-learn")
+
+from mlp.sklearn.classifier import MLPClassifier  # noqa: E402
+from mlp.sklearn.regressor import MLPRegressor  # noqa: E402
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
