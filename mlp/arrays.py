@@ -51,8 +51,14 @@ def finite(values: Any, dtype: DTypeLike | None, what: str, error: type[Exceptio
     range of float32, say). ``what`` names the array in the message ("fit: x"), ``unit`` its second axis.
     ``SparseRows`` stay sparse (their stored entries are checked)."""
     if isinstance(values, SparseRows):
-        rows = SparseRows(values.matrix, dtype)
-        finite(rows.matrix.data, None, what, error, unit)
+        matrix = values.matrix
+        with np.errstate(over="ignore"):
+            rows = SparseRows(matrix, dtype)
+        where = first_non_finite(rows.matrix.data)
+        if where is not None:  # the stored entry's row and column: CSR keeps rows in indptr, columns in indices
+            entry = where[0]
+            row = int(np.searchsorted(matrix.indptr, entry, side="right")) - 1
+            _refuse(what, (row, int(matrix.indices[entry])), matrix.data[entry], rows.dtype, error, unit)
         return rows
     original = np.asarray(values)
     with np.errstate(over="ignore"):  # a value beyond dtype's range becomes inf, reported below
@@ -60,9 +66,14 @@ def finite(values: Any, dtype: DTypeLike | None, what: str, error: type[Exceptio
     where = first_non_finite(array)
     if where is None:
         return array
+    return _refuse(what, where, original[where], array.dtype, error, unit)
+
+
+def _refuse(what: str, where: tuple[int, ...], before: Any, dtype: np.dtype, error: type[Exception],
+            unit: str) -> Any:
+    """Raise ``error`` for the entry at ``where``, ``before`` conversion to ``dtype``."""
     place = f"row {where[0]}" + (f", {unit} {where[1]}" if len(where) > 1 else "")
-    before = original[where]
     if np.isfinite(before):
-        raise error(f"{what} {place} is {before:g}, beyond the range of {array.dtype} (largest "
-                    f"{np.finfo(array.dtype).max:.3g}); rescale the data")
+        raise error(f"{what} {place} is {before:g}, beyond the range of {dtype} (largest "
+                    f"{np.finfo(dtype).max:.3g}); rescale the data")
     raise error(f"{what} {place} is {before}; fill in or drop missing and infinite values")

@@ -361,7 +361,8 @@ def fit(
 
     Args:
         x, y: the data, converted once to the model's dtype (float32 unless built otherwise); every value
-            must be finite in that dtype.
+            must be finite in that dtype. A SciPy sparse ``x`` is given as ``mlp.arrays.SparseRows(matrix)``:
+            each batch is densified as it is trained on.
         epochs: train until this many epochs are complete (with ``resume``, counting the earlier ones).
         batch_size: rows per step; the last, smaller batch is used unless ``drop_last``.
         validation_split: the last fraction of ``x, y`` (taken before shuffling, as in Keras) is held
