@@ -88,7 +88,7 @@ def test_binary_classifiers_with_one_or_two_outputs(loss):
     assert_same_classifier(pipeline, got, X)
 
 
-def test_the_zipmap_options_as_skl2onnx_classifiers_have_them():
+def test_the_options_of_skl2onnx_classifiers():
     X, y = loaded(load_iris)
     y = np.array(["setosa", "versicolor", "virginica"])[y]
     pipeline = make_pipeline(StandardScaler(), classifier()).fit(X, y)
@@ -105,6 +105,8 @@ def test_the_zipmap_options_as_skl2onnx_classifiers_have_them():
                                atol=TOLERANCE)
     indices = convert(pipeline, X, zipmap=False, nocl=True)  # class indices instead of the labels
     np.testing.assert_array_equal(pipeline.classes_[indices["label"]], pipeline.predict(X))
+    named = convert(pipeline, X, zipmap=False, output_class_labels=True)  # and the labels as an output
+    np.testing.assert_array_equal(named["class_labels"], pipeline.classes_)
 
 
 def test_numeric_labels_are_int64():
