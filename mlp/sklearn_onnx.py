@@ -22,9 +22,9 @@ as skl2onnx does for a classifier without ``predict_proba``.
 The estimators are read through ``model_``, ``standardizer_``, ``classes_``, ``n_features_in_``, ``loss_name_``
 and ``out_activation_`` (when it is there; else the output activation the loss implies).
 
-Importing this module imports neither skl2onnx nor onnx: ``register_when_imported``, which ``mlp.sklearn``
-calls, registers the estimators as soon as skl2onnx is imported, so that importing ``mlp.sklearn`` does not
-cost skl2onnx's import (some seconds) to those who never convert.
+Importing this module imports neither skl2onnx nor onnx. ``register_when_imported``, for ``mlp.sklearn`` to call
+as it is imported, registers the estimators as soon as skl2onnx is imported: importing skl2onnx itself would
+cost every ``import mlp.sklearn`` some seconds, also where nothing is ever converted.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         if fullname != self.name:
             return None
         for finder in sys.meta_path:
-            spec = finder.find_spec(fullname, path, target) if finder is not self else None
+            find = getattr(finder, "find_spec", None) if finder is not self else None
+            spec = find(fullname, path, target) if find is not None else None
             if spec is not None:
                 break
         else:
@@ -188,6 +189,7 @@ def _regressor_shapes(operator: Any) -> None:
 
 
 def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
+    from onnx import TensorProto
     from skl2onnx.common.utils_classifier import get_label_classes
 
     from mlp.export import activated, class_index, two_columns
@@ -198,7 +200,7 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     p = activated(graph, model, scores, activation)
     if _multilabel(estimator):
         positive = graph.add("Greater", [p, graph.constant("half", np.full(1, 0.5))], "positive")
-        label = graph.add("Cast", [positive], "label", to=_onnx().TensorProto.INT64)
+        label = graph.add("Cast", [positive], "label", to=TensorProto.INT64)
     else:
         labels = _labels(get_label_classes(scope, estimator))
         index = class_index(graph, model, scores, p, activation, width)
@@ -218,6 +220,7 @@ def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
 def _network(scope: Any, operator: Any, container: Any) -> tuple[Any, str]:
     """The graph that writes into skl2onnx's ``container``, and the network's output for the operator's input
     (cast to float: the graph's weights are float32, as ``mlp export``'s)."""
+    from onnx import TensorProto
     from skl2onnx.common.data_types import FloatTensorType
 
     from mlp.export import ExportError, network
@@ -229,26 +232,20 @@ def _network(scope: Any, operator: Any, container: Any) -> tuple[Any, str]:
     x = operator.inputs[0]
     name = x.full_name
     if not isinstance(x.type, FloatTensorType):
-        name = graph.add("Cast", [name], "input_float", to=_onnx().TensorProto.FLOAT)
+        name = graph.add("Cast", [name], "input_float", to=TensorProto.FLOAT)
     estimator = operator.raw_operator
     return graph, network(graph, estimator.model_, estimator.standardizer_, name)
 
 
 def _float_output(graph: Any, value: str, output: Any) -> None:
     """``value`` (float) as the ``output`` variable, cast to double where its type is."""
+    from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
 
-    onnx = _onnx()
     if isinstance(output.type, DoubleTensorType):
-        graph.add("Cast", [value], output=output.full_name, to=onnx.TensorProto.DOUBLE)
+        graph.add("Cast", [value], output=output.full_name, to=TensorProto.DOUBLE)
     else:
         graph.add("Identity", [value], output=output.full_name)
-
-
-def _onnx() -> ModuleType:
-    import onnx
-
-    return onnx
 
 
 def _container_graph(scope: Any, container: Any) -> Any:
