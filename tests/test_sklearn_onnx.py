@@ -201,6 +201,7 @@ CONVERT = """
 """
 
 
+@pytest.mark.slow  # a fresh interpreter imports scikit-learn and skl2onnx: seconds
 def test_registration_waits_for_skl2onnx_to_be_imported():
     assert python("""
         import sys
@@ -213,6 +214,7 @@ def test_registration_waits_for_skl2onnx_to_be_imported():
     """, CONVERT) == "False False\nSourceFileLoader []\noutput_label\n"
 
 
+@pytest.mark.slow  # a fresh interpreter imports scikit-learn and skl2onnx: seconds
 def test_registration_is_at_once_where_skl2onnx_is_imported_already():
     assert python("""
         import skl2onnx
@@ -234,6 +236,7 @@ def test_without_skl2onnx_nothing_is_registered_and_register_says_how_to_install
         register(MLPClassifier, MLPRegressor)
 
 
+@pytest.mark.slow  # a fresh interpreter imports scikit-learn and skl2onnx: seconds
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="mlp/sklearn.py is to end with `register_when_imported(MLPClassifier, MLPRegressor)` (from "
                           "mlp.sklearn_onnx), in issue 26's rewrite of it")
