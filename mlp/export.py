@@ -12,7 +12,9 @@ The graph computes what ``mlp predict`` computes, in float32, for a batch of any
       -> label (batch,)                       the predicted class index: classes travel in the metadata
 
 A regression network's output is ``output (batch, targets)``. Each layer type is exported by the function
-``EXPORTERS`` holds for it; a layer without one (a custom layer) is refused, naming it.
+``EXPORTERS`` holds for it; a layer without one (a custom layer) is refused, naming it. The same pieces
+(``network``, ``activated``, ``class_index``) build the graphs skl2onnx makes of ``mlp.sklearn``'s estimators
+(``mlp.sklearn_onnx``).
 """
 
 from __future__ import annotations
@@ -204,7 +206,6 @@ def to_onnx(model: Sequential, standardizer: Standardizer | None = None, *, loss
         classes: the class names, stored in the metadata (``classes``, JSON), in the order of the outputs.
         name: the graph's name.
     """
-    check_exportable(model)
     if isinstance(loss, str):
         loss = LOSSES.get(loss)()
     features = model.in_features
