@@ -24,5 +24,8 @@ require("sklearn", "sklearn", "mlp.sklearn", "scikit-learn")
 
 from mlp.sklearn.classifier import MLPClassifier  # noqa: E402
 from mlp.sklearn.regressor import MLPRegressor  # noqa: E402
+from mlp.sklearn_onnx import register_when_imported  # noqa: E402
+
+register_when_imported(MLPClassifier, MLPRegressor)  # skl2onnx converts them once it is imported (docs/onnx.md)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
