@@ -54,15 +54,19 @@ class Augment:
                 or not all(isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 2 for n in shape)):
             raise ValueError(f"image_shape must be [height, width], two integers >= 2, got {shape!r}")
         object.__setattr__(self, "image_shape", (int(shape[0]), int(shape[1])))
-        bounds = {"translate": (0, min(shape), "pixels, below the picture's size"), "rotate": (0, 180.0001, "degrees"),
-                  "scale": (0, 1, "a fraction of the size"), "shear": (0, 90, "degrees, below 90"),
-                  "elastic_alpha": (0, float("inf"), "pixels"), "elastic_sigma": (0, min(shape), "pixels")}
-        for name, (low, high, unit) in bounds.items():
+        # name: the interval (as written in the message), whether a value is in it, and its unit
+        bounds = {
+            "translate": (f"[0, {min(shape)})", lambda v: 0 <= v < min(shape), "pixels, below the picture's size"),
+            "rotate": ("[0, 180]", lambda v: 0 <= v <= 180, "degrees"),
+            "scale": ("[0, 1)", lambda v: 0 <= v < 1, "a fraction of the size"),
+            "shear": ("[0, 90)", lambda v: 0 <= v < 90, "degrees, below 90"),
+            "elastic_alpha": ("[0, inf)", lambda v: 0 <= v < float("inf"), "pixels"),
+            "elastic_sigma": (f"(0, {min(shape)})", lambda v: 0 < v < min(shape), "pixels"),
+        }
+        for name, (interval, inside, unit) in bounds.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value < high:
-                raise ValueError(f"{name} must be a number in [{low:g}, {high:g}) ({unit}), got {value!r}")
-        if self.elastic_sigma <= 0:
-            raise ValueError(f"elastic_sigma must be > 0 (pixels), got {self.elastic_sigma!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not inside(value):
+                raise ValueError(f"{name} must be a number in {interval} ({unit}), got {value!r}")
 
     @property
     def active(self) -> bool:
