@@ -256,6 +256,18 @@ def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, 
     return _save(fig, path, title)
 
 
+def plot_augmented(originals: np.ndarray, versions: np.ndarray, path: str | Path, image_shape: tuple[int, int],
+                   title: str | None = None) -> Path:
+    """Training pictures and augmented versions of them: a row per picture of ``originals: (n, pixels)``, itself
+    first, then its ``versions: (n, k, pixels)``; 100 pixels per picture."""
+    _check_image_shape(originals.shape[1], image_shape)
+    n, k = versions.shape[:2]
+    images = np.concatenate([originals[:, None], versions], axis=1).reshape(n * (k + 1), *image_shape)
+    labels = ["training row", *(f"augmented {j + 1}" for j in range(k))] * n
+    fig = _image_grid(images, k + 1, title, labels=labels)
+    return _save(fig, path, title)
+
+
 def plot_sweep(space: dict[str, dict[str, Any]], metric: str, rows: list[dict[str, str]],
                curves: dict[str, list[dict[str, Any]]], path: str | Path, title: str | None = None) -> Path:
     """Write a sweep's picture to the PNG ``path``: one panel per swept parameter (of more than one value), the
