@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -18,12 +19,15 @@ from scipy import sparse  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.datasets import load_digits, load_iris, make_multilabel_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+import mlp.sklearn.base  # noqa: E402
+import mlp.sklearn.lbfgs  # noqa: E402
 from mlp import Sequential  # noqa: E402
 from mlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from mlp.sklearn.lbfgs import Objective  # noqa: E402
@@ -357,3 +361,17 @@ def test_a_diverging_fit_is_scikit_learns_error():
     with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter weights\. The input data may contain "
                                          r"large values and need to be preprocessed\. \(training diverged"):
         MLPRegressor().fit(x, np.arange(10.0))
+
+
+@pytest.mark.filterwarnings("default::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_the_convergence_warning_is_scikit_learns_and_its_filters_silence_it(iris, solver):
+    x, y = iris
+    with pytest.warns(ConvergenceWarning, match=r"^(Stochastic Optimizer: Maximum iterations \(2\) reached|lbfgs "
+                                                r"failed to converge after 2 iteration)") as caught:
+        small(max_iter=2, solver=solver).fit(x, y)
+    assert caught[0].filename == (mlp.sklearn.base.__file__ if solver == "adam" else mlp.sklearn.lbfgs.__file__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn")  # as scikit-learn's examples
+        small(max_iter=2, solver=solver).fit(x, y)

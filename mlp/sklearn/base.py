@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -41,6 +40,7 @@ from mlp.nn.losses import Loss
 from mlp.nn.optim import SGD, Adam, Optimizer
 from mlp.nn.sequential import Sequential
 from mlp.sklearn import lbfgs
+from mlp.sklearn.convergence import not_converged
 from mlp.train.callbacks.callback import Callback, TrainingState
 from mlp.train.checkpoint import load_checkpoint, save_model
 from mlp.train.loop import DivergenceError, fit
@@ -72,6 +72,33 @@ class L2Penalty(Callback):
         """The epoch's sum, and a fresh start for the next."""
         total, self.total = self.total, 0.0
         return total
+
+
+class StoppingRule(Callback):
+    """scikit-learn's bookkeeping after each epoch of ``mlp.fit``: ``n_iter_``, ``t_``, ``loss_`` (with the L2 term),
+    ``loss_curve_``, the validation score, the count of epochs without improvement, the ``invscaling`` learning
+    rate, and the stop (or, with ``adaptive``, a fifth of the learning rate) after ``n_iter_no_change`` of them."""
+
+    def __init__(self, estimator: MLPEstimator, rows: int, validation: tuple[Any, ...] | None) -> None:
+        self.estimator, self.rows, self.validation = estimator, rows, validation
+        self.penalty = L2Penalty(estimator.alpha)
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        est = self.estimator
+        est.n_iter_ += 1
+        est.t_ += self.rows
+        est.loss_ = logs["loss"] * est._reported_loss_scale() + self.penalty.take() / self.rows
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        est._update_no_improvement_count(self.validation)
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            state.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            if est._stops():
+                state.stop, state.stop_reason = True, "no improvement"
+            else:
+                est._no_improvement_count = 0
 
 
 class MLPEstimator(BaseEstimator):
@@ -338,6 +365,8 @@ class MLPEstimator(BaseEstimator):
 
     def _fit_stochastic(self, model: Sequential, x: Any, targets: np.ndarray, y: Any,
                         sample_weight: np.ndarray | None, incremental: bool) -> None:
+        """``mlp.fit`` for up to ``max_iter`` epochs (one for ``partial_fit``), scikit-learn's stopping rule run after
+        each (``StoppingRule``)."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._optimizer_for()
         if self.early_stopping and incremental:
@@ -353,42 +382,27 @@ class MLPEstimator(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
                               stacklevel=3)
             batch_size = int(np.clip(self.batch_size, 1, rows))
-        loss, penalty = self._loss(), L2Penalty(self.alpha)
+        rule = StoppingRule(self, rows, validation)
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max))  # the epochs' orders and dropout masks
         self.n_iter_ = 0  # of this call
         try:
-            for _ in range(self.max_iter):
-                seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-                self.n_iter_ += 1
-                self.t_ += rows
-                try:
-                    history = fit(model, loss, self._optimizer, x, targets, epochs=1, batch_size=batch_size,
-                                  shuffle=self.shuffle, seed=seed, callbacks=[penalty], verbose=0,
-                                  sample_weight=sample_weight)
-                except DivergenceError as err:  # the epoch gave no usable network: recorded, and training ends
-                    self.loss_ = float("nan")
-                    self.loss_curve_.append(self.loss_)
-                    if validation is None:
-                        raise ValueError(f"{NON_FINITE} ({err})") from None
-                    self.validation_scores_.append(float("nan"))
-                    break
-                self.loss_ = history["loss"][-1] * self._reported_loss_scale() + penalty.take() / rows
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                self._update_no_improvement_count(validation)
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    self._optimizer.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._stops():
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                                  f"optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            history = fit(model, self._loss(), self._optimizer, x, targets, epochs=1 if incremental else self.max_iter,
+                          batch_size=batch_size, shuffle=self.shuffle, seed=seed, callbacks=[rule.penalty, rule],
+                          verbose=0, sample_weight=sample_weight)
+        except DivergenceError as err:  # the epoch gave no usable network: recorded, and training ends
+            self.n_iter_ += 1
+            self.t_ += rows
+            self.loss_ = float("nan")
+            self.loss_curve_.append(self.loss_)
+            if validation is None:
+                raise ValueError(f"{NON_FINITE} ({err})") from None
+            self.validation_scores_.append(float("nan"))
+        else:
+            if history.ending.status == "interrupted":
+                warnings.warn("Training interrupted by user.", stacklevel=3)
+            elif not incremental and self.n_iter_ == self.max_iter:
+                not_converged(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              f"optimization hasn't converged yet.")
         if validation is not None:  # the best weights, in the arrays the network holds
             for current, best in zip([*self.coefs_, *self.intercepts_], [*self._best_coefs, *self._best_intercepts],
                                      strict=True):

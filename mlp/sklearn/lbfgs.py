@@ -9,15 +9,14 @@ The rows go through the network ``CHUNK`` at a time, each chunk's loss and gradi
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import scipy.optimize
-from sklearn.exceptions import ConvergenceWarning
 
 from mlp.nn.losses import Loss
 from mlp.nn.sequential import Sequential
+from mlp.sklearn.convergence import not_converged
 
 CHUNK = 4096  # rows per forward/backward pass; any size gives the same sums up to rounding
 
@@ -87,7 +86,7 @@ def minimize(objective: Objective, max_iter: int, max_fun: int, tol: float,
     objective.unpack(result.x)
     if result.status != 0:
         message = result.message.decode() if isinstance(result.message, bytes) else result.message
-        warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) (status={result.status}): "
+        not_converged(f"lbfgs failed to converge after {result.nit} iteration(s) (status={result.status}): "
                       f"{message}. Increase the number of iterations (max_iter) or scale the data as shown in "
-                      f"https://scikit-learn.org/stable/modules/preprocessing.html", ConvergenceWarning, stacklevel=3)
+                      f"https://scikit-learn.org/stable/modules/preprocessing.html")
     return result
