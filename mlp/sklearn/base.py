@@ -135,64 +135,13 @@ class MLPEstimator(BaseEstimator):
         "standardize": ["boolean"],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 0.001,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool | int = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        n_iter_no_change: int | float = 10,
-        max_fun: int = 15000,
-        dropout: float = 0.0,
-        max_norm: float | None = None,
-        dtype: str | None = None,
-        standardize: bool = False,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dropout = dropout
-        self.max_norm = max_norm
-        self.dtype = dtype
-        self.standardize = standardize
+    def _keep_parameters(self, values: dict[str, Any]) -> None:
+        """Store the parameters as given (``values``: the ``__init__``'s ``locals()``), as scikit-learn requires:
+        they are checked in ``fit``. Each estimator lists its parameters in its own ``__init__``, where scikit-learn
+        reads them (``get_params``, ``clone``)."""
+        for name, value in values.items():
+            if name != "self":
+                setattr(self, name, value)
 
     # -- what the subclasses say ------------------------------------------------------------------------
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:

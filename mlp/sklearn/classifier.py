@@ -86,15 +86,7 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         standardize: bool = False,
         class_weight: str | dict[Any, float] | None = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change, max_fun=max_fun, dropout=dropout, max_norm=max_norm, dtype=dtype,
-            standardize=standardize)
-        self.class_weight = class_weight
+        self._keep_parameters(locals())
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
