@@ -14,8 +14,9 @@ The parameters, defaults, fitted attributes (``coefs_``, ``loss_curve_``, ...) a
 Needs the ``sklearn`` extra (scikit-learn, which brings SciPy for the ``lbfgs`` solver); ``import mlp`` does not
 import this package.
 
-Modules: ``base`` (the parameters, the solvers and the stopping rule), ``classifier``, ``regressor``, ``lbfgs``
-(the full-batch solver), ``persistence`` (the model file's JSON part).
+Modules: ``base`` (the parameters, the network, the solvers), ``stopping`` (scikit-learn's L2 term and stopping
+rule, as callbacks of ``mlp.fit``), ``lbfgs`` (the full-batch solver), ``classifier``, ``regressor``,
+``persistence`` (the model file's JSON part), ``convergence`` (scikit-learn's ConvergenceWarning).
 """
 
 from mlp.extras import require

@@ -1,18 +1,10 @@
 """What ``MLPClassifier`` and ``MLPRegressor`` share: scikit-learn's parameters (declared as data), the network,
-the two kinds of solver, scikit-learn's stopping rule, and saving.
+the two kinds of solver, predicting and saving.
 
 The network is an ``mlp`` ``Sequential`` (``model_``) whose Dense layers hold ``coefs_[i]: (fan_in, fan_out)`` and
-``intercepts_[i]: (fan_out,)`` themselves: the same arrays, so what one shows the other holds. Training is
-``mlp.fit``, one epoch per call, with scikit-learn's rules around it:
-
-- ``alpha`` is scikit-learn's L2 term, ``(alpha / 2) sum ||W||^2 / n_batch`` added to each batch's loss: the
-  gradient of every weight matrix gets ``+ alpha W / n_batch`` (``n_batch``: the batch's rows, or the sum of its
-  sample weights), set on the optimizer before each batch by ``L2Penalty``;
-- the stopping rule: after each epoch the training loss (or, with ``early_stopping``, the validation score) is
-  compared with the best so far; ``n_iter_no_change`` epochs in a row without an improvement of ``tol`` stop
-  training, or with ``learning_rate="adaptive"`` divide the learning rate by 5 (down to 1e-6);
-- ``learning_rate="invscaling"``: ``lr = learning_rate_init / (t + 1) ** power_t`` after each epoch, ``t`` the
-  samples seen (``t_``).
+``intercepts_[i]: (fan_out,)`` themselves: the same arrays, so what one shows the other holds. The stochastic
+solvers (``adam``, ``sgd``) are ``mlp.fit`` with scikit-learn's L2 term and stopping rule as callbacks
+(``mlp.sklearn.stopping``); ``lbfgs`` is SciPy's L-BFGS-B on the same network (``mlp.sklearn.lbfgs``).
 """
 
 from __future__ import annotations
@@ -41,64 +33,14 @@ from mlp.nn.optim import SGD, Adam, Optimizer
 from mlp.nn.sequential import Sequential
 from mlp.sklearn import lbfgs
 from mlp.sklearn.convergence import not_converged
-from mlp.train.callbacks.callback import Callback, TrainingState
+from mlp.sklearn.stopping import StoppingRule
 from mlp.train.checkpoint import load_checkpoint, save_model
 from mlp.train.loop import DivergenceError, fit
 
 ACTIVATIONS: dict[str, type[Layer]] = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
 STOCHASTIC_SOLVERS = ("sgd", "adam")
-SMALLEST_ADAPTIVE_RATE = 1e-6  # "adaptive" stops dividing the learning rate below this, as scikit-learn does
 NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
               "be preprocessed.")
-
-
-class L2Penalty(Callback):
-    """scikit-learn's ``alpha`` during ``mlp.fit``: before each batch the optimizer's weight decay becomes
-    ``alpha / n_batch`` (the gradient of ``(alpha / 2) ||W||^2 / n_batch``), and the term's value is added up for
-    the epoch's loss as scikit-learn reports it (``sum over batches of term * rows``, later divided by the rows)."""
-
-    def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
-        self.total = 0.0
-
-    def on_batch_begin(self, state: TrainingState) -> None:
-        if not self.alpha or not state.batch_weight:
-            return
-        state.optimizer.weight_decay = self.alpha / state.batch_weight
-        squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in state.model.params.values() if w.ndim == 2)
-        self.total += 0.5 * self.alpha * squares / state.batch_weight * state.batch_rows
-
-    def take(self) -> float:
-        """The epoch's sum, and a fresh start for the next."""
-        total, self.total = self.total, 0.0
-        return total
-
-
-class StoppingRule(Callback):
-    """scikit-learn's bookkeeping after each epoch of ``mlp.fit``: ``n_iter_``, ``t_``, ``loss_`` (with the L2 term),
-    ``loss_curve_``, the validation score, the count of epochs without improvement, the ``invscaling`` learning
-    rate, and the stop (or, with ``adaptive``, a fifth of the learning rate) after ``n_iter_no_change`` of them."""
-
-    def __init__(self, estimator: MLPEstimator, rows: int, validation: tuple[Any, ...] | None) -> None:
-        self.estimator, self.rows, self.validation = estimator, rows, validation
-        self.penalty = L2Penalty(estimator.alpha)
-
-    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
-        est = self.estimator
-        est.n_iter_ += 1
-        est.t_ += self.rows
-        est.loss_ = logs["loss"] * est._reported_loss_scale() + self.penalty.take() / self.rows
-        est.loss_curve_.append(est.loss_)
-        if est.verbose:
-            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-        est._update_no_improvement_count(self.validation)
-        if est.solver == "sgd" and est.learning_rate == "invscaling":
-            state.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change:
-            if est._stops():
-                state.stop, state.stop_reason = True, "no improvement"
-            else:
-                est._no_improvement_count = 0
 
 
 class MLPEstimator(BaseEstimator):
@@ -378,28 +320,6 @@ class MLPEstimator(BaseEstimator):
         """The ``y`` that ``targets`` encode (class labels for a classifier), for scoring."""
         return targets
 
-    def _update_no_improvement_count(self, validation: tuple[Any, ...] | None) -> None:
-        if validation is not None:
-            score = self._validation_score(*validation[3:])
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_coefs = [c.copy() for c in self.coefs_]
-                self._best_intercepts = [i.copy() for i in self.intercepts_]
-            return
-        if not self.loss_curve_[-1] <= self.best_loss_ - self.tol:  # NaN counts as no improvement
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if self.loss_curve_[-1] < self.best_loss_:
-            self.best_loss_ = self.loss_curve_[-1]
-
     def _validation_score(self, x: Any, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
         with np.errstate(over="ignore", invalid="ignore"):
             output = self._outputs(x)
@@ -410,25 +330,6 @@ class MLPEstimator(BaseEstimator):
     def _score_outputs(self, output: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """The validation score of early stopping for the network's ``output``: accuracy, R^2."""
         raise NotImplementedError
-
-    def _stops(self) -> bool:
-        """``n_iter_no_change`` epochs without improvement: stop, or with ``learning_rate="adaptive"`` (sgd) divide
-        the learning rate by 5 and go on, until it is below 1e-6."""
-        what = "Validation score" if self.early_stopping else "Training loss"
-        message = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive "
-                   f"epochs.")
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
-            if self.verbose:
-                print(message + " Stopping.")
-            return True
-        if self._optimizer.lr <= SMALLEST_ADAPTIVE_RATE:
-            if self.verbose:
-                print(message + " Learning rate too small. Stopping.")
-            return True
-        self._optimizer.lr /= 5.0
-        if self.verbose:
-            print(message + f" Setting learning rate to {self._optimizer.lr:f}")
-        return False
 
     # -- predicting ------------------------------------------------------------------------------------
     def _outputs(self, x: Any) -> np.ndarray:
