@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from mlp.arrays import SparseRows, finite
 from mlp.data.dataset import Standardizer
@@ -28,11 +28,12 @@ from mlp.nn.activations import Identity, ReLU, Sigmoid, Tanh
 from mlp.nn.dense import Dense
 from mlp.nn.dropout import Dropout
 from mlp.nn.layer import Layer
-from mlp.nn.losses import Loss
+from mlp.nn.losses import BinaryCrossEntropy, HalfSquaredError, Loss, PoissonDeviance, SoftmaxCrossEntropy
 from mlp.nn.optim import SGD, Adam, Optimizer
 from mlp.nn.sequential import Sequential
 from mlp.sklearn import lbfgs
 from mlp.sklearn.convergence import not_converged
+from mlp.sklearn.persistence import restore_state, save_state
 from mlp.sklearn.stopping import StoppingRule
 from mlp.train.checkpoint import load_checkpoint, save_model
 from mlp.train.loop import DivergenceError, fit
@@ -100,8 +101,6 @@ class MLPEstimator(BaseEstimator):
     def _loss(self) -> Loss:
         """The loss of ``out_activation_``: softmax and cross-entropy, sigmoid and binary cross-entropy summed over
         the outputs, half the squared error summed over the outputs, or the Poisson deviance (log link)."""
-        from mlp.nn.losses import BinaryCrossEntropy, HalfSquaredError, PoissonDeviance, SoftmaxCrossEntropy
-
         kind = self.out_activation_
         if kind == "softmax":
             return SoftmaxCrossEntropy()
@@ -346,8 +345,6 @@ class MLPEstimator(BaseEstimator):
 
     def _forward(self, X: Any) -> np.ndarray:
         """The output for new rows ``X: (n, n_features_in_)``, checked as scikit-learn checks them."""
-        from sklearn.utils.validation import validate_data
-
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         return self._outputs(self._network_input(X, self.coefs_[0].dtype))
@@ -356,16 +353,12 @@ class MLPEstimator(BaseEstimator):
     def save(self, path: str | Path) -> None:
         """Write the fitted estimator to ``path``: an ``mlp`` model file (``.npz``, no pickle) holding the network,
         the optimizer's state and, as JSON, the parameters and fitted attributes."""
-        from mlp.sklearn.persistence import save_state
-
         check_is_fitted(self, "coefs_")
         save_model(path, self.model_, getattr(self, "_optimizer", None), extra={"sklearn": save_state(self)})
 
     @classmethod
     def load(cls, path: str | Path) -> Any:
         """The estimator ``save`` wrote to ``path``, fitted, ready to predict or to train on."""
-        from mlp.sklearn.persistence import restore_state
-
         checkpoint = load_checkpoint(path)
         return restore_state(cls, checkpoint, path)
 
