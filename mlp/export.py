@@ -12,7 +12,9 @@ The graph computes what ``mlp predict`` computes, in float32, for a batch of any
       -> label (batch,)                       the predicted class index: classes travel in the metadata
 
 A regression network's output is ``output (batch, targets)``. Each layer type is exported by the function
-``EXPORTERS`` holds for it; a layer without one (a custom layer) is refused, naming it.
+``EXPORTERS`` holds for it; a layer without one (a custom layer) is refused, naming it. The same pieces
+(``network``, ``activated``, ``class_index``) build the graphs skl2onnx makes of ``mlp.sklearn``'s estimators
+(``mlp.sklearn_onnx``).
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ class ExportError(ValueError):
     """A model that cannot be exported: the message names the layer and why."""
 
 
-class _Graph:
-    """The nodes and weights of the graph being built; ``add`` gives each output a fresh name."""
+class Graph:
+    """The nodes and weights of the graph being built; ``add`` gives each output a fresh name. The exporters
+    build through ``name``, ``constant`` and ``add`` only: ``mlp.sklearn_onnx`` overrides them to build into
+    skl2onnx's container."""
 
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
@@ -69,7 +73,7 @@ class _Graph:
         return output
 
 
-Exporter = Callable[[Any, _Graph, str, str], str]
+Exporter = Callable[[Any, Graph, str, str], str]
 # layer class -> exporter(layer, graph, input name, stem) -> output name
 EXPORTERS: dict[type[Layer], Exporter] = {}
 
@@ -86,7 +90,7 @@ def exports(*classes: type[Layer]) -> Callable[[Exporter], Exporter]:
 
 
 @exports(Dense)
-def _dense(layer: Dense, graph: _Graph, x: str, stem: str) -> str:
+def _dense(layer: Dense, graph: Graph, x: str, stem: str) -> str:
     """``A = x @ W + b``: one Gemm (a MatMul without a bias)."""
     W = graph.constant(f"{stem}_W", layer.params["W"])
     if not layer.bias:
@@ -95,7 +99,7 @@ def _dense(layer: Dense, graph: _Graph, x: str, stem: str) -> str:
 
 
 @exports(Identity, Dropout)
-def _identity(layer: Layer, graph: _Graph, x: str, stem: str) -> str:
+def _identity(layer: Layer, graph: Graph, x: str, stem: str) -> str:
     """At inference, the identity (dropout scales in training: ``mlp.nn.dropout`` is inverted dropout)."""
     return x
 
@@ -104,17 +108,17 @@ _ELEMENTWISE = {ReLU: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh", Softplus: "Softp
 
 
 @exports(*_ELEMENTWISE)
-def _elementwise(layer: Layer, graph: _Graph, x: str, stem: str) -> str:
+def _elementwise(layer: Layer, graph: Graph, x: str, stem: str) -> str:
     return graph.add(_ELEMENTWISE[type(layer)], [x], stem)
 
 
 @exports(LeakyReLU, ELU)
-def _with_alpha(layer: LeakyReLU | ELU, graph: _Graph, x: str, stem: str) -> str:
+def _with_alpha(layer: LeakyReLU | ELU, graph: Graph, x: str, stem: str) -> str:
     return graph.add("LeakyRelu" if isinstance(layer, LeakyReLU) else "Elu", [x], stem, alpha=layer.alpha)
 
 
 @exports(Softmax)
-def _softmax(layer: Softmax, graph: _Graph, x: str, stem: str) -> str:
+def _softmax(layer: Softmax, graph: Graph, x: str, stem: str) -> str:
     return graph.add("Softmax", [x], stem, axis=-1)
 
 
@@ -124,6 +128,70 @@ def check_exportable(model: Sequential) -> None:
         if type(layer) not in EXPORTERS:
             raise ExportError(f"layer {i} ({layer!r}) has no ONNX form in mlp; export works for "
                               f"{', '.join(sorted(cls.__name__ for cls in EXPORTERS))}")
+
+
+def network(graph: Graph, model: Sequential, standardizer: Standardizer | None, x: str) -> str:
+    """The nodes from ``x: (batch, features)`` to the network's output ``(batch, outputs)``: the standardizer's
+    ``(x - mean) / std``, then every layer; the name of the output. ``to_onnx`` and the scikit-learn converter
+    (``mlp.sklearn_onnx``) both build their graphs with it."""
+    check_exportable(model)
+    if standardizer is not None:
+        x = graph.add("Sub", [x, graph.constant("mean", standardizer.mean)], "centred")
+        x = graph.add("Div", [x, graph.constant("std", standardizer.std)], "standardized")
+    for i, layer in enumerate(model):
+        x = EXPORTERS[type(layer)](layer, graph, x, f"layer{i}")
+    return x
+
+
+# The output activation, named as scikit-learn's ``out_activation_``: what turns the network's output into class
+# probabilities (a classifier) or predictions (a regressor), and its ONNX operator (None: the output as it is)
+OUTPUT_ACTIVATIONS = {"identity": None, "softmax": "Softmax", "logistic": "Sigmoid", "exp": "Exp"}
+# the layers that apply it inside the network (a network trained on probabilities ends in a softmax layer)
+_ACTIVATION_LAYERS = {"softmax": Softmax, "logistic": Sigmoid}
+
+
+def output_activation(loss: Loss) -> str:
+    """The output activation ``loss`` implies: the one it applies to the scores itself, a softmax where it takes
+    probabilities (the network ends in a softmax layer), else the identity (margins, regression)."""
+    if loss.applies == "softmax" or loss.takes == "probabilities":
+        return "softmax"
+    return "logistic" if loss.applies == "sigmoid" else "identity"
+
+
+def applies_inside(model: Sequential, activation: str) -> bool:
+    """Whether the network's last layer is ``activation`` itself, so that its output is already activated."""
+    return type(model.layers[-1]) is _ACTIVATION_LAYERS.get(activation)
+
+
+def activated(graph: Graph, model: Sequential, scores: str, activation: str) -> str:
+    """``activation`` applied to the network's output ``scores`` (unless the network applies it itself)."""
+    if activation not in OUTPUT_ACTIVATIONS:
+        raise ExportError(f"output activation {activation!r} has no ONNX form in mlp; export works for "
+                          f"{', '.join(OUTPUT_ACTIVATIONS)}")
+    op = OUTPUT_ACTIVATIONS[activation]
+    if op is None or applies_inside(model, activation):
+        return scores
+    return graph.add(op, [scores], "activated", **({"axis": -1} if op == "Softmax" else {}))
+
+
+def class_index(graph: Graph, model: Sequential, scores: str, probabilities: str, activation: str,
+                width: int) -> str:
+    """The predicted class index ``(batch,)`` int64, as ``Loss.predicted_classes``: a single output's logit > 0
+    (its probability > 0.5 where the network gives probabilities), else the highest score."""
+    if width > 1:
+        return graph.add("ArgMax", [scores], "label", axis=1, keepdims=0)
+    if applies_inside(model, activation):
+        positive = graph.add("Greater", [probabilities, graph.constant("half", np.full(1, 0.5))], "positive")
+    else:
+        positive = graph.add("Greater", [scores, graph.constant("zero", np.zeros(1))], "positive")
+    index = graph.add("Cast", [positive], "positive_index", to=TensorProto.INT64)
+    return graph.add("Squeeze", [index, graph.constant("axis", [1], np.int64)], "label")
+
+
+def two_columns(graph: Graph, p: str) -> str:
+    """A single output's probability ``p`` of class 1 as the two columns ``1 - p, p`` ``(batch, 2)``."""
+    one = graph.constant("one", np.ones(1))
+    return graph.add("Concat", [graph.add("Sub", [one, p], "q"), p], "pq", axis=1)
 
 
 def to_onnx(model: Sequential, standardizer: Standardizer | None = None, *, loss: Loss | str | None = None,
@@ -138,25 +206,19 @@ def to_onnx(model: Sequential, standardizer: Standardizer | None = None, *, loss
         classes: the class names, stored in the metadata (``classes``, JSON), in the order of the outputs.
         name: the graph's name.
     """
-    check_exportable(model)
     if isinstance(loss, str):
         loss = LOSSES.get(loss)()
     features = model.in_features
     if features is None:
         raise ExportError("the model has no dense layer, so its input width is unknown")
-    graph = _Graph()
-    x = INPUT
-    if standardizer is not None:
-        x = graph.add("Sub", [x, graph.constant("mean", standardizer.mean)], "centred")
-        x = graph.add("Div", [x, graph.constant("std", standardizer.std)], "standardized")
-    for i, layer in enumerate(model):
-        x = EXPORTERS[type(layer)](layer, graph, x, f"layer{i}")
+    graph = Graph()
+    scores = network(graph, model, standardizer, INPUT)
     outputs_width = model.output_size(features)
     classify = loss is not None and loss.classification
-    graph.add("Identity", [x], output="scores" if classify else "output")
+    graph.add("Identity", [scores], output="scores" if classify else "output")
     outputs = [_tensor("scores" if classify else "output", TensorProto.FLOAT, ["batch", outputs_width])]
     if classify:
-        outputs += _class_outputs(graph, loss, outputs_width)
+        outputs += _class_outputs(graph, model, loss, outputs_width)
     inputs = [_tensor(INPUT, TensorProto.FLOAT, ["batch", features])]
     onnx_graph = helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers)
     exported = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -170,27 +232,16 @@ def to_onnx(model: Sequential, standardizer: Standardizer | None = None, *, loss
     return exported
 
 
-def _class_outputs(graph: _Graph, loss: Loss, width: int) -> list[onnx.ValueInfoProto]:
+def _class_outputs(graph: Graph, model: Sequential, loss: Loss, width: int) -> list[onnx.ValueInfoProto]:
     """``probabilities`` (as ``Loss.class_probabilities``: a single output's ``p`` becomes ``1 - p, p``) and
-    ``label`` (as ``Loss.predicted_classes``: a single output's logit > 0, else the highest score)."""
+    ``label`` (as ``Loss.predicted_classes``)."""
     outputs = []
-    if loss.takes == "probabilities" or loss.applies is not None:
-        if loss.takes == "probabilities":
-            p = "scores"
-        else:
-            p = graph.add("Softmax" if loss.applies == "softmax" else "Sigmoid", ["scores"], "p",
-                          **({"axis": -1} if loss.applies == "softmax" else {}))
-        if width == 1:
-            one = graph.constant("one", np.ones(1))
-            p = graph.add("Concat", [graph.add("Sub", [one, p], "q"), p], "pq", axis=1)
-        graph.add("Identity", [p], output="probabilities")
+    activation = output_activation(loss)
+    p = activated(graph, model, "scores", activation)
+    if activation != "identity":
+        graph.add("Identity", [two_columns(graph, p) if width == 1 else p], output="probabilities")
         outputs.append(_tensor("probabilities", TensorProto.FLOAT, ["batch", max(width, 2)]))
-    if width == 1:
-        positive = graph.add("Greater", ["scores", graph.constant("zero", np.zeros(1))], "positive")
-        index = graph.add("Cast", [positive], "positive_index", to=TensorProto.INT64)
-        graph.add("Squeeze", [index, graph.constant("axis", [1], np.int64)], output="label")
-    else:
-        graph.add("ArgMax", ["scores"], output="label", axis=1, keepdims=0)
+    graph.add("Identity", [class_index(graph, model, "scores", p, activation, width)], output="label")
     outputs.append(_tensor("label", TensorProto.INT64, ["batch"]))
     return outputs
 

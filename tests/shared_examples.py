@@ -28,8 +28,8 @@ def example(cls, rng):
 def example_batch(loss, rng):
     """Network outputs and targets of the kind ``loss`` takes (``Loss.takes``)."""
     scores = rng.standard_normal((5, 3))
-    if loss.takes == "values":
-        return scores, rng.standard_normal((5, 3))
+    if not loss.classification:  # counts (>= 0): targets every regression loss takes
+        return scores, rng.poisson(1.5, (5, 3)).astype(float)
     labels = rng.integers(0, 3, 5)
     if loss.takes == "probabilities":
         return 0.2 + 0.4 * softmax(scores), labels  # away from the clipping of log(0)

@@ -96,7 +96,7 @@ def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
 # The layers, bottom up: a module imports only from layers below its own, or from its own package (the shared
 # pieces also from each other: cycles are checked above). `nn` (the math) and `data` are side by side and know
 # nothing of each other; the modules users import by name (`mlp.sklearn`, `mlp.export`, `mlp.plots`) build on
-# `runs`, and the command line on them.
+# `runs` (export on the network alone), and the command line on them.
 LAYERS = (
     # (`mlp` itself is its version and a map of names to modules it imports on first use, PEP 562)
     ("shared", ("mlp", "mlp.registry", "mlp.settings", "mlp.messages", "mlp.arrays", "mlp.extras", "mlp.files",
@@ -107,11 +107,16 @@ LAYERS = (
     # callbacks (they build on train) that a run adds (runs builds on them)
     ("loggers", ("mlp.loggers",)),
     ("runs", ("mlp.runs",)),
-    ("interfaces", ("mlp.sklearn", "mlp.export", "mlp.plots")),
+    # ONNX export builds on the network alone; skl2onnx's converter of mlp.sklearn's estimators builds on it, and
+    # mlp.sklearn hands its classes to the converter (which never imports mlp.sklearn)
+    ("export", ("mlp.export",)),
+    ("sklearn_onnx", ("mlp.sklearn_onnx",)),
+    ("interfaces", ("mlp.sklearn", "mlp.plots")),
     ("cli", ("mlp.cli",)),
     ("entry", ("mlp.__main__",)),
 )
-RANK = {"shared": 0, "nn": 1, "data": 1, "train": 2, "loggers": 3, "runs": 4, "interfaces": 5, "cli": 6, "entry": 7}
+RANK = {"shared": 0, "nn": 1, "data": 1, "train": 2, "loggers": 3, "runs": 4, "export": 5, "sklearn_onnx": 6,
+        "interfaces": 7, "cli": 8, "entry": 9}
 
 
 def layer_of(module: str) -> tuple[str, str]:
@@ -152,7 +157,8 @@ def test_the_data_modules_load_no_native_code():
 
 
 def test_import_mlp_loads_no_optional_dependency():
-    extras = ("matplotlib", "sklearn", "onnx", "mpi4py", "dask", "tensorboardX", "tensorboard", "mlflow", "optuna")
+    extras = ("matplotlib", "sklearn", "onnx", "skl2onnx", "mpi4py", "dask", "tensorboardX", "tensorboard", "mlflow",
+              "optuna")
     code = f"import sys, mlp; print([m for m in {extras} if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from mlp.cli.common import debug_option
-from mlp.plots.folders import CONFUSION_OUT, DEFAULT_OUT, MISTAKES_OUT, WEIGHTS_OUT, plot_run, plot_sweep_folder
+from mlp.plots.folders import (
+    AUGMENT_OUT,
+    CONFUSION_OUT,
+    DEFAULT_OUT,
+    MISTAKES_OUT,
+    WEIGHTS_OUT,
+    plot_run,
+    plot_sweep_folder,
+)
 from mlp.runs.folder import is_sweep
 
 
@@ -24,9 +32,14 @@ from mlp.runs.folder import is_sweep
 @click.option("--confusion", is_flag=True,
               help=f"Also draw the test set's confusion matrix ({CONFUSION_OUT}) and, for image data, the most "
                    f"confident mistakes ({MISTAKES_OUT}).")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder with the dataset's files, for --confusion.")
+@click.option("--augment", is_flag=True,
+              help=f"Also draw training pictures and augmented versions of them ({AUGMENT_OUT}), for a run trained "
+                   f"with data.augment.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Folder with the dataset's files, for --confusion and --augment.")
 @debug_option
-def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: bool, data_dir: Path | None) -> None:
+def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: bool, augment: bool,
+         data_dir: Path | None) -> None:
     """Plot a run: learning curves, gradient norms, weights, confusion matrix.
 
     Always the learning curves: loss and accuracy per epoch, training and validation, with the best
@@ -44,11 +57,12 @@ def plot(run_dir: Path, out: Path | None, weights: bool, units: int, confusion: 
     Examples:
       mlp plot runs/latest
       mlp plot runs/latest --weights --confusion
+      mlp plot runs/latest --augment
       mlp plot runs/latest/history.json --out curves.png
       mlp plot sweeps/lr_width
     """
     written, skipped = (plot_sweep_folder(run_dir, out) if is_sweep(run_dir)
-                        else plot_run(run_dir, out, weights, units, confusion, data_dir))
+                        else plot_run(run_dir, out, weights, units, confusion, data_dir, augment))
     for path in written:
         click.echo(f"wrote {path}")
     for what in skipped:

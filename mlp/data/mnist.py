@@ -123,6 +123,10 @@ FASHION_MNIST = IdxDatasetSpec(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 )
 
+# The datasets whose rows are pictures, and the (height, width) of each: the others' features are measurements
+# (a CSV's columns, spirals' points) even when their number is a square (iris's 4).
+IMAGE_SHAPES = {spec.name: (TRAIN_IMAGES[1], TRAIN_IMAGES[2]) for spec in (MNIST, FASHION_MNIST)}
+
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/mlp`` or ``~/.cache/mlp``."""

@@ -131,6 +131,11 @@ class Loss:
             probabilities = np.hstack([1 - probabilities, probabilities])
         return probabilities
 
+    def predictions(self, output: np.ndarray) -> np.ndarray:
+        """What a regression loss predicts from the network's ``output: (batch, k)``: the output itself, or
+        its inverse link (``PoissonDeviance``: ``exp``)."""
+        return output
+
     def target_labels(self, target: np.ndarray) -> np.ndarray:
         """True classes ``(batch,)`` from labels or one-hot rows."""
         target = np.asarray(target)
@@ -222,11 +227,19 @@ class BinaryCrossEntropy(Loss):
 
     ``L = mean over all N*k entries of softplus(Z) - T Z``  (= ``-T log s - (1-T) log(1-s)``,
     ``s = sigmoid(Z)``, computed without forming ``log s``); ``dL/dZ = (sigmoid(Z) - T) / (N k)``.
+    With ``outputs="sum"`` the k outputs' losses are added, not averaged: ``dL/dZ = (sigmoid(Z) - T) / N``.
     """
 
     applies = "sigmoid"
     binary = True
     row_reduction = "mean"
+
+    def __init__(self, outputs: str = "mean") -> None:
+        # scikit-learn's multilabel loss sums over the outputs (each label a loss of its own, so the gradient of
+        # a label does not shrink as labels are added); Keras' and PyTorch's average them.
+        if outputs not in ("mean", "sum"):
+            raise ValueError(f"BinaryCrossEntropy outputs must be 'mean' or 'sum', got {outputs!r}")
+        self.row_reduction = outputs
 
     def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
                 total: float | None = None) -> float:
@@ -270,6 +283,55 @@ class MeanSquaredError(Loss):
 
     def backward(self) -> np.ndarray:
         return self._rows(2 * self._diff)
+
+
+@LOSSES.register("half_squared_error")
+class HalfSquaredError(Loss):
+    """Half the squared error, summed over the outputs, on ``Y: (batch, k)``:
+    ``L = (1/N) sum_n (1/2) sum_k (Y_nk - T_nk)^2``, the error function of the classic derivation
+    (``docs/backprop.md``) and scikit-learn's ``squared_error``; ``dL/dY = (Y - T) / N``.
+    """
+
+    classification = False
+    takes = "values"
+
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
+        self._diff = output - as_target_matrix(output, target)
+        self._weigh(output, weights, total)
+        return self._mean(0.5 * self._diff * self._diff)
+
+    def backward(self) -> np.ndarray:
+        return self._rows(self._diff)
+
+
+@LOSSES.register("poisson")
+class PoissonDeviance(Loss):
+    """Half the Poisson deviance with a log link, for counts (or rates) ``T >= 0`` and log-rates ``Z: (batch, k)``:
+    ``L = (1/N) sum_n sum_k exp(Z) - T Z + T log T - T`` (the last two terms make a perfect fit 0, as in
+    scikit-learn's ``poisson``); ``dL/dZ = (exp(Z) - T) / N``. The prediction is the rate ``exp(Z)``.
+    """
+
+    classification = False
+    takes = "scores"
+    applies = "exp"
+
+    def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
+                total: float | None = None) -> float:
+        T = as_target_matrix(output, target)
+        if (T < 0).any():
+            raise ValueError(f"the poisson loss takes targets >= 0 (counts or rates), got {T.min():g}; use "
+                             f"another loss (half_squared_error) for targets that can be negative")
+        self._weigh(output, weights, total)
+        self._rate, self._t = np.exp(output), T
+        safe = np.where(T > 0, T, 1)  # T log T is 0 at T = 0
+        return self._mean(self._rate - T * output + T * np.log(safe) - T)
+
+    def backward(self) -> np.ndarray:
+        return self._rows(self._rate - self._t)
+
+    def predictions(self, output: np.ndarray) -> np.ndarray:
+        return np.exp(output)
 
 
 @LOSSES.register("multiclass_hinge")

@@ -71,6 +71,11 @@ class Optimizer:
         self.iterations = 0
         self.state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
 
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate ``lr``, under Keras' and scikit-learn's name."""
+        return self.lr
+
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Update every ``params[name]`` in place from ``grads[name]``."""
         self.iterations += 1

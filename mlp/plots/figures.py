@@ -256,6 +256,18 @@ def plot_misclassified(images: np.ndarray, labels: list[str], path: str | Path, 
     return _save(fig, path, title)
 
 
+def plot_augmented(originals: np.ndarray, versions: np.ndarray, path: str | Path, image_shape: tuple[int, int],
+                   title: str | None = None) -> Path:
+    """Training pictures and augmented versions of them: a row per picture of ``originals: (n, pixels)``, itself
+    first, then its ``versions: (n, k, pixels)``; 100 pixels per picture."""
+    _check_image_shape(originals.shape[1], image_shape)
+    n, k = versions.shape[:2]
+    images = np.concatenate([originals[:, None], versions], axis=1).reshape(n * (k + 1), *image_shape)
+    labels = ["training row", *(f"augmented {j + 1}" for j in range(k))] * n
+    fig = _image_grid(images, k + 1, title, labels=labels)
+    return _save(fig, path, title)
+
+
 def _metric_scale(metric: str, values: list[float]) -> str:
     """A log axis for a loss of positive values (those of good and bad trials are orders of magnitude apart)."""
     return "log" if "loss" in metric and values and min(values) > 0 else "linear"

@@ -13,6 +13,7 @@ from mlp.plots.figures import (
     history_figure,
     importance_figure,
     parallel_figure,
+    plot_augmented,
     plot_confusion_matrix,
     plot_gradient_norms,
     plot_history,
@@ -22,6 +23,7 @@ from mlp.plots.figures import (
     plot_weights,
     save_figure,
 )
+from mlp.runs.config import augmentation
 from mlp.runs.folder import MODEL_FILE, NORMS_JSON, find_history
 from mlp.runs.outputs import check_output
 from mlp.runs.sweep import RANKED, param_importances, read_results, trial_history
@@ -32,17 +34,19 @@ from mlp.train.metrics import confusion_matrix, most_confident_mistakes
 DEFAULT_OUT = "learning_curves.png"
 NORMS_OUT, WEIGHTS_OUT = "gradient_norms.png", "weights.png"
 CONFUSION_OUT, MISTAKES_OUT = "confusion_matrix.png", "most_confused.png"
+AUGMENT_OUT, AUGMENTED_ROWS, VERSIONS = "augmented.png", 6, 7
 MISTAKES_SHOWN = 32
 SWEEP_OUT, BEST_CURVES = "sweep.png", 3
 HISTORY_OUT, PARALLEL_OUT, IMPORTANCES_OUT = "sweep_history.png", "sweep_parallel.png", "sweep_importances.png"
 
 
 def plot_run(run_dir: Path, out: Path | None = None, weights: bool = False, units: int = 64, confusion: bool = False,
-             data_dir: Path | None = None) -> tuple[list[Path], list[str]]:
+             data_dir: Path | None = None, augment: bool = False) -> tuple[list[Path], list[str]]:
     """The pictures of a run (``run_dir``, or its ``history.json``): the learning curves in ``out`` (default
-    ``RUN_DIR/learning_curves.png``), the gradient norms if the run recorded them, and with ``weights`` or
-    ``confusion`` the views of its model (``plot_model_views``) beside it. Returns the files written, and what
-    was left out and why. No file the run holds is written over (``check_output``)."""
+    ``RUN_DIR/learning_curves.png``), the gradient norms if the run recorded them, with ``weights`` or
+    ``confusion`` the views of its model (``plot_model_views``) and with ``augment`` its augmented training pictures
+    (``plot_augmentation``) beside it. Returns the files written, and what was left out and why. No file the run
+    holds is written over (``check_output``)."""
     history_path = find_history(run_dir)
     run = history_path.parent
     out = out or run / DEFAULT_OUT
@@ -55,7 +59,23 @@ def plot_run(run_dir: Path, out: Path | None = None, weights: bool = False, unit
     if weights or confusion:
         drawn, skipped = plot_model_views(run, out.parent, weights, units, confusion, data_dir, name)
         written += drawn
+    if augment:
+        written.append(plot_augmentation(run, out.parent / AUGMENT_OUT, data_dir, name))
     return written, skipped
+
+
+def plot_augmentation(run: Path, out: Path, data_dir: Path | None, name: str) -> Path:
+    """The first training pictures of ``run`` and versions of them as its ``data.augment`` transforms them (drawn
+    from the run's seed), in ``out``."""
+    trained = load_trained(run)
+    augment = augmentation(trained.config["data"])
+    if augment is None:
+        raise ValueError(f"{run} was trained without augmentation (no data.augment in its config); nothing to draw")
+    rows = load_rows(trained, None, data_dir, "train").x[:AUGMENTED_ROWS]
+    rng = np.random.default_rng(trained.config["seed"])
+    versions = np.stack([augment(rows, rng) for _ in range(VERSIONS)], axis=1)
+    return plot_augmented(rows, versions, out, augment.image_shape,
+                          title=f"{name}: training pictures and {VERSIONS} augmented versions of each")
 
 
 def read_history(path: Path) -> History:

@@ -51,7 +51,9 @@ import mlp.data
 # and gradient norms) and DATASETS.
 import mlp.train.callbacks
 import mlp.train.callbacks.gradient_norms  # noqa: F401
+from mlp.data.augment import Augment
 from mlp.data.dataset import DATASETS
+from mlp.data.mnist import IMAGE_SHAPES
 from mlp.files.atomic import atomic_write, write_text
 from mlp.files.reading import check_regular_file
 from mlp.files.yamlfile import YAMLTooLargeError, safe_load
@@ -106,7 +108,16 @@ COMMON_DATA_KEYS = {  # every dataset's, after its own (``DatasetSource.keys``)
     "validation_split": Key(0.2, float, FRACTION),
     "normalize": Key("none", str, choices=("none", "standardize")),
     "limit": Key(None, int, AT_LEAST_ONE),
+    # the pictures' [height, width], for augmentation and pictures of the weights (MNIST's and Fashion-MNIST's known)
+    "image_shape": Key(None, list, Rule(lambda v: len(v) == 2 and all(isinstance(n, int) and not isinstance(n, bool)
+                                                                      and n >= 2 for n in v),
+                                        "[height, width], two integers >= 2")),
+    "augment": Key(None, dict),  # checked by _resolve_augment: AUGMENT_KEYS
 }
+# data.augment: the random transforms of the training pictures (mlp.data.augment.Augment)
+AUGMENT_KEYS = {"translate": Key(0.0, float), "rotate": Key(0.0, float), "scale": Key(0.0, float),
+                "shear": Key(0.0, float), "elastic": Key(None, dict)}
+ELASTIC_KEYS = {"alpha": Key(REQUIRED, float), "sigma": Key(4.0, float)}
 # ``training:`` holds the arguments of ``fit`` that are not given elsewhere (data, seed, schedule...) or by the
 # run itself (callbacks, verbose, resume), and the callbacks a config can switch on (``CALLBACKS``).
 NOT_TRAINING_KEYS = ("validation_split", "validation_data", "seed", "callbacks", "schedule", "verbose", "resume",
@@ -509,7 +520,39 @@ def _resolve_data(given: Any, default: dict[str, Any]) -> dict[str, Any]:
             source.check(values)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+    if values["augment"] is not None:
+        values["augment"] = _resolve_augment(values)
     return values
+
+
+def image_shape(data: dict[str, Any]) -> tuple[int, int] | None:
+    """The ``(height, width)`` of the pictures a resolved ``data:`` section's rows are (``data.image_shape``, or
+    MNIST's and Fashion-MNIST's), ``None`` for data that are not pictures."""
+    given = data.get("image_shape")
+    return (int(given[0]), int(given[1])) if given is not None else IMAGE_SHAPES.get(data["dataset"])
+
+
+def _resolve_augment(data: dict[str, Any]) -> dict[str, Any]:
+    """``data.augment`` checked (``AUGMENT_KEYS``, and ``Augment``'s own bounds) and filled in."""
+    values = _section("data.augment", data["augment"], AUGMENT_KEYS)
+    if values["elastic"] is not None:
+        values["elastic"] = _section("data.augment.elastic", values["elastic"], ELASTIC_KEYS)
+    shape = image_shape(data)
+    if shape is None:
+        raise ConfigError(f"data.augment transforms pictures, but the rows of dataset {data['dataset']} are not known "
+                          f"to be pictures; set data.image_shape: [height, width]")
+    _build("data.augment", augmentation, data={**data, "augment": values})
+    return values
+
+
+def augmentation(data: dict[str, Any]) -> Augment | None:
+    """The ``Augment`` a resolved ``data:`` section asks for, or ``None``."""
+    values = data.get("augment")
+    if values is None:
+        return None
+    elastic = values["elastic"] or {"alpha": 0.0, "sigma": ELASTIC_KEYS["sigma"].default}
+    return Augment(image_shape(data), translate=values["translate"], rotate=values["rotate"], scale=values["scale"],
+                   shear=values["shear"], elastic_alpha=elastic["alpha"], elastic_sigma=elastic["sigma"])
 
 
 def resolve_data(given: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weight_by_index
 from mlp.nn.sequential import Sequential
 from mlp.runs.build import build_model, load_data
-from mlp.runs.config import TRAINING_KEYS, ConfigError, RunSpec
+from mlp.runs.config import TRAINING_KEYS, ConfigError, RunSpec, augmentation
 from mlp.runs.folder import (
     CONFIG_FILE,
     HISTORY_CSV,
@@ -391,6 +391,7 @@ def _fit(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
     training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
     return fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
                validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
+               augment=augmentation(config["data"]),
                schedule=spec.schedule, verbose=0, resume=resume, sample_weight=dataset.w_train,
                communicator=parallel.communicator if parallel is not None else None, **training)
 

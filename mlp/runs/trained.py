@@ -18,22 +18,17 @@ import numpy as np
 
 from mlp.arrays import finite
 from mlp.data import DATASETS, DataError, Standardizer
-from mlp.data.mnist import FASHION_MNIST, MNIST, TRAIN_IMAGES
 from mlp.data.split import training_rows
 from mlp.data.tabular import as_class_indices, check_feature_count, map_classes
 from mlp.messages import name_list
 from mlp.nn.losses import Loss, as_target_matrix
 from mlp.nn.sequential import Sequential
-from mlp.runs.config import ConfigError, resolve_data, resolve_spec, upgrade_stored_config
+from mlp.runs.config import ConfigError, image_shape, resolve_data, resolve_spec, upgrade_stored_config
 from mlp.runs.folder import CONFIG_FILE, HISTORY_JSON, MODEL_FILE, find_model_file
 from mlp.runs.run import Console, load_run_data
 from mlp.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from mlp.train.history import History
 from mlp.train.metrics import class_evaluation
-
-# The datasets whose rows are pictures, and the (height, width) of each: the others' features are measurements
-# (a CSV's columns, spirals' points) even when their number is a square (iris's 4).
-IMAGE_SHAPES = {spec.name: (TRAIN_IMAGES[1], TRAIN_IMAGES[2]) for spec in (MNIST, FASHION_MNIST)}
 
 
 def file_types() -> dict[str, str]:
@@ -85,7 +80,7 @@ class TrainedModel:
     def image_shape(self) -> tuple[int, int] | None:
         """``(height, width)`` of the picture each input row is, for a model trained on image data (``(28, 28)``
         for MNIST and Fashion-MNIST); ``None`` for other data, whose inputs are not pixels."""
-        shape = IMAGE_SHAPES.get(self.config["data"]["dataset"])
+        shape = image_shape(self.config["data"])
         return shape if shape is not None and shape[0] * shape[1] == self.num_features else None
 
     def describe(self) -> str:
@@ -128,7 +123,8 @@ class TrainedModel:
         """``output: (n, outputs)`` -> the predictions: class names ``(n,)`` (str) for a classifier; values
         ``(n,)`` for a regression model with one output, ``(n, outputs)`` with more."""
         if self.classes is None:
-            return output[:, 0] if output.shape[1] == 1 else output
+            values = self.loss.predictions(output)
+            return values[:, 0] if values.shape[1] == 1 else values
         return np.asarray(self.classes)[self.loss.predicted_classes(output)]
 
     def probabilities(self, output: np.ndarray) -> np.ndarray | None:
@@ -144,7 +140,8 @@ class TrainedModel:
         model ``mae``, the mean absolute error."""
         metrics: dict[str, Any] = {"loss": float(self.loss_of(output, y))}
         if self.classes is None:
-            return metrics | {"mae": float(np.abs(output - as_target_matrix(output, y)).mean())}
+            values = self.loss.predictions(output)
+            return metrics | {"mae": float(np.abs(values - as_target_matrix(values, y)).mean())}
         return metrics | class_evaluation(y, self.loss.predicted_classes(output), output, self.classes)
 
     # -- raw rows: the Python handle (mlp.load_run) ---------------------------------------------------------

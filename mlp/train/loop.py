@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mlp.arrays import finite, first_non_finite
+from mlp.data.augment import Augment
 from mlp.data.split import hold_out
 from mlp.native import blas, fpenv
 from mlp.nn.losses import Loss
@@ -123,6 +125,7 @@ class _Data:
     shuffle: bool
     drop_last: bool
     metrics: list[str]  # recorded after every epoch (mlp.train.metrics.METRICS)
+    augment: Augment | None = None  # new random transforms of the training rows, every batch
     classes: tuple[np.ndarray, int] | None = None  # with metrics: each training row's class (n,), the number of classes
 
 
@@ -160,33 +163,85 @@ def _running_metrics(position: Position, data: _Data) -> dict[str, float]:
 
 def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], stop: StopRequests) -> None:
     """The batches of the epoch in progress that ``state.position`` has not done yet."""
-    model, loss, optimizer, position = state.model, state.loss, state.optimizer, state.position
-    params, grads = model.params, model.grads
+    position = state.position
     state.rng.bit_generator.state = position.shuffle_state  # the generator before this epoch's permutation
     order = state.rng.permutation(len(data.x)) if data.shuffle else np.arange(len(data.x))
+    # The augmentation of batch b draws from default_rng([key, b]): a function of the seed, the epoch and the batch,
+    # the same in every process and after a resume from any batch, with no state of its own to save.
+    key = int(state.rng.integers(2**63)) if data.augment is not None else 0
+    starts = range(position.batch * state.batch_size, len(data.x), state.batch_size)
+    with _BatchRows(data, order, state.batch_size, key) as batches:
+        _train_batches(state, data, callbacks, stop, starts, batches)
+
+
+class _BatchRows:
+    """The rows of each batch of an epoch, ``next_rows(start)``; augmented ones are prepared one batch ahead in a
+    background thread while the current batch trains (NumPy's array operations release the interpreter's lock).
+    The thread only computes what ``default_rng([key, batch])`` gives, so the rows are the same either way."""
+
+    def __init__(self, data: _Data, order: np.ndarray, batch_size: int, key: int) -> None:
+        self.data, self.order, self.batch_size, self.key = data, order, batch_size, key
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="mlp-augment") if data.augment is not None else None
+        self.ahead: tuple[int, Future[np.ndarray]] | None = None
+
+    def _rows(self, start: int) -> np.ndarray:
+        rows = self.data.x[self.order[start : start + self.batch_size]]
+        if self.data.augment is not None:
+            rows = self.data.augment(rows, np.random.default_rng([self.key, start // self.batch_size]))
+        return rows
+
+    def next_rows(self, start: int) -> np.ndarray:
+        """The rows of the batch that starts at ``start`` (in the epoch's order), and the next batch's begun."""
+        if self.pool is None:
+            return self._rows(start)
+        ahead, self.ahead = self.ahead, None
+        rows = ahead[1].result() if ahead is not None and ahead[0] == start else self._rows(start)
+        following = start + self.batch_size
+        if following < len(self.order):
+            self.ahead = (following, self.pool.submit(self._rows, following))
+        return rows
+
+    def __enter__(self) -> _BatchRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _train_batches(state: TrainingState, data: _Data, callbacks: list[Callback], stop: StopRequests,
+                   starts: range, batches: _BatchRows) -> None:
+    """The training steps of the batches starting at ``starts`` (rows of ``batches``), in order."""
+    model, loss, optimizer, position = state.model, state.loss, state.optimizer, state.position
+    params, grads = model.params, model.grads
     started, elapsed = time.perf_counter(), position.elapsed
-    for start in range(position.batch * state.batch_size, len(data.x), state.batch_size):
+    for start in starts:
         if _stopping(state, stop):
             raise _StopRequestedError
-        index = order[start : start + state.batch_size]
+        index = batches.order[start : start + state.batch_size]
         if data.drop_last and len(index) < state.batch_size:
             break
+        weights = data.w[index] if data.w is not None else None
+        state.batch_rows = len(index)
+        state.batch_weight = len(index) if weights is None else float(weights.sum())
         for callback in callbacks:
             callback.on_batch_begin(state)
         state.resumable = False  # until the step and the sums are complete
-        weights = data.w[index] if data.w is not None else None
+        rows = batches.next_rows(start)
+        labels = data.labels[index] if data.labels is not None else None
+        classes = (data.classes[0][index], data.classes[1]) if data.classes is not None else None
         if state.parallel is None:
-            output = model.forward(data.x[index], training=True)
+            output = model.forward(rows, training=True)
             value = loss.forward(output, data.y[index], weights)
             if math.isfinite(value):
                 model.backward(loss.backward())
-            correct, counted = (tally(loss.predict_labels(output) == data.labels[index], weights)
-                                if data.labels is not None else (0, 0))
-            matrix = (confusion_matrix(data.classes[0][index], loss.predicted_classes(output), data.classes[1],
-                                       weights) if data.classes is not None else None)
+            correct, counted = tally(loss.predict_labels(output) == labels, weights) if labels is not None else (0, 0)
+            matrix = (confusion_matrix(classes[0], loss.predicted_classes(output), classes[1], weights)
+                      if classes is not None else None)
         else:  # the same step, its micro-batches shared out between the processes
             value, correct, counted, matrix = state.parallel.gradients(
-                model, loss, data.x, data.y, data.w, data.labels, index, stop.received is not None, data.classes)
+                model, loss, rows, data.y[index], weights, labels, np.arange(len(index)), stop.received is not None,
+                classes)
         if not math.isfinite(value):
             raise DivergenceError(
                 f"training diverged: the loss is {value} at epoch {state.epoch + 1}, batch {position.batch + 1} "
@@ -194,9 +249,8 @@ def _train_epoch(state: TrainingState, data: _Data, callbacks: list[Callback], s
         optimizer.step(params, grads)
         position.batch += 1
         position.seen += len(index)
-        weight = len(index) if weights is None else float(weights.sum())
-        position.weight += weight
-        position.loss_sum += value * weight
+        position.weight += state.batch_weight
+        position.loss_sum += value * state.batch_weight
         position.correct += correct
         position.counted += counted
         if matrix is not None:
@@ -355,12 +409,14 @@ def fit(
     communicator: Communicator | None = None,
     micro_batches: int = DEFAULT_MICRO_BATCHES,
     metrics: list[str] | tuple[str, ...] = (),
+    augment: Augment | None = None,
 ) -> History:
     """Train ``model`` on ``x: (n, in_features)`` and targets ``y`` by mini-batch gradient descent.
 
     Args:
         x, y: the data, converted once to the model's dtype (float32 unless built otherwise); every value
-            must be finite in that dtype.
+            must be finite in that dtype. A SciPy sparse ``x`` is given as ``mlp.arrays.SparseRows(matrix)``:
+            each batch is densified as it is trained on.
         epochs: train until this many epochs are complete (with ``resume``, counting the earlier ones).
         batch_size: rows per step; the last, smaller batch is used unless ``drop_last``.
         validation_split: the last fraction of ``x, y`` (taken before shuffling, as in Keras) is held
@@ -391,6 +447,10 @@ def fit(
             training, from a running confusion matrix, as ``accuracy`` is) and on the validation rows
             (``val_f1_macro``: the model at the epoch's end), weighted as the rows are.
 
+        augment: random transforms of the training rows, pictures (``mlp.data.augment.Augment``): new ones for every
+            batch, drawn from ``seed``, the epoch and the batch, so that runs repeat, resume exactly from any batch and
+            agree for any number of processes; the validation rows are left as they are.
+
     Returns:
         the ``History``: per epoch ``loss`` (and ``accuracy``) over the epoch's batches, the ``metrics``,
         ``val_loss``, ``val_accuracy`` (and the ``val_`` metrics), ``lr`` and ``time`` (seconds spent in the training
@@ -412,6 +472,12 @@ def fit(
     dtype = next(iter(model.params.values())).dtype
     data = _prepare(x, y, validation_split, validation_data, dtype, loss, (sample_weight, class_weight), shuffle,
                     drop_last, metrics)
+    if augment is not None and augment.active:
+        height, width = augment.image_shape
+        if data.x.shape[1] != height * width:
+            raise ValueError(f"augment: pictures of {height}x{width} are rows of {height * width} values, but x has "
+                             f"{data.x.shape[1]} columns; give the pictures' [height, width]")
+        data.augment = augment
     if data.metrics:  # the classes the running confusion matrices count
         truth = single_labels(data.labels)
         width = model.output_size(data.x.shape[1]) or int(truth.max(initial=0)) + 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SPIRALS, invoke, png_size, the_run
+from conftest import SPIRALS, assert_one_line_error, invoke, png_size, the_run
 
 from mlp.cli import main
 from mlp.train.history import History
@@ -168,3 +168,22 @@ def test_resumed_runs_keep_the_earlier_gradient_norms(tmp_path, offline_mnist):
     assert result.exit_code == 0, result.output
     # 16 training rows in batches of 8: two records an epoch, for the three epochs.
     assert History.from_json(run / "gradient_norms.json")["epoch"] == pytest.approx([0.5, 1, 1.5, 2, 2.5, 3])
+
+
+def test_augment_draws_training_pictures_and_their_augmented_versions(tmp_path, offline_mnist):
+    config = tmp_path / "elastic.yaml"
+    config.write_text("name: elastic\ndata: {dataset: mnist, validation_split: 0.25, limit: 40, augment: "
+                      "{rotate: 10, elastic: {alpha: 34, sigma: 4}}}\n"
+                      "model: {layers: [{dense: 16, activation: relu}, {dense: 10}]}\n"
+                      "training: {epochs: 1, batch_size: 10}\n")
+    assert invoke("train", config, "--out", tmp_path / "runs", "--quiet").exit_code == 0
+    run = the_run(tmp_path / "runs")
+    result = plot(run, "--augment")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {run / 'learning_curves.png'}\nwrote {run / 'augmented.png'}\n"
+    assert png_size(run / "augmented.png") == (800, 640)  # 6 pictures, each with 7 versions: 8 x 6 of 100 px + title
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(config.read_text().replace(", augment: {rotate: 10, elastic: {alpha: 34, sigma: 4}}", ""))
+    assert invoke("train", plain, "--out", tmp_path / "plain", "--quiet").exit_code == 0
+    assert_one_line_error(plot(the_run(tmp_path / "plain"), "--augment"),
+                          "was trained without augmentation (no data.augment in its config); nothing to draw")

@@ -82,3 +82,35 @@ def test_target_errors_are_clear():
 def test_regression_target_fits_a_single_output():
     loss = MeanSquaredError()
     assert loss.forward(np.array([[1.0], [2.0]]), np.array([0.0, 0.0])) == pytest.approx(2.5)
+
+
+def test_half_squared_error_by_hand():
+    from mlp.nn.losses import HalfSquaredError
+
+    loss = HalfSquaredError()
+    assert loss.forward(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 1.0]])) == pytest.approx(
+        (0.5 * (1 + 4) + 0.5 * 1) / 2)  # summed over the outputs, averaged over the rows
+    np.testing.assert_allclose(loss.backward(), [[0.5, 1.0], [0.0, -0.5]])  # (Y - T) / N
+
+
+def test_poisson_deviance_by_hand_and_its_prediction():
+    from mlp.nn.losses import PoissonDeviance
+
+    loss = PoissonDeviance()
+    z, t = np.array([[0.0], [np.log(2.0)]]), np.array([[1.0], [0.0]])
+    # exp(z) - t z + t log t - t: row 1: 1 - 0 + 0 - 1 = 0 (a perfect fit), row 2: 2
+    assert loss.forward(z, t) == pytest.approx(1.0)
+    np.testing.assert_allclose(loss.backward(), [[0.0], [1.0]])  # (exp(Z) - T) / N
+    np.testing.assert_allclose(loss.predictions(z), [[1.0], [2.0]])
+    with pytest.raises(ValueError, match=r"^the poisson loss takes targets >= 0 \(counts or rates\), got -1; use "):
+        loss.forward(z, np.array([[1.0], [-1.0]]))
+
+
+def test_binary_cross_entropy_summed_over_the_outputs():
+    rng = np.random.default_rng(0)
+    z, t = rng.standard_normal((4, 3)), rng.integers(0, 2, (4, 3))
+    mean, total = BinaryCrossEntropy(), BinaryCrossEntropy(outputs="sum")
+    assert total.forward(z, t) == pytest.approx(3 * mean.forward(z, t))
+    np.testing.assert_allclose(total.backward(), 3 * mean.backward())
+    with pytest.raises(ValueError, match=r"^BinaryCrossEntropy outputs must be 'mean' or 'sum', got 'max'$"):
+        BinaryCrossEntropy(outputs="max")

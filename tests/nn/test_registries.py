@@ -50,9 +50,17 @@ def test_every_registered_loss_is_gradient_checked_with_row_weights(name, rng):
     assert not loss.backward()[1].any()
 
 
-def last_layer(loss_name):
-    """The output layer a loss needs (what it takes), for the spirals' two classes or a regression target."""
+def last_layer(loss_name, tmp_path):
+    """The output layer a loss needs (what it takes), for the spirals' two classes or a regression target
+    (counts, for a loss that takes targets >= 0 only)."""
     loss = LOSSES.get(loss_name)
+    if loss_name == "poisson":
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 1, (200, 2))
+        counts = rng.poisson(np.exp(x.sum(axis=1)))
+        path = tmp_path / "counts.csv"
+        path.write_text("a,b,count\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(x, counts, strict=True)))
+        return "{dense: 1}", f"csv, path: {path}, target: count, task: regression"
     if not loss.classification:
         return "{dense: 1}", "regression"
     return ("{dense: 2, activation: softmax}" if loss.takes == "probabilities" else "{dense: 2}"), "spirals"
@@ -77,8 +85,9 @@ def test_every_registered_layer_goes_through_yaml_training_and_a_model_file(tmp_
 
 @pytest.mark.parametrize("name", LOSSES.names())
 def test_every_registered_loss_goes_through_yaml_training_and_a_model_file(tmp_path, name):
-    output, dataset = last_layer(name)
-    run = train_yaml(tmp_path, f"data: {{dataset: {dataset}, samples: 200}}\nloss: {name}\n"
+    output, dataset = last_layer(name, tmp_path)
+    samples = "" if dataset.startswith("csv") else ", samples: 200"
+    run = train_yaml(tmp_path, f"data: {{dataset: {dataset}{samples}}}\nloss: {name}\n"
                                f"model: {{layers: [{{dense: 8, activation: tanh}}, {output}]}}\n"
                                f"training: {{epochs: 2, batch_size: 32}}\n")
     assert load_trained(run).config["loss"] == name

@@ -29,7 +29,8 @@ from mlp.train.schedules import StepDecay, Warmup
 DEFAULT = {
     "name": "mnist",
     "seed": 0,
-    "data": {"dataset": "mnist", "dir": None, "validation_split": 0.2, "normalize": "none", "limit": None},
+    "data": {"dataset": "mnist", "dir": None, "validation_split": 0.2, "normalize": "none", "limit": None,
+             "image_shape": None, "augment": None},
     "model": {
         "layers": [
             {"dense": 512, "activation": "relu", "init": "he_normal", "bias": True},
@@ -52,8 +53,8 @@ DEFAULT = {
 ADAM = {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
         "decay_bias": False, "max_norm": None}
 ACTIVATIONS = "linear, relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax"
-LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, multiclass_hinge, bce, "
-          "mean_squared_error, cross_entropy")
+LOSSES = ("softmax_cross_entropy, categorical_crossentropy, binary_crossentropy, mse, half_squared_error, poisson, "
+          "multiclass_hinge, bce, mean_squared_error, cross_entropy")
 
 
 def layers(*specs: dict) -> dict:
@@ -102,7 +103,7 @@ def test_the_same_optimizer_merges_over_the_default_run():
 def test_another_dataset_starts_from_its_own_keys():
     assert resolve({"data": "spirals"})["data"] == {
         "dataset": "spirals", "samples": 1000, "test_split": 0.2, "validation_split": 0.2, "normalize": "none",
-        "limit": None}
+        "limit": None, "image_shape": None, "augment": None}
     assert resolve({"data": {"validation_split": 0.1}})["data"] == DEFAULT["data"] | {"validation_split": 0.1}
 
 
@@ -204,7 +205,7 @@ def test_wrong_types(raw, message):
      "decay_bias, max_norm"),
     ({"data": {"dataset": "spirals", "dir": "x"}},
      "unknown key 'dir' in data (dataset spirals); valid keys: dataset, samples, test_split, validation_split, "
-     "normalize, limit"),
+     "normalize, limit, image_shape, augment"),
     ({"training": {"epoch": 3}},
      "unknown key 'epoch' in training (did you mean 'epochs'?); valid keys: epochs, batch_size, shuffle, "
      "drop_last, class_weight, micro_batches, metrics, early_stopping, reduce_lr_on_plateau, gradient_norms"),
@@ -379,7 +380,7 @@ def test_a_csv_dataset_and_its_defaults():
         "dataset": "csv", "path": os.path.abspath("a.csv"), "test_path": None, "test_split": 0.2, "task": "auto",
         "target": "label", "header": None, "delimiter": ",", "weight": None, "validation_split": 0.2,
         "normalize": "none",
-        "limit": None}
+        "limit": None, "image_shape": None, "augment": None}
 
 
 # -- --set -------------------------------------------------------------------------------------------------

@@ -218,6 +218,40 @@ def test_fit_with_a_communicator_is_bit_identical_for_1_2_and_4_processes(tmp_pa
             np.testing.assert_array_equal(saved[key], value)
 
 
+AUGMENTED_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from mpi4py import MPI
+    from mlp import Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+    from mlp.data.augment import Augment
+
+    world = MPI.COMM_WORLD
+    rng = np.random.default_rng(0)
+    x, y = rng.random((400, 784), dtype=np.float32), rng.integers(0, 3, 400)
+    model = Sequential([Dense(784, 64), ReLU(), Dense(64, 3)], seed=0)
+    augment = Augment((28, 28), translate=2, rotate=10, scale=0.1, shear=5, elastic_alpha=8, elastic_sigma=3)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=3, batch_size=50, validation_split=0.2,
+                  seed=1, verbose=0, communicator=world, augment=augment)
+    if world.Get_rank() == 0:
+        np.savez(sys.argv[1], loss=history["loss"], **{key: value for key, value in model.params.items()})
+""")
+
+
+@pytest.mark.slow
+@needs_mpi
+def test_augmented_training_is_bit_identical_for_1_2_and_4_processes(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(AUGMENTED_SCRIPT)
+    saved = []
+    for processes in (1, 2, 4):
+        result = mpiexec(processes, str(script), str(tmp_path / f"k{processes}.npz"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        saved.append(np.load(tmp_path / f"k{processes}.npz"))
+    for other in saved[1:]:
+        for key in saved[0].files:
+            np.testing.assert_array_equal(other[key], saved[0][key])
+
+
 SPIRALS = ["-m", "mlp", "train", "spirals", "--set", "data.samples=20000", "--epochs", "4"]
 
 

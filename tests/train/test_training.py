@@ -215,3 +215,23 @@ def test_progress_lines(capsys):
     for part in ("  accuracy ", "  val_loss ", "  val_accuracy ", "  lr 0.01  ", " samples/s)"):
         assert part in lines[1]
     assert capsys.readouterr().out == ""  # verbose=0 prints nothing of its own
+
+
+def test_fit_on_sparse_rows_is_fit_on_the_dense_rows():
+    sparse = pytest.importorskip("scipy.sparse")
+    from mlp.arrays import SparseRows
+
+    x, y = two_spirals(200)
+    x[np.abs(x) < 0.3] = 0  # some zeros to leave out
+    runs = []
+    for rows in (x, SparseRows(sparse.csc_array(x))):
+        model = spiral_model()
+        history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), rows, y, epochs=3, batch_size=32, seed=1, verbose=0)
+        runs.append((history["loss"], model.params["0.W"]))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    broken = sparse.csr_array(x)
+    broken.data[5] = np.nan  # the 6th stored entry: its row and column are named
+    row = int(np.searchsorted(broken.indptr, 5, side="right")) - 1
+    with pytest.raises(ValueError, match=rf"^fit: x row {row}, feature {broken.indices[5]} is nan; fill in"):
+        fit(spiral_model(), SoftmaxCrossEntropy(), Adam(0.01), SparseRows(broken), y, epochs=1, verbose=0)

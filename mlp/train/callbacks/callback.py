@@ -55,6 +55,8 @@ class TrainingState:
     position: Position = field(default_factory=Position)
     callbacks: list[Callback] = field(default_factory=list)
     epoch: int = 0
+    batch_rows: int = 0  # the batch about to be trained (on_batch_begin): its rows
+    batch_weight: float = 0.0  # and their weight: the rows, or the sum of their weights
     stop: bool = False
     stop_reason: str | None = None
     interrupted: str | None = None  # the signal's name ("SIGINT", ...) or "KeyboardInterrupt"
