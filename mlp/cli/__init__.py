@@ -20,7 +20,10 @@ from mlp.train.interrupts import Stopped, command_signals
 def _set_blas(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``--blas``: the command's BLAS setting, as ``MLP_BLAS`` (the processes it starts read it too)."""
     if value is not None:
+        from mlp.native import blas  # here: `mlp --help` loads no native code
+
         os.environ[settings.BLAS_VARIABLE] = value
+        blas.use(None)  # the variable decides, from the next product on
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

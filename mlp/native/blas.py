@@ -27,7 +27,7 @@ Intel's MKL (the ``mkl`` extra, ``mlp.native.mkl``) computes the training step's
 OpenBLAS on Intel CPUs. ``matmul(a, b, out)`` is ``a @ b`` through MKL's ``gemm`` when MKL is the step's BLAS,
 and NumPy's ``np.matmul`` (OpenBLAS) otherwise; the dense layers make their three products with it. The
 choice, ``active()``, comes from the setting ``MLP_BLAS`` (``settings.BLAS``, also ``mlp --blas``; ``use``
-in Python), read when the first product needs it:
+in Python, which also makes a changed ``MLP_BLAS`` count), read when the first product needs it:
 
 - ``openblas``: NumPy's OpenBLAS, as without the extra;
 - ``mkl``: MKL; where it is not installed or does not work, OpenBLAS, with one warning line that says so;
@@ -144,12 +144,12 @@ def _fallback(reason: str, fix: str) -> None:
 
 
 def _resolve() -> mkl_library.Mkl | None:
-    """Which library makes the products: MKL (returned) or OpenBLAS (``None``), decided once for each setting (the
-    module says how)."""
+    """Which library makes the products: MKL (returned) or OpenBLAS (``None``), decided at the first product after
+    ``use`` (or ever) as the module says."""
     global _mkl, _resolved, _resolved_for
-    choice = setting()
-    if choice == _resolved_for:
+    if _resolved_for is not None:  # every product asks: the fast path reads no environment
         return _mkl
+    choice = setting()
     _mkl, _resolved_for = None, choice
     library = mkl_library.find_library() if choice != "openblas" else None
     if choice == "openblas" or (choice == "auto" and (library is None or not intel_cpu())):

@@ -303,6 +303,7 @@ def test_an_unknown_blas_is_one_error_naming_the_choices(monkeypatch):
                                          r"openblas, mkl$"):
         blas.use("atlas")
     monkeypatch.setenv("MLP_BLAS", "atlas")
+    blas.use(None)
     with pytest.raises(ValueError, match="MLP_BLAS='atlas' is not a BLAS"):
         blas.active()
     result = CliRunner().invoke(main, ["--version"])
@@ -327,3 +328,13 @@ def test_the_mkl_extra_is_declared_and_in_dev():
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     assert extras["mkl"] == ["mkl>=2024.1"] and "mkl" in extras["dev"][0]
+
+
+def test_import_mlp_and_training_setup_load_no_mkl():
+    """MKL is opened at the first product that may use it, never by ``import mlp`` or building a network."""
+    code = ("import mlp; from mlp import Dense, Sequential; Sequential([Dense(3, 2)], seed=0); "
+            "print(any('libmkl' in line for line in open('/proc/self/maps')))")
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs Linux's /proc")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "False\n"
