@@ -1,6 +1,6 @@
 """Training speed of ``mlp`` against PyTorch on the same networks, the sgemm roofline, and peak memory.
 
-    python scripts/benchmark.py            # every case, about 7 minutes on 2 cores
+    python scripts/benchmark.py            # every case, about 7 minutes on 2 quiet cores (longer with mlp-mkl)
     python scripts/benchmark.py --quick    # shorter epochs and no 20-epoch drift runs, under a minute
 
 For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a

@@ -34,9 +34,10 @@ in Python, which also makes a changed ``MLP_BLAS`` count), read when the first p
 - ``auto`` (the default): MKL where it is installed and the CPU is an Intel one (where the benchmark in
   ``docs/performance.md`` measured it faster), OpenBLAS otherwise; a broken MKL warns as for ``mkl``.
 
-One thread pool at a time: two libraries' worker threads spin for a while after each call, and alternating
-calls into both made MKL's products 4x slower here. So when MKL does the products, ``axpy`` goes through MKL
-too, and NumPy's OpenBLAS is left idle; ``set_threads`` and ``one_thread`` set both libraries.
+One thread pool at a time: two libraries' worker threads spin for a while after each call, and MKL's products
+alternating with OpenBLAS's updates took 1.7x the time of the same epoch through MKL alone (``scripts/benchmark.py``).
+So when MKL does the products, ``axpy`` goes through MKL too, and NumPy's OpenBLAS is left idle; ``set_threads``
+and ``one_thread`` set both libraries.
 """
 
 from __future__ import annotations
