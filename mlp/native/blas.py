@@ -45,6 +45,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import shlex
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -157,7 +158,7 @@ def _resolve() -> mkl_library.Mkl | None:
         _resolved = (f"{settings.BLAS_VARIABLE}=openblas" if choice == "openblas" else
                      f"auto: {'MKL is not installed' if library is None else 'not an Intel CPU'}")
         return None
-    install = " ".join(extra_requirements("mkl")) or mkl_library.DISTRIBUTION
+    install = " ".join(shlex.quote(r) for r in extra_requirements("mkl")) or mkl_library.DISTRIBUTION
     try:
         _mkl = _loaded[library] if library in _loaded else mkl_library.load(library)
     except mkl_library.MklError as err:
