@@ -80,3 +80,9 @@ def keys_from_signature(*functions: Callable[..., Any], skip: tuple[str, ...] = 
             default = REQUIRED if param.default is param.empty else param.default
             keys[name] = Key(default, kind[0] if len(kind) == 1 else kind, (rules or {}).get(name))
     return keys
+
+
+# The BLAS library of the training step's matrix products (``mlp.native.blas``): an environment variable, so that
+# every process of a run (mpiexec's, a sweep's workers) reads the same; ``mlp --blas`` sets it for a command.
+BLAS_VARIABLE = "MLP_BLAS"
+BLAS = Key("auto", str, choices=("auto", "openblas", "mkl"))

@@ -1,25 +1,30 @@
 """Training speed of ``mlp`` against PyTorch on the same networks, the sgemm roofline, and peak memory.
 
-    python scripts/benchmark.py            # every case, about 7 minutes on 2 cores
+    python scripts/benchmark.py            # every case, about 7 minutes on 2 quiet cores (longer with mlp-mkl)
     python scripts/benchmark.py --quick    # shorter epochs and no 20-epoch drift runs, under a minute
 
 For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a
 warm-up epoch of each, with a pause before every epoch), and the script prints the median seconds per epoch,
-samples/s and the ratio.
+samples/s and the ratio. ``mlp`` is timed with each BLAS it can use for its products (``mlp.native.blas``): NumPy's
+OpenBLAS (the ``mlp`` rows, ``MLP_BLAS=openblas``) and, where the ``mkl`` extra is installed, Intel's MKL
+(``mlp-mkl``, ``MLP_BLAS=mkl``).
 PyTorch is used when it is importable (``pip install torch==2.13.0`` on the project's machine installs a
 local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_threads`` set to the cores
 ``mlp`` uses. Data: MNIST from the folder in ``MLP_DATA_DIR`` if it is set, else random
 data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
 reaches on large square matrices here, measured after each case. The script also times each case's
 matrix products alone, with the real shapes, in NumPy and in PyTorch: no trainer calling that BLAS can be
-faster. Peak RSS is measured on a separate full ``mlp train`` run.
+faster; with MKL installed, through ``mlp.native.blas.matmul`` on MKL as well. After the cases, the products and
+weight updates of the largest network's step are timed with one library and with MKL's products alternating with
+OpenBLAS's updates (two thread pools), and the size of the ``mkl`` extra on disk is printed. Peak RSS is measured
+on a separate full ``mlp train`` run.
 
 The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flush-to-zero flags (the
 default, ``mlp.native.fpenv``) and without them (``mlp-noftz``), and compare the fastest of the last five epochs
 with the fastest of epochs 2-6. Other work on a shared machine only ever adds time, so the minima show a
 slowdown that every late epoch has (denormals) and not a busy minute: in one run here the medians of three
 epochs gave 0.62-1.49 for the six drift trainers, 1.40 for PyTorch with momentum. The last section times
-denormal against normal operands with the flags off and on.
+denormal against normal operands with the flags off and on (for MKL's sgemm too).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from mlp import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
-from mlp.native import fpenv
+from mlp.native import blas, fpenv, mkl
 from mlp.nn.optim import Optimizer
 
 TRAIN_ROWS = 48_000  # the Keras example's training rows (60,000 minus the validation split)
@@ -50,8 +55,18 @@ DRIFT_WINDOW = 5  # the drift cases compare the fastest of the last 5 epochs wit
 # Seconds of rest before each epoch. OpenBLAS's worker threads spin for a while after their last call (2^28
 # cycles, about 0.1 s, by default) and would take the cores from the PyTorch epoch that follows an mlp epoch:
 # without the pause, PyTorch's epochs over 16,000 rows measured 1.2-1.9x slower, which made mlp's ratio look
-# better than it is.
+# better than it is. MKL's (Intel OpenMP's) spin 0.2 s by default (KMP_BLOCKTIME).
 PAUSE = 0.3
+MKL_DISTRIBUTIONS = ("mkl", "intel-openmp", "tbb", "intel-cmplr-lib-ur")  # what `pip install numpy-mlp[mkl]` adds
+
+
+def mkl_available() -> bool:
+    """Whether MKL can make ``mlp``'s products here (the ``mkl`` extra is installed and works)."""
+    try:
+        mkl.load()
+    except mkl.MklError:
+        return False
+    return True
 
 
 @dataclass
@@ -115,31 +130,88 @@ def epoch_gflop(widths: tuple[int, ...], rows: int) -> float:
     return 2 * rows * products / 1e9
 
 
-def products_seconds(case: Case, rows: int, convert: Callable[[np.ndarray], Any], repeats: int = 3) -> float:
-    """Median seconds of one epoch's matrix products alone (those ``epoch_gflop`` counts, batch by batch),
-    on operands made by ``convert`` from float32 NumPy arrays: NumPy's BLAS, or PyTorch's with ``torch.from_numpy``.
-    Nothing else runs, so no trainer that calls this BLAS can take less time per epoch."""
+def step_operands(case: Case, convert: Callable[[np.ndarray], Any] = lambda a: a) -> list[tuple[Any, Any]]:
+    """The pairs multiplied in one training step (those ``epoch_gflop`` counts), random, with the real shapes,
+    made by ``convert`` from float32 NumPy arrays (``torch.from_numpy`` for PyTorch's)."""
     rng = np.random.default_rng(0)
     operands = []
     for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
         x, w, delta = (convert(rng.standard_normal(shape, dtype=np.float32))
                        for shape in ((case.batch_size, fan_in), (fan_in, fan_out), (case.batch_size, fan_out)))
         operands += [(x, w), (x.T, delta)] + ([(delta, w.T)] if i else [])  # X @ W, X.T @ Delta, Delta @ W.T
+    return operands
+
+
+def median_epoch(step: Callable[[], object], steps: int, repeats: int = 3) -> float:
+    """Median seconds of ``steps`` calls of ``step``, after a pause that lets other threads go to sleep."""
     times = []
     time.sleep(PAUSE)
     for _ in range(repeats):
         start = time.perf_counter()
-        for _ in range(rows // case.batch_size):
-            for a, b in operands:
-                a @ b
+        for _ in range(steps):
+            step()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def products_seconds(case: Case, rows: int, convert: Callable[[np.ndarray], Any] = lambda a: a,
+                     multiply: Callable[[Any, Any], Any] = lambda a, b: a @ b) -> float:
+    """Median seconds of one epoch's matrix products alone, batch by batch, computed by ``multiply``: NumPy's BLAS
+    (``a @ b``), PyTorch's (``convert=torch.from_numpy``) or MKL's (``mlp.native.blas.matmul`` with MKL chosen).
+    Nothing else runs, so no trainer that calls this BLAS can take less time per epoch."""
+    operands = step_operands(case, convert)
+
+    def step() -> None:
+        for a, b in operands:
+            multiply(a, b)
+    return median_epoch(step, rows // case.batch_size)
+
+
+def thread_pools(case: Case, rows: int) -> None:
+    """One epoch of a step's products and SGD updates ``W <- W - lr dW`` (``axpy``) with one library, and with MKL's
+    products alternating with OpenBLAS's updates: two thread pools, each spinning while the other works."""
+    operands = step_operands(case)
+    weights = [(np.zeros((i, o), np.float32), np.ones((i, o), np.float32)) for i, o in pairwise(case.widths)]
+    openblas_axpy = blas._ROUTINES[np.dtype(np.float32)]  # NumPy's OpenBLAS, whatever mlp's setting
+
+    def step(mixed: bool) -> Callable[[], None]:
+        def run() -> None:
+            for a, b in operands:
+                blas.matmul(a, b)
+            for w, g in weights:
+                if mixed:
+                    openblas_axpy(w.size, -0.01, g.ctypes.data, 1, w.ctypes.data, 1)
+                else:
+                    blas.axpy(-0.01, g, w)
+        return run
+
+    line = f"\none thread pool at a time ({case.name}: products and SGD updates):"
+    for label, name, mixed in (("OpenBLAS alone", "openblas", False), ("MKL alone", "mkl", False),
+                               ("MKL's products, OpenBLAS's updates", "mkl", True)):
+        blas.use(name)
+        line += f"\n  {label:<36} {median_epoch(step(mixed), rows // case.batch_size):6.3f} s/epoch"
+    print(line)
+
+
+def mkl_install_size() -> str:
+    """Disk size of what the ``mkl`` extra installs (its wheels' files), or why it is not known."""
+    from importlib import metadata
+
+    total = 0
+    for name in MKL_DISTRIBUTIONS:
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        total += sum(Path(str(file.locate())).stat().st_size for file in files if Path(str(file.locate())).is_file())
+    return f"{total / 2**20:,.0f} MiB ({', '.join(MKL_DISTRIBUTIONS)})" if total else "not installed"
 
 
 class MlpTrainer:
     """One epoch of ``mlp.fit`` per call, returning its training seconds (as ``fit`` measures them)."""
 
-    def __init__(self, case: Case, x: np.ndarray, y: np.ndarray, flush_denormals: bool = True) -> None:
+    def __init__(self, case: Case, x: np.ndarray, y: np.ndarray, flush_denormals: bool = True,
+                 library: str = "openblas") -> None:
         layers = []
         for i, (fan_in, fan_out) in enumerate(pairwise(case.widths)):
             layers += [Dense(fan_in, fan_out)] + ([ReLU()] if i < len(case.widths) - 2 else [])
@@ -147,9 +219,11 @@ class MlpTrainer:
         self.optimizer: Optimizer = {"sgd": SGD(lr=0.01), "momentum": SGD(lr=0.01, momentum=0.9),
                                      "adam": Adam(lr=1e-3)}[case.optimizer]
         self.case, self.x, self.y, self.flush, self.epochs = case, x, y, flush_denormals, 0
+        self.library = library  # the BLAS of its products and updates (mlp.native.blas)
 
     def __call__(self) -> float:
         self.epochs += 1
+        blas.use(self.library)
         history = fit(self.model, SoftmaxCrossEntropy(), self.optimizer, self.x, self.y, epochs=1,
                       batch_size=self.case.batch_size, seed=self.epochs, verbose=0, flush_denormals=self.flush)
         return float(history["time"][0])
@@ -198,6 +272,8 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
     mlp_trainers = {"mlp": MlpTrainer(case, x, y)}
     if case.drift:
         mlp_trainers["mlp-noftz"] = MlpTrainer(case, x, y, flush_denormals=False)
+    if mkl_available():
+        mlp_trainers["mlp-mkl"] = MlpTrainer(case, x, y, library="mkl")
     trainers: dict[str, Callable[[], float]] = dict(mlp_trainers)
     torch_epoch = torch_trainer(case, x, y, threads)
     if torch_epoch is not None:
@@ -219,6 +295,8 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
                 f"{medians[name] / roofline:4.2f}x roofline")
         if name.startswith("mlp") and "torch" in medians:
             line += f"  {medians[name] / medians['torch']:4.2f}x PyTorch's time"
+        if name == "mlp-mkl":
+            line += f"  {medians[name] / medians['mlp']:4.2f}x mlp's"
         if case.drift:
             line += f"  last/first {min(t[-DRIFT_WINDOW:]) / min(t[1 : 1 + DRIFT_WINDOW]):4.2f}"
         if name in mlp_trainers and case.drift:
@@ -226,13 +304,20 @@ def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
         print(line)
     if case.drift:
         return
-    numpy_products = products_seconds(case, len(x), lambda a: a)
+    numpy_products = products_seconds(case, len(x))
     line = f"  matrix products alone: NumPy {numpy_products:.3f} s/epoch"
+    mkl_products = None
+    if "mlp-mkl" in medians:
+        blas.use("mkl")
+        mkl_products = products_seconds(case, len(x), multiply=blas.matmul)
+        line += f", MKL {mkl_products:.3f}"
     if "torch" in medians:
         import torch
 
         line += (f", PyTorch {products_seconds(case, len(x), torch.from_numpy):.3f}; NumPy's alone are "
                  f"{numpy_products / medians['torch']:.2f}x PyTorch's epoch")
+        if mkl_products is not None:
+            line += f", MKL's {mkl_products / medians['torch']:.2f}x"
     print(line)
 
 
@@ -260,13 +345,24 @@ def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
         a, b = np.full((512, 512), value, np.float32), np.ones((512, 512), np.float32)
         return lambda: a @ b
 
+    def mkl_product(value: float) -> Callable[[], object]:
+        a, b = np.full((512, 512), value, np.float32), np.ones((512, 512), np.float32)
+        return lambda: blas.matmul(a, b)  # with MKL chosen
+
+    makers = [momentum_update, product]
+    columns = ["momentum update", "sgemm 512^3"]
+    if mkl_available():
+        blas.use("mkl")
+        makers.append(mkl_product)
+        columns.append("MKL's sgemm 512^3")
+
     tiny = float(np.finfo(np.float32).tiny)  # denormal operands: tiny / 10; normal ones: 1e-3
     print("\ncost of denormal operands (time with denormals / time with normal floats):")
     for flush in (False, True):
         with fpenv.flush_denormals(flush):
-            ratios = [median_time(make(tiny / 10)) / median_time(make(1e-3)) for make in (momentum_update, product)]
-        print(f"  flush-to-zero {'on ' if flush else 'off'}  momentum update {ratios[0]:4.2f}x  "
-              f"sgemm 512^3 {ratios[1]:4.2f}x")
+            ratios = [median_time(make(tiny / 10)) / median_time(make(1e-3)) for make in makers]
+        print(f"  flush-to-zero {'on ' if flush else 'off'}  " +
+              "  ".join(f"{column} {ratio:4.2f}x" for column, ratio in zip(columns, ratios, strict=True)))
     if not fpenv.supported():
         print("  (the flags cannot be set on this platform: flush-to-zero 'on' is the same as 'off')")
 
@@ -310,14 +406,21 @@ def main() -> None:
         torch_version = f"PyTorch {torch.__version__}"
     except ImportError:
         torch_version = "PyTorch not installed (pip install torch==2.13.0 for the comparison)"
+    blas.use("openblas")
+    openblas = blas.describe().split(" (")[0]
+    blas.use("mkl")
+    with_mkl = blas.describe().split(" (")[0] if mkl_available() else "MKL not installed (pip install numpy-mlp[mkl])"
     print(f"{cpu_name()}, {threads} threads; Python {platform.python_version()}, "
-          f"NumPy {np.__version__}, {torch_version}")
+          f"NumPy {np.__version__} ({openblas}), {with_mkl}, {torch_version}")
     print(f"data: {source}, {len(x):,} rows")
     for case in CASES:
         if args.quick and case.drift:
             continue
         run_case(case, x, y, epochs, threads)
+    if mkl_available():
+        thread_pools(CASES[1], len(x))
     denormal_cost()
+    print(f"\nsize of the mkl extra: {mkl_install_size()}")
     print(f"\npeak RSS: {peak_rss_of_training(1 if args.quick else 3)}")
 
 

@@ -33,7 +33,7 @@ def test_cli_help_and_version():
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0 and "Train multilayer perceptrons" in result.output
     result = runner.invoke(main, ["--version"])
-    assert result.exit_code == 0 and result.output.strip() == f"mlp, version {mlp.__version__}"
+    assert result.exit_code == 0 and result.output.splitlines()[0] == f"mlp, version {mlp.__version__}"
 
 
 @pytest.mark.parametrize("extra", ["plot", "sklearn", "onnx", "mpi", "optuna", "dask", "docs"])

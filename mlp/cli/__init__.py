@@ -6,18 +6,47 @@ module (what they share is in ``mlp.cli.common``)."""
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import click
 
-from mlp import __version__
-from mlp.cli.common import ErrorReportingGroup, debug_option, stopped
+from mlp import __version__, settings
+from mlp.cli.common import USAGE_ERROR, ErrorReportingGroup, debug_option, stopped
 from mlp.train.interrupts import Stopped, command_signals
 
 
+def _set_blas(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--blas``: the command's BLAS setting, as ``MLP_BLAS`` (the processes it starts read it too)."""
+    if value is not None:
+        from mlp.native import blas  # here: `mlp --help` loads no native code
+
+        os.environ[settings.BLAS_VARIABLE] = value
+        blas.use(None)  # the variable decides, from the next product on
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the version, and the BLAS library the training step's products use (``mlp.native.blas``)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from mlp.native import blas  # here: loading MKL is for the commands that use it
+
+    try:
+        used = blas.describe()
+    except ValueError as err:  # MLP_BLAS names no BLAS: one line, as the commands say it
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(USAGE_ERROR)
+    click.echo(f"mlp, version {__version__}\nBLAS: {used}")
+    ctx.exit()
+
+
 @click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mlp")
+@click.option("--blas", type=click.Choice(settings.BLAS.choices), is_eager=True, expose_value=False,
+              callback=_set_blas, help=f"The BLAS of the matrix products (default: ${settings.BLAS_VARIABLE}, "
+              "else auto: MKL where the mkl extra is installed on an Intel CPU, else OpenBLAS).")
+@click.option("--version", is_flag=True, is_eager=True, expose_value=False, callback=_print_version,
+              help="Show the version and the BLAS the training step uses, and exit.")
 @debug_option
 def main() -> None:
     """Train multilayer perceptrons with explicit backprop, in pure NumPy.

@@ -22,16 +22,40 @@ only before NumPy is imported), and ``one_thread()`` for the duration of a block
 differently with different thread counts (a (16, 784) x (784, 512) product differs in the last bits between 1
 and 2 threads here), so computations that must agree to the last bit across processes (``mlp.train.parallel``,
 ``mlp.runs.sweep``) run on one thread each.
+
+Intel's MKL (the ``mkl`` extra, ``mlp.native.mkl``) computes the training step's matrix products faster than
+OpenBLAS on Intel CPUs. ``matmul(a, b, out)`` is ``a @ b`` through MKL's ``gemm`` when MKL is the step's BLAS,
+and NumPy's ``np.matmul`` (OpenBLAS) otherwise; the dense layers make their three products with it. The
+choice, ``active()``, comes from the setting ``MLP_BLAS`` (``settings.BLAS``, also ``mlp --blas``; ``use``
+in Python, which also makes a changed ``MLP_BLAS`` count), read when the first product needs it:
+
+- ``openblas``: NumPy's OpenBLAS, as without the extra;
+- ``mkl``: MKL; where it is not installed or does not work, OpenBLAS, with one warning line that says so;
+- ``auto`` (the default): MKL where it is installed and the CPU is an Intel one (where the benchmark in
+  ``docs/performance.md`` measured it faster), OpenBLAS otherwise; a broken MKL warns as for ``mkl``.
+
+One thread pool at a time: two libraries' worker threads spin for a while after each call, and MKL's products
+alternating with OpenBLAS's updates took 1.7x the time of the same epoch through MKL alone (``scripts/benchmark.py``).
+So when MKL does the products, ``axpy`` goes through MKL too, and NumPy's OpenBLAS is left idle; ``set_threads``
+and ``one_thread`` set both libraries.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import platform
+import shlex
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from mlp import settings
+from mlp.extras import extra_requirements
+from mlp.native import mkl as mkl_library
 
 _SUFFIXES = (".so", ".dylib", ".dll")
 MIN_SIZE = 1 << 16
@@ -69,11 +93,116 @@ _BLAS = _load_library()
 _ROUTINES = _load_routines(_BLAS)
 
 
+class BlasFallbackWarning(RuntimeWarning):
+    """MKL was asked for (or chosen by ``auto``) but cannot be used: the products go through OpenBLAS."""
+
+
+_choice: str | None = None  # set by use(); None: the MLP_BLAS variable decides
+_mkl: mkl_library.Mkl | None = None  # MKL, once loaded and in use
+_resolved: str | None = None  # why the step uses the library it uses (describe()); None: not decided yet
+_resolved_for: str | None = None  # the setting _resolved was decided for: another setting decides again
+_pending_threads: int | None = None  # a thread count set before MKL was loaded, for when it is
+_loaded: dict[Path, mkl_library.Mkl] = {}  # each library is opened and set up once (before its first computation)
+
+
+def setting() -> str:
+    """The BLAS setting in force: ``use``'s, else the ``MLP_BLAS`` variable's, else ``"auto"``.
+
+    Raises ValueError for a value not in ``settings.BLAS.choices``."""
+    value = _choice if _choice is not None else (os.environ.get(settings.BLAS_VARIABLE) or settings.BLAS.default)
+    _check(value)
+    return value
+
+
+def use(name: str | None) -> None:
+    """Make the products go through ``name`` (``"auto"``, ``"openblas"`` or ``"mkl"``) from now on; ``None``: back
+    to the ``MLP_BLAS`` variable. Raises ValueError for another name. The library is chosen again at the next
+    product."""
+    global _choice, _resolved_for
+    if name is not None:
+        _check(name)
+    _choice, _resolved_for = name, None
+
+
+def _check(name: str) -> None:
+    if name not in settings.BLAS.choices:
+        raise ValueError(f"{settings.BLAS_VARIABLE}={name!r} is not a BLAS mlp knows; set it to one of "
+                         f"{', '.join(settings.BLAS.choices)}")
+
+
+def intel_cpu() -> bool:
+    """Whether this CPU is an Intel one (``GenuineIntel`` in Linux's ``/proc/cpuinfo``, else the platform's name)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return any(line.startswith("vendor_id") and "GenuineIntel" in line for line in cpuinfo)
+    except OSError:
+        return "intel" in platform.processor().lower()
+
+
+def _fallback(reason: str, fix: str) -> None:
+    # One line, whatever the caller: a file name Python cannot open leaves the warning without a source line.
+    warnings.warn_explicit(f"{reason}; the matrix products use OpenBLAS instead ({fix})", BlasFallbackWarning,
+                           "mlp.native.blas", 0, module="mlp.native.blas")
+
+
+def _resolve() -> mkl_library.Mkl | None:
+    """Which library makes the products: MKL (returned) or OpenBLAS (``None``), decided at the first product after
+    ``use`` (or ever) as the module says."""
+    global _mkl, _resolved, _resolved_for
+    if _resolved_for is not None:  # every product asks: the fast path reads no environment
+        return _mkl
+    choice = setting()
+    _mkl, _resolved_for = None, choice
+    library = mkl_library.find_library() if choice != "openblas" else None
+    if choice == "openblas" or (choice == "auto" and (library is None or not intel_cpu())):
+        _resolved = (f"{settings.BLAS_VARIABLE}=openblas" if choice == "openblas" else
+                     f"auto: {'MKL is not installed' if library is None else 'not an Intel CPU'}")
+        return None
+    install = " ".join(shlex.quote(r) for r in extra_requirements("mkl")) or mkl_library.DISTRIBUTION
+    try:
+        _mkl = _loaded[library] if library in _loaded else mkl_library.load(library)
+    except mkl_library.MklError as err:
+        fix = (f"install it with: pip install {install}  (the mkl extra)" if library is None else
+               f"reinstall it with: pip install --force-reinstall {install}")
+        _fallback(str(err), f"{fix}; or set {settings.BLAS_VARIABLE}=openblas")
+        _resolved = f"{choice}: {err}"
+        return None
+    _loaded[library] = _mkl  # type: ignore[index]
+    if _pending_threads is not None:
+        _mkl.set_threads(_pending_threads)
+    _resolved = f"{settings.BLAS_VARIABLE}={choice}"
+    return _mkl
+
+
+def active() -> str:
+    """``"mkl"`` or ``"openblas"``: the library the training step's products and updates go through."""
+    return "mkl" if _resolve() is not None else "openblas"
+
+
+def describe() -> str:
+    """One line for ``mlp --version``: the library, its version, and why it was chosen."""
+    mkl = _resolve()
+    if mkl is not None:
+        return f"{mkl.version()} ({_resolved})"
+    routine = getattr(_BLAS, "scipy_openblas_get_config64_", None)
+    if routine is not None:
+        routine.restype = ctypes.c_char_p
+        name = " ".join(routine().decode(errors="replace").split()[:2])  # "OpenBLAS 0.3.31.188.0"
+    else:
+        name = "NumPy's BLAS"
+    return f"{name} ({_resolved})"
+
+
 def set_threads(n: int) -> bool:
-    """Let NumPy's OpenBLAS use ``n`` threads from now on; ``False`` if there is no such BLAS here."""
+    """Let NumPy's OpenBLAS and MKL (now, or when it loads) use ``n`` threads; ``False`` if there is no OpenBLAS
+    here that NumPy brought and MKL is not in use."""
+    global _pending_threads
+    _pending_threads = int(n)
+    if _mkl is not None:
+        _mkl.set_threads(n)
     routine = getattr(_BLAS, "scipy_openblas_set_num_threads64_", None)
     if routine is None:
-        return False
+        return _mkl is not None
     routine.argtypes, routine.restype = [ctypes.c_int], None
     routine(int(n))
     return True
@@ -81,7 +210,7 @@ def set_threads(n: int) -> bool:
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    """Within the block, NumPy's OpenBLAS uses one thread; the number it used comes back afterwards."""
+    """Within the block, the BLAS libraries use one thread; the number they used comes back afterwards."""
     previous = threads()
     set_threads(1)
     try:
@@ -92,7 +221,9 @@ def one_thread() -> Iterator[None]:
 
 
 def threads() -> int | None:
-    """How many threads NumPy's OpenBLAS uses, or ``None`` if there is no such BLAS here."""
+    """How many threads MKL uses if it is in use, else NumPy's OpenBLAS; ``None`` if neither is here."""
+    if _mkl is not None:
+        return _mkl.threads()
     routine = getattr(_BLAS, "scipy_openblas_get_num_threads64_", None)
     if routine is None:
         return None
@@ -106,10 +237,63 @@ def supported() -> bool:
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
-    """``y <- y + alpha x``, in place. ``x, y``: arrays of one shape and dtype (e.g. ``g`` and ``W: (in, out)``)."""
-    routine = _ROUTINES.get(y.dtype)
-    if (routine is None or y.size < MIN_SIZE or x.dtype != y.dtype or x.shape != y.shape or not x.flags.c_contiguous
-            or not y.flags.c_contiguous or not y.flags.writeable):
+    """``y <- y + alpha x``, in place. ``x, y``: arrays of one shape and dtype (e.g. ``g`` and ``W: (in, out)``).
+
+    Through MKL when it makes the products (one thread pool at a time), else through NumPy's OpenBLAS."""
+    mkl = _resolve()
+    routine = mkl.axpy.get(y.dtype) if mkl is not None else _ROUTINES.get(y.dtype)
+    if (routine is None or y.size < MIN_SIZE or y.size >= _MAX_INT32 or x.dtype != y.dtype or x.shape != y.shape
+            or not x.flags.c_contiguous or not y.flags.c_contiguous or not y.flags.writeable):
         y += alpha * x
         return
     routine(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)  # float(): ctypes refuses NumPy scalars
+
+
+_MAX_INT32 = 2**31  # MKL's LP64 interface takes 32-bit sizes; larger arrays take NumPy's path
+
+
+def _layout(a: np.ndarray) -> tuple[int, int] | None:
+    """``(CBLAS transpose flag, leading dimension)`` of a 2-D array whose rows or columns are contiguous (a C-ordered
+    array or a view of its rows; ``W.T`` of one), or ``None`` for another layout."""
+    rows, cols = a.shape
+    step = a.itemsize
+    row_stride, col_stride = a.strides
+    if not a.flags.aligned or max(rows, cols) >= _MAX_INT32:
+        return None
+    if col_stride == step or cols == 1:
+        lead = row_stride // step if rows > 1 else cols
+        if row_stride % step == 0 and cols <= lead < _MAX_INT32:
+            return mkl_library.NO_TRANS, lead
+    if row_stride == step or rows == 1:
+        lead = col_stride // step if cols > 1 else rows
+        if col_stride % step == 0 and rows <= lead < _MAX_INT32:
+            return mkl_library.TRANS, lead
+    return None
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` (into ``out`` if given) through MKL's ``gemm`` when MKL is the step's BLAS (``active()``), else
+    ``np.matmul``. ``a: (m, k)``, ``b: (k, n)``, ``out: (m, n)``.
+
+    MKL takes float32 and float64 matrices of one dtype whose rows or columns are contiguous (``X``, ``W.T``), and
+    a C-contiguous ``out`` of their dtype that overlaps neither; anything else goes to NumPy, which computes the
+    same product up to rounding.
+    """
+    mkl = _resolve()
+    gemm = mkl.gemm.get(a.dtype) if mkl is not None else None
+    if (gemm is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype or a.shape[1] != b.shape[0]
+            or 0 in (*a.shape, b.shape[1])):
+        return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    (m, k), n = a.shape, b.shape[1]
+    layouts = _layout(a), _layout(b)
+    if out is not None and (out.dtype != a.dtype or out.shape != (m, n) or not out.flags.c_contiguous
+                            or not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return np.matmul(a, b, out=out)
+    if None in layouts or n >= _MAX_INT32:
+        return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    (a_flag, a_lead), (b_flag, b_lead) = layouts  # type: ignore[misc]
+    if out is None:
+        out = np.empty((m, n), a.dtype)
+    gemm(mkl_library.ROW_MAJOR, a_flag, b_flag, m, n, k, 1.0, a.ctypes.data, a_lead, b.ctypes.data, b_lead, 0.0,
+         out.ctypes.data, n)
+    return out

@@ -14,6 +14,8 @@ products (the project's tests check both), so setting them on the calling thread
 level-1 routines do not: the worker half of a long ``mlp.native.blas.axpy`` keeps the worker's own flags. The
 optimizers therefore do the geometric decay that leads to denormals (``v <- mu v``, Adam's moments) with
 NumPy on the calling thread, and use ``axpy`` only to add the scaled gradient.
+MKL's threads (``mlp.native.mkl``) get the caller's flags at every call, products and ``axpy`` alike: Intel's
+OpenMP runtime copies them into its workers (the tests check it).
 Elsewhere ``flush_denormals`` does nothing and says so through ``supported()``.
 """
 

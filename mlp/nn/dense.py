@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from mlp.native.blas import matmul
 from mlp.nn.init import Initializer, get_initializer
 from mlp.nn.layer import LAYERS, Layer, ShapeError, as_generator
 
@@ -30,6 +31,9 @@ class Dense(Layer):
         bias: whether to learn ``b``.
         rng: ``Generator`` or seed for the initial weights (never the global RNG).
         dtype: parameter dtype; inputs are converted to it, so a float32 layer computes in float32.
+
+    The three products go through ``mlp.native.blas.matmul``: MKL's ``gemm`` where it is the training step's
+    BLAS (the ``mkl`` extra, setting ``MLP_BLAS``), NumPy's ``matmul`` otherwise.
     """
 
     def __init__(
@@ -73,7 +77,7 @@ class Dense(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(f"{self!r} expects input of shape (batch, {self.in_features}), got {x.shape}")
         self._x = x
-        a = x @ self.params["W"]
+        a = matmul(x, self.params["W"])
         if self.bias:
             a += self.params["b"]
         return a
@@ -83,10 +87,10 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError(f"{self!r}.backward called before forward")
         # Written into the existing arrays so that anything holding self.grads sees the new values.
-        np.matmul(self._x.T, grad_out, out=self.grads["W"])
+        matmul(self._x.T, grad_out, out=self.grads["W"])
         if self.bias:
             grad_out.sum(axis=0, out=self.grads["b"])
-        return grad_out @ self.params["W"].T if input_grad else None
+        return matmul(grad_out, self.params["W"].T) if input_grad else None
 
     @classmethod
     def parameter_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:

@@ -179,4 +179,4 @@ def test_main_help_says_where_to_start():
 
 def test_version():
     result = invoke("--version")
-    assert result.exit_code == 0 and result.stdout == f"mlp, version {__version__}\n"
+    assert result.exit_code == 0 and result.stdout.startswith(f"mlp, version {__version__}\nBLAS: ")
