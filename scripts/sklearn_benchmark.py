@@ -42,6 +42,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import mlp
 from mlp.data import DataError, load_mnist
+from mlp.native import blas as native_blas
 from mlp.sklearn import MLPClassifier
 
 # (x_train, y_train, x_test, y_test): features float64 (n, d), labels int (n,)
@@ -162,7 +163,7 @@ def main() -> int:
         blas = ", ".join(sorted({f"{lib['internal_api']} {lib['num_threads']} threads"
                                  for lib in threadpool_info() if lib["user_api"] == "blas"}))
         print(f"mlp {mlp.__version__}, scikit-learn {sklearn.__version__}, NumPy {np.__version__}; BLAS: {blas}; "
-              f"{args.seeds} seeds; parameters of both: {PARAMETERS}\n")
+              f"mlp's products: {native_blas.describe()}; {args.seeds} seeds; parameters of both: {PARAMETERS}\n")
         print("| dataset | rows (train / test) | library (input) | epochs | fit s (median) | test accuracy % | "
               "speed-up |")
         print("|---|---|---|---|---|---|---|", flush=True)

@@ -44,7 +44,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 @click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--blas", type=click.Choice(settings.BLAS.choices), is_eager=True, expose_value=False,
               callback=_set_blas, help=f"The BLAS of the matrix products (default: ${settings.BLAS_VARIABLE}, "
-              "else auto: MKL where the mkl extra is installed on an Intel CPU, else OpenBLAS).")
+              "else auto: OpenBLAS; mkl: the mkl extra's MKL).")
 @click.option("--version", is_flag=True, is_eager=True, expose_value=False, callback=_print_version,
               help="Show the version and the BLAS the training step uses, and exit.")
 @debug_option

@@ -5,8 +5,8 @@
   NumPy's two passes on one, about 0.04 s per epoch of the 784-512-10 network. Where the library or the
   symbols are not there, NumPy does the same update.
 - ``blas.matmul`` and ``mkl``: the training step's matrix products through Intel's MKL (``gemm``, the ``mkl``
-  extra) where the setting ``MLP_BLAS`` (default ``auto``: on Intel CPUs) chooses it, and its ``axpy`` then too;
-  through NumPy's ``matmul`` (OpenBLAS) otherwise. A missing or broken MKL means OpenBLAS, with one warning.
+  extra) where the setting ``MLP_BLAS=mkl`` chooses it (``auto``, the default, keeps OpenBLAS), and its ``axpy``
+  then too; through NumPy's ``matmul`` (OpenBLAS) otherwise. A missing or broken MKL means OpenBLAS, with one warning.
 - ``fpenv.flush_denormals``: the CPU's flush-to-zero flags while ``fit`` trains (glibc on x86-64 Linux),
   so that decaying optimizer state does not linger among slow denormal floats. Elsewhere it does nothing.
 
