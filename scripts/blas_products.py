@@ -7,6 +7,7 @@ process of its own, with and without PyTorch imported beside it (its OpenMP runt
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -39,8 +40,11 @@ def measure(library: str, with_torch: bool) -> float:
 
 
 def main() -> None:
-    if len(sys.argv) == 3:  # one measurement, in a process of its own
-        print(measure(sys.argv[1], sys.argv[2] == "torch"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("one", nargs="*", help=argparse.SUPPRESS)  # BLAS and "torch"/"none": one measurement
+    args = parser.parse_args()
+    if len(args.one) == 2:  # one measurement, in a process of its own
+        print(measure(args.one[0], args.one[1] == "torch"))
         return
     print("| BLAS | PyTorch in the process | seconds (200 steps' products, fastest of 5) |\n|---|---|---:|")
     for library in ("openblas", "mkl"):
