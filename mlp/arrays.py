@@ -43,6 +43,10 @@ class SparseRows:
             return SparseRows(self.matrix[index])
         return self.matrix[index].toarray()
 
+    def dense(self, rows: slice) -> np.ndarray:
+        """The rows of ``rows`` (a slice), densified: a chunk of the matrix for a forward pass."""
+        return self.matrix[rows].toarray()
+
 
 def finite(values: Any, dtype: DTypeLike | None, what: str, error: type[Exception] = ValueError,
            unit: str = "column") -> Any:

@@ -336,8 +336,7 @@ class MLPEstimator(BaseEstimator):
         already in the network's form (``_network_input``)."""
         model, loss = self.model_, self._loss()
         if isinstance(x, SparseRows):
-            scores = np.vstack([model.predict(x[np.arange(start, min(start + 1024, len(x)))])
-                                for start in range(0, len(x), 1024)])
+            scores = np.vstack([model.predict(x.dense(slice(start, start + 1024))) for start in range(0, len(x), 1024)])
         else:
             scores = model.predict(x)
         probabilities = loss.probabilities(scores)

@@ -51,8 +51,7 @@ class Objective:
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, len(self.y), CHUNK):
                 rows = slice(start, start + CHUNK)
-                # a slice of an array is a view; SparseRows densify the rows of an index array
-                part = self.x[rows] if isinstance(self.x, np.ndarray) else self.x[np.arange(len(self.y))[rows]]
+                part = self.x[rows] if isinstance(self.x, np.ndarray) else self.x.dense(rows)  # a view, or densified
                 output = self.model.forward(part, training=True)
                 weights = self.w[rows] if self.w is not None else None
                 value += self.loss.forward(output, self.y[rows], weights, total=self.total)
