@@ -3,21 +3,21 @@
     python scripts/benchmark.py            # every case, about 7 minutes on 2 quiet cores (longer with mlp-mkl)
     python scripts/benchmark.py --quick    # shorter epochs and no 20-epoch drift runs, under a minute
 
-For each case the two trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a
-warm-up epoch of each, with a pause before every epoch), and the script prints the median seconds per epoch,
-samples/s and the ratio. ``mlp`` is timed with each BLAS it can use for its products (``mlp.native.blas``): NumPy's
-OpenBLAS (the ``mlp`` rows, ``MLP_BLAS=openblas``) and, where the ``mkl`` extra is installed, Intel's MKL
-(``mlp-mkl``, ``MLP_BLAS=mkl``).
-PyTorch is used when it is importable (``pip install torch==2.13.0`` on the project's machine installs a
-local CPU build; it is not a dependency of ``mlp``), with ``torch.set_num_threads`` set to the cores
-``mlp`` uses. Data: MNIST from the folder in ``MLP_DATA_DIR`` if it is set, else random
-data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed NumPy's BLAS
-reaches on large square matrices here, measured after each case. The script also times each case's
-matrix products alone, with the real shapes, in NumPy and in PyTorch: no trainer calling that BLAS can be
-faster; with MKL installed, through ``mlp.native.blas.matmul`` on MKL as well. After the cases, the products and
-weight updates of the largest network's step are timed with one library and with MKL's products alternating with
-OpenBLAS's updates (two thread pools), and the size of the ``mkl`` extra on disk is printed. Peak RSS is measured
-on a separate full ``mlp train`` run.
+For each case the trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a warm-up epoch
+of each, with a pause before every epoch), each trainer in a process of its own, so that no library's threads share
+a process with another's (MKL's products took twice their time with PyTorch imported beside them), and the script
+prints the median seconds per epoch, samples/s and the ratio. ``mlp`` is timed with each BLAS it can use for its
+products (``mlp.native.blas``): NumPy's OpenBLAS (the ``mlp`` rows, ``MLP_BLAS=openblas``) and, where the ``mkl``
+extra is installed, Intel's MKL (``mlp-mkl``, ``MLP_BLAS=mkl``). PyTorch is used when it is importable (``pip
+install torch==2.13.0`` on the project's machine installs a local CPU build; it is not a dependency of ``mlp``),
+with ``torch.set_num_threads`` set to the cores ``mlp`` uses. Data: MNIST from the folder in ``MLP_DATA_DIR`` if it
+is set, else random data of the same shape. The roofline is the epoch's matrix-product FLOPs at the sgemm speed
+NumPy's BLAS reaches on large square matrices here, measured after each case. The script also times each case's
+matrix products alone, with the real shapes, in NumPy and in PyTorch, each in its trainer's process: no trainer
+calling that BLAS can be faster; with MKL installed, through ``mlp.native.blas.matmul`` on MKL as well. After the
+cases, the products and weight updates of the largest network's step are timed with one library and with MKL's
+products alternating with OpenBLAS's updates (two thread pools), and the size of the ``mkl`` extra on disk is
+printed. Peak RSS is measured on a separate full ``mlp train`` run.
 
 The drift cases train 20 epochs with momentum and with Adam, with ``fit``'s flush-to-zero flags (the
 default, ``mlp.native.fpenv``) and without them (``mlp-noftz``), and compare the fastest of the last five epochs
@@ -267,58 +267,109 @@ def torch_trainer(case: Case, x: np.ndarray, y: np.ndarray, threads: int) -> Cal
     return epoch
 
 
-def run_case(case: Case, x: np.ndarray, y: np.ndarray, epochs: int, threads: int) -> None:
-    """Alternate epochs of each trainer; print medians (drift cases: also the last epochs against the first)."""
-    mlp_trainers = {"mlp": MlpTrainer(case, x, y)}
-    if case.drift:
-        mlp_trainers["mlp-noftz"] = MlpTrainer(case, x, y, flush_denormals=False)
-    if mkl_available():
-        mlp_trainers["mlp-mkl"] = MlpTrainer(case, x, y, library="mkl")
-    trainers: dict[str, Callable[[], float]] = dict(mlp_trainers)
-    torch_epoch = torch_trainer(case, x, y, threads)
-    if torch_epoch is not None:
-        trainers["torch"] = torch_epoch
-    count = DRIFT_EPOCHS if case.drift else epochs + 1  # the first epoch of each is the warm-up
-    times: dict[str, list[float]] = {name: [] for name in trainers}
-    for _ in range(count):
-        for name, epoch in trainers.items():
-            time.sleep(PAUSE)
-            times[name].append(epoch())
-    # Measured after the case, so that the roofline reflects the machine's speed of the moment (it is shared).
-    gflops, gflop = sgemm_gflops(), epoch_gflop(case.widths, len(x))
-    roofline = gflop / gflops
-    print(f"\n{case.name}  ({gflop:.1f} GFLOP of matrix products per epoch; "
-          f"sgemm 2048^3 {gflops:.0f} GFLOP/s now, roofline {roofline:.2f} s)")
-    medians = {name: float(np.median(t[1:])) for name, t in times.items()}
-    for name, t in times.items():
-        line = (f"  {name:<9} {medians[name]:6.3f} s/epoch  {len(x) / medians[name]:9,.0f} samples/s  "
-                f"{medians[name] / roofline:4.2f}x roofline")
-        if name.startswith("mlp") and "torch" in medians:
-            line += f"  {medians[name] / medians['torch']:4.2f}x PyTorch's time"
-        if name == "mlp-mkl":
-            line += f"  {medians[name] / medians['mlp']:4.2f}x mlp's"
-        if case.drift:
-            line += f"  last/first {min(t[-DRIFT_WINDOW:]) / min(t[1 : 1 + DRIFT_WINDOW]):4.2f}"
-        if name in mlp_trainers and case.drift:
-            line += f"  denormal state {mlp_trainers[name].denormal_fraction():.2%}"
-        print(line)
-    if case.drift:
-        return
-    numpy_products = products_seconds(case, len(x))
-    line = f"  matrix products alone: NumPy {numpy_products:.3f} s/epoch"
-    mkl_products = None
-    if "mlp-mkl" in medians:
-        blas.use("mkl")
-        mkl_products = products_seconds(case, len(x), multiply=blas.matmul)
-        line += f", MKL {mkl_products:.3f}"
-    if "torch" in medians:
+class Worker:
+    """A trainer in a process of its own (``python scripts/benchmark.py --worker NAME CASE ROWS``), driven a line at a
+    time: ``epoch`` trains one epoch and answers its seconds, ``products`` the seconds of an epoch's matrix products
+    alone through the trainer's own BLAS, ``denormal`` the fraction of its optimizer state that is denormal. One
+    library per process: MKL's threads and PyTorch's OpenMP ones, or MKL's and OpenBLAS's, live in one process only
+    when a measurement asks for it (``thread_pools``), so no trainer is timed beside another library's spinning
+    threads. A worker waiting for its next line has no BLAS call running: its threads sleep after ``PAUSE``."""
+
+    def __init__(self, name: str, case: int, rows: int) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", name, str(case), str(rows)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, request: str) -> float:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(request + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"a benchmark worker stopped (exit code {self.process.wait()}); its error is above")
+        return float(answer)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def serve(name: str, case: Case, rows: int, threads: int) -> None:
+    """The worker's side of ``Worker``: build trainer ``name`` for ``case`` on the first ``rows`` rows, then answer
+    each line of stdin on stdout until it closes."""
+    x, y, _ = load_data()
+    x, y = x[:rows], y[:rows]
+    if name == "torch":
+        trainer = torch_trainer(case, x, y, threads)
         import torch
 
-        line += (f", PyTorch {products_seconds(case, len(x), torch.from_numpy):.3f}; NumPy's alone are "
-                 f"{numpy_products / medians['torch']:.2f}x PyTorch's epoch")
-        if mkl_products is not None:
-            line += f", MKL's {mkl_products / medians['torch']:.2f}x"
-    print(line)
+        answers = {"epoch": trainer, "products": lambda: products_seconds(case, rows, torch.from_numpy)}
+    else:
+        blas.use("mkl" if name == "mlp-mkl" else "openblas")
+        mlp_trainer = MlpTrainer(case, x, y, flush_denormals=name != "mlp-noftz",
+                                 library="mkl" if name == "mlp-mkl" else "openblas")
+        answers = {"epoch": mlp_trainer, "denormal": mlp_trainer.denormal_fraction,
+                   "products": lambda: products_seconds(case, rows, multiply=blas.matmul if name == "mlp-mkl"
+                                                        else lambda a, b: a @ b)}
+    for line in sys.stdin:
+        print(answers[line.strip()](), flush=True)
+
+
+def trainer_names(case: Case) -> list[str]:
+    """The trainers of ``case``: mlp, its drift twin without flush-to-zero flags, mlp on MKL and PyTorch, where
+    installed."""
+    return (["mlp"] + (["mlp-noftz"] if case.drift else []) + (["mlp-mkl"] if mkl_available() else [])
+            + (["torch"] if torch_available() else []))
+
+
+def torch_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None
+
+
+def run_case(index: int, rows: int, epochs: int) -> None:
+    """Alternate epochs of each trainer, each in its own process; print medians (drift cases: also the last epochs
+    against the first), then each library's matrix products alone, in that trainer's process."""
+    case = CASES[index]
+    workers = {name: Worker(name, index, rows) for name in trainer_names(case)}
+    try:
+        count = DRIFT_EPOCHS if case.drift else epochs + 1  # the first epoch of each is the warm-up
+        times: dict[str, list[float]] = {name: [] for name in workers}
+        for _ in range(count):
+            for name, worker in workers.items():
+                time.sleep(PAUSE)
+                times[name].append(worker.ask("epoch"))
+        # Measured after the case, so that the roofline reflects the machine's speed of the moment (it is shared).
+        gflops, gflop = sgemm_gflops(), epoch_gflop(case.widths, rows)
+        roofline = gflop / gflops
+        print(f"\n{case.name}  ({gflop:.1f} GFLOP of matrix products per epoch; "
+              f"sgemm 2048^3 {gflops:.0f} GFLOP/s now, roofline {roofline:.2f} s)")
+        medians = {name: float(np.median(t[1:])) for name, t in times.items()}
+        for name, t in times.items():
+            line = (f"  {name:<9} {medians[name]:6.3f} s/epoch  {rows / medians[name]:9,.0f} samples/s  "
+                    f"{medians[name] / roofline:4.2f}x roofline")
+            if name.startswith("mlp") and "torch" in medians:
+                line += f"  {medians[name] / medians['torch']:4.2f}x PyTorch's time"
+            if name == "mlp-mkl":
+                line += f"  {medians[name] / medians['mlp']:4.2f}x mlp's"
+            if case.drift:
+                line += f"  last/first {min(t[-DRIFT_WINDOW:]) / min(t[1 : 1 + DRIFT_WINDOW]):4.2f}"
+                if name != "torch":
+                    line += f"  denormal state {workers[name].ask('denormal'):.2%}"
+            print(line)
+        if case.drift:
+            return
+        labels = {"mlp": "NumPy", "mlp-mkl": "MKL", "torch": "PyTorch"}
+        products = {name: workers[name].ask("products") for name in labels if name in workers}
+        line = "  matrix products alone: " + ", ".join(f"{labels[name]} {s:.3f}" for name, s in products.items())
+        if "torch" in medians:
+            line += "; " + ", ".join(f"{labels[name]}'s alone are {s / medians['torch']:.2f}x PyTorch's epoch"
+                                     for name, s in products.items() if name != "torch")
+        print(line + " (s/epoch)")
+    finally:
+        for worker in workers.values():
+            worker.close()
 
 
 def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
@@ -394,17 +445,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"epochs over {QUICK_ROWS:,} rows, 3 timed per case, no {DRIFT_EPOCHS}-epoch drift runs")
     parser.add_argument("--epochs", type=int, default=9, help="timed epochs per case (after one warm-up)")
+    parser.add_argument("--worker", nargs=3, metavar=("TRAINER", "CASE", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     epochs = 3 if args.quick else args.epochs
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if args.worker:
+        name, case, rows = args.worker
+        serve(name, CASES[int(case)], int(rows), threads)
+        return
     x, y, source = load_data()
     if args.quick:
         x, y = x[:QUICK_ROWS], y[:QUICK_ROWS]
-    try:
-        import torch
+    try:  # its version from its metadata: importing it here would put its threads in this process
+        from importlib import metadata
 
-        torch_version = f"PyTorch {torch.__version__}"
-    except ImportError:
+        torch_version = f"PyTorch {metadata.version('torch')}"
+    except metadata.PackageNotFoundError:
         torch_version = "PyTorch not installed (pip install torch==2.13.0 for the comparison)"
     blas.use("openblas")
     openblas = blas.describe().split(" (")[0]
@@ -413,10 +469,10 @@ def main() -> None:
     print(f"{cpu_name()}, {threads} threads; Python {platform.python_version()}, "
           f"NumPy {np.__version__} ({openblas}), {with_mkl}, {torch_version}")
     print(f"data: {source}, {len(x):,} rows")
-    for case in CASES:
+    for index, case in enumerate(CASES):
         if args.quick and case.drift:
             continue
-        run_case(case, x, y, epochs, threads)
+        run_case(index, len(x), epochs)
     if mkl_available():
         thread_pools(CASES[1], len(x))
     denormal_cost()

@@ -31,8 +31,9 @@ in Python, which also makes a changed ``MLP_BLAS`` count), read when the first p
 
 - ``openblas``: NumPy's OpenBLAS, as without the extra;
 - ``mkl``: MKL; where it is not installed or does not work, OpenBLAS, with one warning line that says so;
-- ``auto`` (the default): OpenBLAS, for now: on the Intel Xeon of ``docs/performance.md`` MKL's products were 4%
-  faster alone and 1.5x slower with PyTorch's OpenMP runtime in the same process, not worth a default.
+- ``auto`` (the default): OpenBLAS. On the Intel Xeon of ``docs/performance.md`` MKL trained MNIST-sized networks
+  5-26% faster, but scikit-learn-sized ones (digits, 50 features) 1.3x slower, and its products take twice their
+  time with PyTorch's OpenMP runtime in the same process: not a default for every network.
 
 One thread pool at a time: two libraries' worker threads spin for a while after each call, and MKL's products
 alternating with OpenBLAS's updates took 1.7x the time of the same epoch through MKL alone (``scripts/benchmark.py``).
@@ -104,7 +105,7 @@ _pending_threads: int | None = None  # a thread count set before MKL was loaded,
 _loaded: dict[Path, mkl_library.Mkl] = {}  # each library is opened and set up once (before its first computation)
 
 
-AUTO_REASON = "auto: MKL not measured faster; MLP_BLAS=mkl uses it"
+AUTO_REASON = "auto: MKL is faster only for large networks; MLP_BLAS=mkl uses it"
 
 
 def setting() -> str:
@@ -146,8 +147,8 @@ def _resolve() -> mkl_library.Mkl | None:
         return _mkl
     choice = setting()
     _mkl, _resolved_for = None, choice
-    # auto keeps OpenBLAS for now: on the Intel Xeon measured (docs/performance.md) MKL's products were 4% faster
-    # alone, and 1.5x slower with PyTorch's OpenMP runtime in the same process; MLP_BLAS=mkl asks for MKL.
+    # auto keeps OpenBLAS: on the Intel Xeon measured (docs/performance.md) MKL trained large networks faster and
+    # small ones slower, and slows down beside PyTorch's OpenMP runtime; MLP_BLAS=mkl asks for MKL.
     if choice in ("openblas", "auto"):
         _resolved = f"{settings.BLAS_VARIABLE}=openblas" if choice == "openblas" else AUTO_REASON
         return None
