@@ -12,8 +12,8 @@ from mlp.cli import main
 from mlp.runs import config
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
-PROMISED = {"mnist", "keras_example", "mnist_fast", "mnist_best", "fashion_mnist", "spirals", "csv_example",
-            "deep_sigmoid", "deep_tanh", "deep_relu"}
+PROMISED = {"mnist", "keras_example", "mnist_fast", "mnist_best", "mnist_elastic", "fashion_mnist", "spirals",
+            "csv_example", "deep_sigmoid", "deep_tanh", "deep_relu"}
 
 
 def test_every_promised_config_is_shipped():
