@@ -304,13 +304,12 @@ def serve(name: str, case: Case, rows: int, threads: int) -> None:
         import torch
 
         answers = {"epoch": trainer, "products": lambda: products_seconds(case, rows, torch.from_numpy)}
-    else:
-        blas.use("mkl" if name == "mlp-mkl" else "openblas")
-        mlp_trainer = MlpTrainer(case, x, y, flush_denormals=name != "mlp-noftz",
-                                 library="mkl" if name == "mlp-mkl" else "openblas")
+    else:  # blas.matmul is NumPy's matmul on OpenBLAS, MKL's gemm on MKL
+        library = "mkl" if name == "mlp-mkl" else "openblas"
+        blas.use(library)
+        mlp_trainer = MlpTrainer(case, x, y, flush_denormals=name != "mlp-noftz", library=library)
         answers = {"epoch": mlp_trainer, "denormal": mlp_trainer.denormal_fraction,
-                   "products": lambda: products_seconds(case, rows, multiply=blas.matmul if name == "mlp-mkl"
-                                                        else lambda a, b: a @ b)}
+                   "products": lambda: products_seconds(case, rows, multiply=blas.matmul)}
     for line in sys.stdin:
         print(answers[line.strip()](), flush=True)
 
