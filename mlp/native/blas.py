@@ -235,9 +235,12 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y <- y + alpha x``, in place. ``x, y``: arrays of one shape and dtype (e.g. ``g`` and ``W: (in, out)``).
 
     Through MKL when it makes the products (one thread pool at a time), else through NumPy's OpenBLAS."""
+    if y.size < MIN_SIZE:  # asked first: a small array's step is all call overhead, and NumPy's is the least
+        y += alpha * x
+        return
     mkl = _resolve()
     routine = mkl.axpy.get(y.dtype) if mkl is not None else _ROUTINES.get(y.dtype)
-    if (routine is None or y.size < MIN_SIZE or y.size >= _MAX_INT32 or x.dtype != y.dtype or x.shape != y.shape
+    if (routine is None or y.size >= _MAX_INT32 or x.dtype != y.dtype or x.shape != y.shape
             or not x.flags.c_contiguous or not y.flags.c_contiguous or not y.flags.writeable):
         y += alpha * x
         return

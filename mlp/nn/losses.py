@@ -51,6 +51,16 @@ def as_target_matrix(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target.astype(output.dtype, copy=False)
 
 
+def class_labels(output: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    """``target`` as checked class labels ``(batch,)`` when it is 1-D integer labels for ``output: (batch, k)`` with
+    ``k > 1`` (what ``as_target_matrix`` would one-hot encode), else ``None``."""
+    target = np.asarray(target)
+    if (output.ndim != 2 or output.shape[1] < 2 or target.ndim != 1 or len(target) != len(output)
+            or not np.issubdtype(target.dtype, np.integer)):
+        return None
+    return F.check_labels(target, output.shape[1])
+
+
 # The names configs use; each loss registers itself below (``@LOSSES.register``).
 LOSSES: Registry[type[Loss]] = Registry("loss")
 
@@ -166,16 +176,24 @@ class SoftmaxCrossEntropy(Loss):
     ``dL/dZ = (Y rowsum(T) - T) / N`` with ``Y = softmax(Z)``: for targets whose rows sum to 1 (labels,
     one-hot or soft labels) the ``(Y - T) / N`` output delta. Rows that sum to something else (multi-hot
     targets) keep the general form, which is the true gradient of ``L`` for them.
+
+    Integer labels ``t: (batch,)`` are not one-hot encoded: ``T_nj`` is 1 only at ``j = t_n``, so the loss picks
+    ``log softmax(Z_n)_{t_n}`` and the delta subtracts 1 there, the same numbers without the ``(batch, classes)`` T.
     """
 
     applies = "softmax"
+    _labels: np.ndarray | None = None
 
     def forward(self, output: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None,
                 total: float | None = None) -> float:
-        T = as_target_matrix(output, target)
+        labels = class_labels(output, target)
+        T = as_target_matrix(output, target) if labels is None else None
         self._weigh(output, weights, total)
         log_y = F.log_softmax(output)
-        self._y, self._t = np.exp(log_y), T
+        self._y, self._t, self._labels = np.exp(log_y), T, labels
+        if labels is not None:
+            self._row_sums = None
+            return self._mean(-log_y[np.arange(len(labels)), labels][:, None])
         # d/dZ_nk of -sum_j T_nj (Z_nj - logsumexp(Z_n)) is Y_nk sum_j T_nj - T_nk: the sum is 1 for
         # distributions, and only then may it be left out.
         sums = T.sum(axis=1, keepdims=True)
@@ -183,6 +201,10 @@ class SoftmaxCrossEntropy(Loss):
         return self._mean(-(T * log_y))
 
     def backward(self) -> np.ndarray:
+        if self._labels is not None:
+            delta = self._y.copy()
+            delta[np.arange(len(self._labels)), self._labels] -= 1
+            return self._rows(delta)
         y = self._y if self._row_sums is None else self._y * self._row_sums
         return self._rows(y - self._t)
 

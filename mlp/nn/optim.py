@@ -11,6 +11,8 @@ is per-parameter and layer-agnostic:
   norm at most ``c`` after every step (Srivastava et al. 2014).
 - The per-parameter slots (velocity, moments) and the step count are in ``state_dict()`` and come
   back with ``load_state_dict()``, so training resumes exactly.
+- The built-in rules are elementwise, so parameters smaller than ``PACK_SIZE`` are updated together, as one array
+  (``Optimizer.packs``): a small network's step makes a dozen NumPy calls instead of a dozen per parameter.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from mlp.native.blas import axpy
+from mlp.native.blas import MIN_SIZE, axpy
 from mlp.registry import Registry
 
 # The names configs and model files use; each optimizer registers itself below.
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+
+# Parameters below this many elements are updated together, in groups below it: ``add_scaled`` takes NumPy's path
+# for them either way, so packed or not, every element gets the same arithmetic.
+PACK_SIZE = MIN_SIZE
+
+# What ``update`` is called with: one parameter's name, or the names of a group of small ones updated as one array.
+Key = str | tuple[str, ...]
 
 def add_scaled(target: np.ndarray, scale: float, array: np.ndarray) -> None:
     """``target += scale * array``, in place: the step every update rule is made of.
@@ -45,7 +54,10 @@ class Optimizer:
     - add a scaled array with ``add_scaled(w, -self.lr, g)``;
     - decay state with NumPy's in-place operators (``v *= mu``), never with ``add_scaled``: BLAS runs long
       ``axpy`` calls on worker threads that ignore the flush-to-zero flags ``fit`` sets (``mlp.native.fpenv``),
-      and a geometric decay is exactly what walks values into the slow denormal range.
+      and a geometric decay is exactly what walks values into the slow denormal range;
+    - if the rule is elementwise and uses ``name`` only to find its slots, set ``packs = True``: ``update`` is then
+      also called with a tuple of names and the small parameters they name, raveled and joined into one array,
+      whose slots ``_slot`` gives joined the same way.
 
     Args:
         lr: learning rate; ``initial_lr`` keeps it, ``lr`` is the current one (schedules change it).
@@ -55,6 +67,7 @@ class Optimizer:
     """
 
     slots: tuple[str, ...] = ()
+    packs = False
 
     def __init__(
         self, lr: float, weight_decay: float = 0.0, decay_bias: bool = False, max_norm: float | None = None
@@ -70,6 +83,10 @@ class Optimizer:
         self.max_norm = max_norm
         self.iterations = 0
         self.state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
+        # how params are grouped, for the params' (name, shape, dtype) it was worked out for
+        self._layout: tuple[tuple[str, tuple[int, ...], np.dtype], ...] = ()
+        self._groups: list[Key] = []
+        self._packed: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # (slot, group): the group's joined slot
 
     @property
     def learning_rate(self) -> float:
@@ -79,24 +96,76 @@ class Optimizer:
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Update every ``params[name]`` in place from ``grads[name]``."""
         self.iterations += 1
-        for name, w in params.items():
-            g = grads[name]
-            if self.weight_decay and (w.ndim >= 2 or self.decay_bias):
-                g = g + self.weight_decay * w
-            self.update(name, w, g)
-            if self.max_norm is not None and w.ndim == 2:
-                norms = np.sqrt(np.einsum("ij,ij->j", w, w))
-                w *= np.minimum(1, self.max_norm / np.maximum(norms, 1e-12))
+        for key in self._grouped(params):
+            if isinstance(key, str):
+                self.update(key, params[key], self._gradient(params[key], grads[key]))
+                continue
+            members = [params[name] for name in key]
+            w = np.concatenate([p.ravel() for p in members])
+            g = np.concatenate([self._gradient(params[name], grads[name]).ravel() for name in key])
+            self.update(key, w, g)
+            offset = 0
+            for p in members:
+                p[...] = w[offset : offset + p.size].reshape(p.shape)
+                offset += p.size
+        if self.max_norm is not None:
+            for w in params.values():
+                if w.ndim == 2:
+                    norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+                    w *= np.minimum(1, self.max_norm / np.maximum(norms, 1e-12))
 
-    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+    def update(self, name: Key, w: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _slot(self, slot: str, name: str, like: np.ndarray) -> np.ndarray:
-        """The state array ``slot`` for parameter ``name`` (zeros the first time)."""
+    def _gradient(self, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The gradient the rule follows: ``g + lambda W`` for the decayed parameters, ``g`` for the others."""
+        return g + self.weight_decay * w if self.weight_decay and (w.ndim >= 2 or self.decay_bias) else g
+
+    def _grouped(self, params: dict[str, np.ndarray]) -> list[Key]:
+        """The keys ``step`` updates ``params`` by, in order: a name, or a tuple of the names of consecutive small
+        parameters of one dtype (fewer than ``PACK_SIZE`` elements together), where the rule ``packs``."""
+        layout = tuple((name, w.shape, w.dtype) for name, w in params.items())
+        if layout == self._layout:
+            return self._groups
+        groups: list[list[str]] = []
+        total = 0
+        for name, shape, dtype in layout:
+            size = math.prod(shape)
+            if self.packs and groups and total + size < PACK_SIZE and params[groups[-1][-1]].dtype == dtype:
+                groups[-1].append(name)
+                total += size
+            else:
+                groups.append([name])
+                total = size
+        self._layout = layout
+        self._groups = [names[0] if len(names) == 1 else tuple(names) for names in groups]
+        return self._groups
+
+    def _slot(self, slot: str, name: Key, like: np.ndarray) -> np.ndarray:
+        """The state array ``slot`` for parameter ``name`` (zeros the first time); for a group of names, the joined
+        array whose parts are the state arrays of its parameters (``state[slot][name]`` is a view of its part)."""
         store = self.state[slot]
-        if name not in store:
-            store[name] = np.zeros_like(like)
-        return store[name]
+        if isinstance(name, str):
+            if name not in store:
+                store[name] = np.zeros_like(like)
+            return store[name]
+        joined = self._packed.get((slot, name))
+        if joined is not None and all(name_ in store and store[name_].base is joined for name_ in name):
+            return joined
+        joined = np.zeros_like(like)
+        offset = 0
+        for name_, (shape, size) in zip(name, self._member_shapes(name), strict=True):
+            part = joined[offset : offset + size].reshape(shape)
+            if name_ in store:  # from load_state_dict, or before the parameters were grouped so
+                part[...] = store[name_]
+            store[name_] = part
+            offset += size
+        self._packed[(slot, name)] = joined
+        return joined
+
+    def _member_shapes(self, group: tuple[str, ...]) -> list[tuple[tuple[int, ...], int]]:
+        shapes = {name: shape for name, shape, _ in self._layout}
+        return [(shapes[name], math.prod(shapes[name])) for name in group]
 
     # -- configuration and state ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -116,6 +185,7 @@ class Optimizer:
         self.iterations = int(state["iterations"])
         self.lr = float(state["lr"])
         self.state = {slot: {} for slot in self.slots}
+        self._packed = {}
         for key, value in state.items():
             slot, _, name = key.partition("/")
             if name:
@@ -152,6 +222,7 @@ class SGD(Optimizer):
     """
 
     slots = ("velocity",)
+    packs = True
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
@@ -162,7 +233,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = nesterov
 
-    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+    def update(self, name: Key, w: np.ndarray, g: np.ndarray) -> None:
         if self.momentum == 0:
             add_scaled(w, -self.lr, g)  # w <- w - lr g
             return
@@ -189,6 +260,7 @@ class Adam(Optimizer):
     """
 
     slots = ("m", "v")
+    packs = True
 
     def __init__(
         self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, **kwargs: Any
@@ -200,7 +272,7 @@ class Adam(Optimizer):
         _check_positive("eps", eps)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+    def update(self, name: Key, w: np.ndarray, g: np.ndarray) -> None:
         m, v = self._slot("m", name, w), self._slot("v", name, w)
         m *= self.beta1
         add_scaled(m, 1 - self.beta1, g)
@@ -222,6 +294,7 @@ class RMSprop(Optimizer):
     """RMSprop (Hinton 2012): ``s <- rho s + (1 - rho) g^2``, ``w <- w - lr g / (sqrt(s) + eps)``."""
 
     slots = ("square_avg",)
+    packs = True
 
     def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
@@ -230,7 +303,7 @@ class RMSprop(Optimizer):
         _check_positive("eps", eps)
         self.rho, self.eps = float(rho), float(eps)
 
-    def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+    def update(self, name: Key, w: np.ndarray, g: np.ndarray) -> None:
         s = self._slot("square_avg", name, w)
         s *= self.rho
         add_scaled(s, 1 - self.rho, g * g)

@@ -275,6 +275,8 @@ class MLPEstimator(BaseEstimator):
         rule = StoppingRule(self, rows, validation)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))  # the epochs' orders and dropout masks
         self.n_iter_ = 0  # of this call
+        if self.out_activation_ == "softmax":  # one class per row: its index, which the loss takes without one-hot rows
+            targets = targets.argmax(axis=1)
         try:
             history = fit(model, self._loss(), self._optimizer, x, targets, epochs=1 if incremental else self.max_iter,
                           batch_size=batch_size, shuffle=self.shuffle, seed=seed, callbacks=[rule.penalty, rule],

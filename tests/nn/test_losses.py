@@ -63,6 +63,18 @@ def test_labels_and_one_hot_targets_agree(loss):
     np.testing.assert_array_equal(a.backward(), b.backward())
 
 
+def test_labels_skip_the_one_hot_matrix_and_give_its_numbers():
+    """SoftmaxCrossEntropy picks the labels' entries instead of multiplying by a one-hot T: the same delta to the
+    last bit, the same loss up to the order of the float32 sum, with and without row weights."""
+    rng = np.random.default_rng(1)
+    out, labels = rng.standard_normal((200, 10)).astype(np.float32) * 4, rng.integers(0, 10, 200)
+    for weights in (None, rng.random(200)):
+        a, b = SoftmaxCrossEntropy(), SoftmaxCrossEntropy()
+        value = a.forward(out, labels, weights)
+        assert value == pytest.approx(b.forward(out, one_hot(labels, 10), weights), rel=1e-6)
+        np.testing.assert_array_equal(a.backward(), b.backward())
+
+
 def test_target_errors_are_clear():
     out = np.zeros((3, 4))
     with pytest.raises(ShapeError, match="target has 2 rows but the output has 3; give one target per input row"):

@@ -132,3 +132,68 @@ def test_bad_hyperparameters_are_clear_errors():
         Adam(beta2=1.0)
     with pytest.raises(ValueError, match="unknown optimizer 'adagrad'; valid names: sgd, adam, rmsprop"):
         optimizer_from_config("adagrad", {})
+
+
+def one_at_a_time(optimizer):
+    """The same rule with packing off: ``update`` sees one parameter at a time."""
+    unpacked = type(f"Unpacked{type(optimizer).__name__}", (type(optimizer),), {"packs": False})
+    return unpacked(**optimizer.get_config())
+
+
+def small_and_large_params(rng, dtype=np.float32):
+    """A network's parameters where some are packed together and one (0.W) is too large to be."""
+    shapes = {"0.W": (300, 256), "0.b": (256,), "2.W": (256, 10), "2.b": (10,), "4.W": (10, 3), "4.b": (3,)}
+    return {name: rng.standard_normal(shape).astype(dtype) for name, shape in shapes.items()}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3, max_norm=1.5),
+    lambda: SGD(0.1),
+    lambda: Adam(0.01, weight_decay=1e-2, decay_bias=True),
+    lambda: RMSprop(0.01, max_norm=2.0),
+])
+def test_small_parameters_updated_together_get_the_numbers_of_one_at_a_time(make):
+    rng = np.random.default_rng(3)
+    packed, alone = make(), one_at_a_time(make())
+    params = small_and_large_params(rng)
+    copy = {k: v.copy() for k, v in params.items()}
+    assert packed._grouped(params) == ["0.W", ("0.b", "2.W", "2.b", "4.W", "4.b")]
+    assert alone._grouped(params) == list(params)
+    for _ in range(5):
+        grads = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+        packed.step(params, grads)
+        alone.step(copy, grads)
+    for key in params:
+        np.testing.assert_array_equal(params[key], copy[key])
+    a, b = packed.state_dict(), alone.state_dict()
+    assert sorted(a) == sorted(b)  # per parameter, as before: "m/2.W", ...
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_packed_state_survives_a_restore_and_a_copy():
+    """Slots restored from a state dict (or copied with the optimizer) are joined again at the next step."""
+    import copy
+
+    rng = np.random.default_rng(4)
+    params = small_and_large_params(rng)
+    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(4)]
+    a = Adam(0.01)
+    a.step(params, grads[0])
+    restored, copied = Adam(0.01), copy.deepcopy(a)
+    restored.load_state_dict(a.state_dict())
+    runs = [(a, params), (restored, {k: v.copy() for k, v in params.items()}),
+            (copied, {k: v.copy() for k, v in params.items()})]
+    for g in grads[1:]:
+        for optimizer, p in runs:
+            optimizer.step(p, g)
+    for optimizer, p in runs[1:]:
+        for key in params:
+            np.testing.assert_array_equal(p[key], params[key])
+        for key, value in a.state_dict().items():
+            np.testing.assert_array_equal(optimizer.state_dict()[key], value)
+
+
+def test_parameters_of_different_dtypes_are_not_packed_together():
+    params = {"W": np.ones((2, 2), np.float32), "b": np.ones(2, np.float64), "c": np.ones(3, np.float64)}
+    assert SGD(0.1)._grouped(params) == ["W", ("b", "c")]
