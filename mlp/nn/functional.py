@@ -59,7 +59,7 @@ def check_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
     Raises ``ValueError`` naming the offending label when one is outside ``[0, num_classes)``.
     """
     labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":  # signed or unsigned integers
         raise ValueError(f"class labels must be a 1-D integer array, got {labels.dtype} of shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         bad = labels[(labels < 0) | (labels >= num_classes)][0]

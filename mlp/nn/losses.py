@@ -56,7 +56,7 @@ def class_labels(output: np.ndarray, target: np.ndarray) -> np.ndarray | None:
     ``k > 1`` (what ``as_target_matrix`` would one-hot encode), else ``None``."""
     target = np.asarray(target)
     if (output.ndim != 2 or output.shape[1] < 2 or target.ndim != 1 or len(target) != len(output)
-            or not np.issubdtype(target.dtype, np.integer)):
+            or target.dtype.kind not in "iu"):
         return None
     return F.check_labels(target, output.shape[1])
 
