@@ -333,6 +333,24 @@ def load_file(path: str | Path, recipe: bool = False) -> dict[str, Any]:
     return raw
 
 
+def with_absolute_outputs(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the resolved ``config`` with its output paths (``output.dir``, a logger's ``dir``) absolute, from
+    where ``mlp`` runs, as its data paths are: what a run stores in its config.yaml, so that ``mlp train
+    RUN_DIR/config.yaml`` puts the new run beside the first, not inside it (``load_file`` reads a relative path
+    relative to the file's folder)."""
+    config = copy.deepcopy(config)
+    for section, keys in _path_keys().items():
+        if not section.startswith("output"):
+            continue
+        values: Any = config
+        for part in section.split("."):
+            values = values.get(part) if isinstance(values, dict) else None
+        for key in keys if isinstance(values, dict) else ():
+            if isinstance(values.get(key), str):
+                values[key] = os.path.abspath(os.path.expanduser(values[key]))
+    return config
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optimizer.lr=0.05"`` -> ``(["optimizer", "lr"], 0.05)``; the value is read as YAML."""
     key, sep, value = text.partition("=")

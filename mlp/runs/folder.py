@@ -1,6 +1,7 @@
 """The run directory ``mlp train`` writes, ``OUT/<name>-<YYYYmmdd-HHMMSS>/``: its files, and what a directory holds.
 
-- ``config.yaml``: the resolved config, with absolute data paths (``mlp train RUN/config.yaml`` repeats the run);
+- ``config.yaml``: the resolved config, with absolute data and output paths (``mlp train RUN/config.yaml`` repeats the
+  run);
 - ``train.log``: everything the run printed;
 - ``last.npz``: the full training state after every epoch, and the exact batch an interruption stopped at;
 - ``history.csv`` and ``history.json``: one record per epoch, rewritten after every epoch;

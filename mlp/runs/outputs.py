@@ -76,11 +76,15 @@ def check_not_input(path: Path, inputs: Iterable[Path], option: str = "--out") -
 def check_output_folder(path: Path, option: str, runs: bool = True) -> None:
     """Refuse ``path`` as the folder a command creates its run directories in (``runs``: ``mlp train``'s
     ``output.dir``) or uses as a sweep folder (``mlp sweep --out``) if it is an existing run directory (a
-    trial's included), or, for runs, a sweep folder: a new run never goes inside another's files."""
+    trial's included) or a folder inside one, or, for runs, a sweep folder: a new run never goes inside another's
+    files."""
     folder = Path(path).resolve()
     where = "runs go in a folder of their own" if runs else "a sweep goes in a folder of its own"
     if is_run_dir(folder):
         raise OutputError(f"{option} {path} is a run directory; {where}, e.g. {folder.parent}")
+    inside = next((parent for parent in folder.parents if is_run_dir(parent)), None)
+    if inside is not None:  # e.g. a run's own config.yaml, read with its output.dir relative to the run's folder
+        raise OutputError(f"{option} {path} is inside the run directory {inside}; {where}, e.g. {inside.parent}")
     if runs and is_sweep(folder):
         raise OutputError(f"{option} {path} is a sweep folder, whose trials `mlp sweep` writes; {where}, "
                           f"e.g. runs")

@@ -38,7 +38,7 @@ from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weight_by_index
 from mlp.nn.sequential import Sequential
 from mlp.runs.build import build_model, load_data
-from mlp.runs.config import TRAINING_KEYS, ConfigError, RunSpec, augmentation
+from mlp.runs.config import TRAINING_KEYS, ConfigError, RunSpec, augmentation, with_absolute_outputs
 from mlp.runs.folder import (
     CONFIG_FILE,
     HISTORY_CSV,
@@ -305,7 +305,7 @@ def _run(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
             _forget_the_ending(run_dir, config)
             console.open_log(run_dir / LOG_FILE)
             try:
-                write_text(run_dir / CONFIG_FILE, to_yaml(config))
+                write_text(run_dir / CONFIG_FILE, to_yaml(with_absolute_outputs(config)))
                 _describe(config, dataset, run_dir, console)
                 if parallel is not None:
                     console.echo(f"parallel {parallel.size} processes, {parallel.micro_batches} micro-batches a batch "

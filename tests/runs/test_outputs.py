@@ -131,6 +131,33 @@ def test_train_refuses_a_run_directory_as_the_output_folder(run, tmp_path):
     assert [path.name for path in run.iterdir() if path.is_dir()] == []
 
 
+def test_a_runs_config_trains_a_new_run_beside_it_from_anywhere(run, tmp_path, monkeypatch):
+    """config.yaml names the output folder absolutely, as the data: `mlp train RUN_DIR/config.yaml` repeats the run
+    in the folder the first one went in, not in a folder inside it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    before = contents(run)
+    result = invoke("train", run / "config.yaml", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert len([path for path in run.parent.iterdir() if not path.is_symlink()]) == 2
+    assert contents(run) == before and not [path for path in run.iterdir() if path.is_dir()]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_train_refuses_an_output_folder_inside_a_run_directory(run, tmp_path):
+    """A config.yaml of an earlier version named its output folder relatively, which reads as a folder inside the
+    run directory it is in: refused, as any folder inside a run directory is."""
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace(f"dir: {tmp_path / 'runs'}", "dir: runs"))
+    before = contents(run)
+    assert_one_line_error(invoke("train", config), "output.dir", f"is inside the run directory {run}",
+                          f"e.g. {run.parent}")
+    assert_one_line_error(invoke("train", tmp_path / "spirals.yaml", "--out", run / "sub" / "runs"),
+                          f"is inside the run directory {run}")
+    assert contents(run) == before and not [path for path in run.iterdir() if path.is_dir()]
+
+
 def test_train_refuses_a_sweep_folder_as_the_output_folder(tmp_path):
     folder = tmp_path / "sweep"
     folder.mkdir()
