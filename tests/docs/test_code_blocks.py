@@ -23,7 +23,7 @@ STEPS = {page_name(path): steps(path) for path in PAGES}
 SLOW = {
     "README.md": ["mlp train spirals "],
     "command-line.md": ["mlp train spirals            # a shipped recipe"],
-    "loggers.md": ["--set output.loggers=[tensorboard,mlflow]"],  # MLflow makes its SQLite store
+    "loggers.md": ["--set 'output.loggers=[tensorboard,mlflow]'"],  # MLflow makes its SQLite store
     "python.md": ['Dense(784, 512, init="glorot_uniform")'],
     "scaling.md": ["mpiexec -n 2 mlp train spirals"],
     "sweeps.md": ["mlp sweep lr_width.yaml", "mlp sweep spirals_tpe.yaml"],
