@@ -35,7 +35,7 @@ import copy
 import difflib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -321,16 +321,21 @@ def load_file(path: str | Path, recipe: bool = False) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, ...), not a {type(raw).__name__}")
     raw.setdefault("name", re.sub(r"[^\w.-]+", "-", path.stem))  # "my run.yaml" -> "my-run"
+    for section, values, key in _path_values(raw):
+        if not (recipe and section.startswith("output")):  # an absolute path stays as it is
+            values[key] = os.path.abspath(path.parent / Path(values[key]).expanduser())
+    return raw
+
+
+def _path_values(config: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """``(section, the section's mapping, key)`` for every path key (``_path_keys``) that ``config`` gives a string."""
     for section, keys in _path_keys().items():
-        values: Any = raw
+        values: Any = config
         for part in section.split("."):  # output.tensorboard: a section in a section
             values = values.get(part) if isinstance(values, dict) else None
-        if not isinstance(values, dict) or (recipe and section.startswith("output")):
-            continue
-        for key in keys:
-            if isinstance(values.get(key), str):  # an absolute path stays as it is
-                values[key] = os.path.abspath(path.parent / Path(values[key]).expanduser())
-    return raw
+        for key in keys if isinstance(values, dict) else ():
+            if isinstance(values.get(key), str):
+                yield section, values, key
 
 
 def with_absolute_outputs(config: dict[str, Any]) -> dict[str, Any]:
@@ -339,15 +344,9 @@ def with_absolute_outputs(config: dict[str, Any]) -> dict[str, Any]:
     RUN_DIR/config.yaml`` puts the new run beside the first, not inside it (``load_file`` reads a relative path
     relative to the file's folder)."""
     config = copy.deepcopy(config)
-    for section, keys in _path_keys().items():
-        if not section.startswith("output"):
-            continue
-        values: Any = config
-        for part in section.split("."):
-            values = values.get(part) if isinstance(values, dict) else None
-        for key in keys if isinstance(values, dict) else ():
-            if isinstance(values.get(key), str):
-                values[key] = os.path.abspath(os.path.expanduser(values[key]))
+    for section, values, key in _path_values(config):
+        if section.startswith("output"):
+            values[key] = os.path.abspath(os.path.expanduser(values[key]))
     return config
 
 
