@@ -8,13 +8,12 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import sys
 
 import click
 
 from mlp import __version__, settings
-from mlp.cli.common import USAGE_ERROR, ErrorReportingGroup, debug_option, stopped
-from mlp.train.interrupts import Stopped, command_signals
+from mlp.cli.common import USAGE_ERROR, ErrorReportingGroup, debug_option
+from mlp.train.interrupts import command_signals
 
 
 def _set_blas(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -68,7 +67,4 @@ def run() -> None:
     """``mlp`` as a program (``mlp.__main__``, the console script): ``main`` with the stop signals handled for the
     whole command (``mlp.train.interrupts.command_signals``), so that one ends it with one line and its exit code."""
     with command_signals():
-        try:
-            main(prog_name="mlp")
-        except Stopped as err:  # outside click's own handling (none is expected): the same line
-            sys.exit(stopped(err))
+        main(prog_name="mlp")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from mlp.train.interrupts import Stopped
+from mlp.train.interrupts import Stopped, command_work, stopped_line
 from mlp.train.loop import DivergenceError
 
 USAGE_ERROR = 2
@@ -24,8 +24,7 @@ SILENT_ERRORS = "mlp.silent_errors"  # ctx.meta key: exit with the code, print n
 
 def stopped(err: KeyboardInterrupt) -> int:
     """Say in one line that a stop signal (or Ctrl-C) ended the command; return the shell's exit code for it."""
-    name = err.signal.name if isinstance(err, Stopped) else "SIGINT"
-    click.echo(f"error: stopped by {name}; files written before are intact (every write is atomic)", err=True)
+    click.echo(stopped_line(err.signal.name if isinstance(err, Stopped) else "SIGINT"), err=True)
     return err.exit_code if isinstance(err, Stopped) else INTERRUPTED
 
 
@@ -35,13 +34,15 @@ class ErrorReportingGroup(click.Group):
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            with command_work():
+                return super().make_context(info_name, args, parent, **extra)
         except KeyboardInterrupt as err:  # while the options are read; click would say "Aborted!" and exit 1
             raise click.exceptions.Exit(stopped(err)) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with command_work():
+                return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:  # `mlp ... | head` closed the pipe: stop quietly, as Unix tools do

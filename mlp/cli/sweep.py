@@ -126,8 +126,8 @@ def sweep(ctx: click.Context, sweep_file: Path, out: Path | None, jobs: int | No
                    f"by {plan.metric}; {done} done, {plan.trials - done} to run on {where}")
         # A stop signal is recorded, not raised: the sweep then stops its trials at their next batch and reports
         # them. A second one stops at once (KeyboardInterrupt), still telling the trials to stop.
-        with stop_signals() as signals, tqdm(total=plan.trials, initial=done, unit="trial", file=sys.stderr,
-                                             disable=not sys.stderr.isatty()) as bar:
+        with stop_signals() as signals, signals.at_once(), tqdm(
+                total=plan.trials, initial=done, unit="trial", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
             stop = Stop(lambda: signals.received is not None)
             pool: AbstractContextManager = (
                 dask_pool(scheduler, stop, worker_timeout or WORKERS_TIMEOUT,

@@ -438,26 +438,23 @@ def _train(spec: RunSpec, run_dir: Path, resume: Path | None, objects: tuple[Dat
         # says which process was lost, if one is
         watching = parallel.watched(run_dir, continue_hints(run_dir, train_command(parallel)))
     stopped: Stopped | None = None
-    with watching, stop_signals() as stop, _ended_for(loggers):  # the run's own signals: results are written whole
+    with watching, stop_signals(), _ended_for(loggers):  # the run's own signals: results are written whole
         try:
             history = _fit(spec, resume, objects, callbacks, parallel)
         except Stopped as err:  # a second signal stopped training at once; what it did is still written
             history, stopped = err.history, err
         except DivergenceError as err:
-            with stop.finishing():
-                console.to_log(f"error: {err}")  # the command line shows it
-                kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started,
-                               parallel)
-                _log_results(loggers, kept.metrics, run_dir)
+            console.to_log(f"error: {err}")  # the command line shows it
+            kept = _finish(config, run_dir, err.history, (dataset, model, loss), callbacks, extra, started, parallel)
+            _log_results(loggers, kept.metrics, run_dir)
             if kept.metrics["model_file"] is not None:
                 console.to_log(f"kept     {run_dir / MODEL_FILE}: {kept.metrics['model']}")
                 raise DivergenceError(f"{err}; {MODEL_FILE} holds that state: mlp evaluate {run_dir}",
                                       err.history) from None
             raise
-        with stop.finishing():
-            result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
-            _log_results(loggers, result.metrics, run_dir)
-            _report(result.metrics, run_dir, console)
+        result = _finish(config, run_dir, history, (dataset, model, loss), callbacks, extra, started, parallel)
+        _log_results(loggers, result.metrics, run_dir)
+        _report(result.metrics, run_dir, console)
     if stopped is not None:
         result.stop_signal = stopped.signal.name
     return result

@@ -498,7 +498,8 @@ def fit(
             callback.on_train_begin(state)
         forced = False
         try:
-            _train_epochs(state, data, callbacks, stop)
+            with stop.at_once():
+                _train_epochs(state, data, callbacks, stop)
         except _StopRequestedError:
             state.interrupted = stop.received.name if stop.received is not None else "a stop signal"
         except KeyboardInterrupt:  # raised by a callback, or a second signal: where it landed decides
@@ -509,9 +510,8 @@ def fit(
         finally:
             if state.interrupted and state.resumable and _non_finite_state(state) is not None:
                 state.resumable = False  # the last steps diverged: nothing worth saving
-            with stop.finishing():  # the checkpoint, the history and the resume hint are written whole
-                for callback in callbacks:
-                    callback.on_train_end(state)
+            for callback in callbacks:  # the checkpoint, the history and the resume hint: further signals wait
+                callback.on_train_end(state)
     state.history.ending = state.ending()
     if state.diverged:  # what the checkpoints hold, if a callback said; else what is true of any
         ending = state.history.ending

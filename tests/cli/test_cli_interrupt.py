@@ -145,3 +145,30 @@ def test_a_signal_while_the_run_folder_is_made_stops_before_the_first_batch_and_
     resumed = invoke("train", "--resume", run, "--quiet")
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(run, reference)
+
+
+# Where a stop signal lands in the command decides what it does: inside its work (command_work) it raises and the
+# command reports it; outside (click's start and end, the exit), it ends the process at once, with one line, or
+# with none once the command is stopping or has ended.
+WHERE = {
+    "outside the command's work": ("with command_signals():\n    signal.raise_signal(signal.SIGTERM)", 143, True),
+    "after the command": ("with command_signals():\n    pass\nsignal.raise_signal(signal.SIGHUP)", 129, False),
+    "after a stop was recorded": ("with command_signals():\n    with stop_signals():\n"
+                                  "        signal.raise_signal(signal.SIGTERM)\n    signal.raise_signal(signal.SIGINT)",
+                                  130, False),
+    "inside the command's work": ("with command_signals(), command_work():\n    try:\n"
+                                  "        signal.raise_signal(signal.SIGINT)\n"
+                                  "    except KeyboardInterrupt as err:\n        print(type(err).__name__)", 0, False),
+}
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_stop_signal_outside_the_commands_work_ends_the_process_at_once(where):
+    code, expected, says = WHERE[where]
+    program = ("import signal\nfrom mlp.train.interrupts import command_signals, command_work, stop_signals\n"
+               + code)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == expected, result.stderr
+    assert result.stderr == ("error: stopped by SIGTERM; files written before are intact (every write is atomic)\n"
+                             if says else ""), result.stderr
+    assert result.stdout == ("Stopped\n" if where == "inside the command's work" else "")

@@ -23,7 +23,7 @@ from mlp.data import two_spirals
 from mlp.train.callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from mlp.train.callbacks.gradient_norms import GradientNorms
 from mlp.train.checkpoint import compare_checkpoints, load_checkpoint, restore
-from mlp.train.interrupts import stop_signals
+from mlp.train.interrupts import Stopped, stop_signals
 from mlp.train.schedules import CosineAnnealing, Warmup
 
 EPOCHS, BATCHES = 5, 25  # 1,000 rows: 800 train in batches of 32, 200 validate
@@ -163,6 +163,42 @@ def test_a_second_signal_stops_at_once_and_the_checkpoint_still_resumes_exactly(
     assert load_checkpoint(tmp_path / "last.npz").position.batch == 9  # stopped between two steps: saved
     model, history, norms = train(tmp_path, resume=tmp_path / "last.npz")
     assert_same_as_uninterrupted(tmp_path, model, history, norms, uninterrupted)
+
+
+class SignalAtTheEnd(Callback):
+    """Sends the process ``signum`` twice when training ends (as the checkpoint is written): nothing is left to stop
+    at once, and the checkpoint must come out whole."""
+
+    order = 100  # after ModelCheckpoint's on_train_end
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def on_train_end(self, state) -> None:
+        os.kill(os.getpid(), self.signum)
+        os.kill(os.getpid(), self.signum)
+
+
+def test_signals_after_training_stopped_are_recorded_while_the_results_are_written(tmp_path, uninterrupted):
+    with stop_signals() as stop:  # the caller's block, as `mlp train` holds one
+        _, stopped, _ = train(tmp_path, StopAt(2, 5, signal.SIGTERM), SignalAtTheEnd(signal.SIGINT))
+        os.kill(os.getpid(), signal.SIGHUP)  # the caller writing its own results: recorded too
+    assert stop.received == signal.SIGTERM and stop.latest == signal.SIGHUP
+    assert stopped.ending.status == "interrupted" and stopped.ending.resumable
+    model, history, norms = train(tmp_path, resume=tmp_path / "last.npz")
+    assert_same_as_uninterrupted(tmp_path, model, history, norms, uninterrupted)
+
+
+def test_a_second_signal_raises_once_and_only_inside_at_once():
+    with stop_signals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # outside at_once: recorded
+        assert (stop.received, stop.latest) == (signal.SIGTERM, signal.SIGINT)
+        with pytest.raises(Stopped, match="SIGHUP"), stop.at_once():
+            os.kill(os.getpid(), signal.SIGHUP)
+        with stop.at_once():
+            os.kill(os.getpid(), signal.SIGINT)  # it raised once already
+        assert stop.latest == signal.SIGINT
 
 
 class StopInsideTheStep(Adam):
