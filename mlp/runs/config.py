@@ -78,6 +78,7 @@ from mlp.settings import (
     is_number,
     keys_from_signature,
 )
+from mlp.train.adversarial import Adversarial
 from mlp.train.callbacks.callback import CALLBACKS, Callback
 from mlp.train.loop import fit
 from mlp.train.metrics import METRICS, check_metrics
@@ -140,6 +141,9 @@ TRAINING_KEYS["class_weight"] = Key(None, (str, dict),
                                     Rule(_is_class_weight, "balanced or a mapping {class: weight >= 0}"))
 # metrics recorded per epoch (mlp.train.metrics.METRICS): a list, which a signature's plain types cannot say either
 TRAINING_KEYS["metrics"] = Key([], list)
+# training.adversarial: the settings of adversarial training (mlp.train.adversarial), checked by _resolve_training
+TRAINING_KEYS["adversarial"] = Key(None, dict)
+ADVERSARIAL_KEYS = keys_from_signature(Adversarial)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # and the training.metrics, with and without val_
 OUTPUT_KEYS = {
     "dir": Key("runs", str, is_path=True),
@@ -667,6 +671,9 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> tuple[dict[str, An
         values["metrics"] = check_metrics(values["metrics"])  # a copy, with canonical names
     except ValueError as err:
         raise ConfigError(f"training.metrics: {err}") from None
+    if values["adversarial"] is not None:
+        values["adversarial"] = _section("training.adversarial", values["adversarial"], ADVERSARIAL_KEYS)
+        _build("training.adversarial", adversarial_training, training=values)
     callbacks = []
     for name, cls in CALLBACKS.items():
         where, spec = f"training.{name}", training.get(name)
@@ -676,6 +683,12 @@ def _resolve_training(given: Any, default: dict[str, Any]) -> tuple[dict[str, An
         if values[name] is not None:
             callbacks.append(_build(where, cls, **values[name]))
     return values, callbacks
+
+
+def adversarial_training(training: dict[str, Any]) -> Adversarial | None:
+    """The ``Adversarial`` a resolved ``training:`` section asks for, or ``None``."""
+    values = training.get("adversarial")
+    return Adversarial(**values) if values is not None else None
 
 
 def monitors(config: dict[str, Any]) -> tuple[str, ...]:

@@ -38,7 +38,14 @@ from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weight_by_index
 from mlp.nn.sequential import Sequential
 from mlp.runs.build import build_model, load_data
-from mlp.runs.config import TRAINING_KEYS, ConfigError, RunSpec, augmentation, with_absolute_outputs
+from mlp.runs.config import (
+    TRAINING_KEYS,
+    ConfigError,
+    RunSpec,
+    adversarial_training,
+    augmentation,
+    with_absolute_outputs,
+)
 from mlp.runs.folder import (
     CONFIG_FILE,
     HISTORY_CSV,
@@ -388,7 +395,8 @@ def _fit(spec: RunSpec, resume: Path | None, objects: tuple[Dataset, Sequential,
     weights by class index; ``callbacks``: the config's, and process 0's own (checkpoints, files, progress)."""
     config = spec.config
     dataset, model, class_weight = objects
-    training = {key: config["training"][key] for key in TRAINING_KEYS} | {"class_weight": class_weight}
+    training = {key: config["training"][key] for key in TRAINING_KEYS} | {
+        "class_weight": class_weight, "adversarial": adversarial_training(config["training"])}
     return fit(model, spec.loss, spec.optimizer, dataset.x_train, dataset.y_train,
                validation_split=config["data"]["validation_split"], seed=config["seed"], callbacks=callbacks,
                augment=augmentation(config["data"]),

@@ -52,6 +52,7 @@ from mlp.nn.losses import Loss
 from mlp.nn.sample_weights import tally
 from mlp.nn.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
+from mlp.train.adversarial import Adversarial, batch_gradients
 from mlp.train.metrics import confusion_matrix
 from mlp.train.watcher import FINISHED, PEER_LOST, REPORTED, Hints, Watcher, remove_records
 
@@ -171,7 +172,8 @@ class DataParallel:
     # -- one training step -----------------------------------------------------------------------------
     def gradients(self, model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, w: np.ndarray | None,
                   labels: np.ndarray | None, index: np.ndarray, stop: bool,
-                  classes: tuple[np.ndarray, int] | None = None) -> tuple[float, float, float, np.ndarray | None]:
+                  classes: tuple[np.ndarray, int] | None = None, adversarial: Adversarial | None = None
+                  ) -> tuple[float, float, float, np.ndarray | None]:
         """Fill ``model.grads`` with the gradient of the batch ``index`` (rows of ``x, y`` and weights ``w``);
         the batch's loss and, if ``labels``, its correct and counted predictions (``mlp.nn.sample_weights.tally``);
         with ``classes`` (each row's class ``(n,)`` and the number of classes ``k``) also the batch's confusion
@@ -194,9 +196,7 @@ class DataParallel:
                 masks(m)
                 into(row)
                 weights = w[part] if w is not None else None
-                output = model.forward(x[part], training=True)
-                sums[row, 0] = loss.forward(output, y[part], weights, total)
-                model.backward(loss.backward())
+                sums[row, 0], output = batch_gradients(model, loss, x[part], y[part], weights, total, adversarial)
                 if labels is not None:
                     sums[row, 1:3] = tally(loss.predict_labels(output) == labels[part], weights)
                 if classes is not None:

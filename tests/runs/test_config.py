@@ -43,7 +43,7 @@ DEFAULT = {
                   "decay_bias": False, "max_norm": None},
     "schedule": None,
     "training": {"epochs": 20, "batch_size": 128, "shuffle": True, "drop_last": False, "class_weight": None,
-                 "micro_batches": 8, "metrics": [],
+                 "micro_batches": 8, "metrics": [], "adversarial": None,
                  "early_stopping": None,
                  "reduce_lr_on_plateau": None, "gradient_norms": None},
     "output": {"dir": "runs", "keep": "last", "monitor": "val_loss", "loggers": [],
@@ -208,7 +208,8 @@ def test_wrong_types(raw, message):
      "normalize, limit, image_shape, augment"),
     ({"training": {"epoch": 3}},
      "unknown key 'epoch' in training (did you mean 'epochs'?); valid keys: epochs, batch_size, shuffle, "
-     "drop_last, class_weight, micro_batches, metrics, early_stopping, reduce_lr_on_plateau, gradient_norms"),
+     "drop_last, class_weight, micro_batches, metrics, adversarial, early_stopping, reduce_lr_on_plateau, "
+     "gradient_norms"),
     ({"model": {"layer": []}}, "unknown key 'layer' in model (did you mean 'layers'?); valid keys: layers, dtype"),
     ({"output": {"kept": "best"}},
      "unknown key 'kept' in output (did you mean 'keep'?); valid keys: dir, keep, monitor, loggers, tensorboard, "

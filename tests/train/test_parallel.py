@@ -222,16 +222,19 @@ AUGMENTED_SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
     from mpi4py import MPI
-    from mlp import Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, fit
+    from mlp import Adam, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, fit
     from mlp.data.augment import Augment
+    from mlp.train.adversarial import Adversarial
 
     world = MPI.COMM_WORLD
     rng = np.random.default_rng(0)
     x, y = rng.random((400, 784), dtype=np.float32), rng.integers(0, 3, 400)
-    model = Sequential([Dense(784, 64), ReLU(), Dense(64, 3)], seed=0)
-    augment = Augment((28, 28), translate=2, rotate=10, scale=0.1, shear=5, elastic_alpha=8, elastic_sigma=3)
+    model = Sequential([Dropout(0.2), Dense(784, 64), ReLU(), Dropout(0.5), Dense(64, 3)], seed=0)
+    extra = ({"augment": Augment((28, 28), translate=2, rotate=10, scale=0.1, shear=5, elastic_alpha=8,
+                                 elastic_sigma=3)} if sys.argv[2] == "augment"
+             else {"adversarial": Adversarial(epsilon=0.1, weight=0.4)})
     history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=3, batch_size=50, validation_split=0.2,
-                  seed=1, verbose=0, communicator=world, augment=augment)
+                  seed=1, verbose=0, communicator=world, **extra)
     if world.Get_rank() == 0:
         np.savez(sys.argv[1], loss=history["loss"], **{key: value for key, value in model.params.items()})
 """)
@@ -239,12 +242,13 @@ AUGMENTED_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 @needs_mpi
-def test_augmented_training_is_bit_identical_for_1_2_and_4_processes(tmp_path):
+@pytest.mark.parametrize("extra", ["augment", "adversarial"])
+def test_augmented_and_adversarial_training_are_bit_identical_for_1_2_and_4_processes(tmp_path, extra):
     script = tmp_path / "train.py"
     script.write_text(AUGMENTED_SCRIPT)
     saved = []
     for processes in (1, 2, 4):
-        result = mpiexec(processes, str(script), str(tmp_path / f"k{processes}.npz"), cwd=tmp_path)
+        result = mpiexec(processes, str(script), str(tmp_path / f"k{processes}.npz"), extra, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         saved.append(np.load(tmp_path / f"k{processes}.npz"))
     for other in saved[1:]:
