@@ -11,11 +11,10 @@ from test_resume_exact import StopAt
 
 from mlp import SGD, Dense, Dropout, ReLU, Sequential, SoftmaxCrossEntropy, Tanh, fit
 from mlp.data import two_spirals
+from mlp.nn.gradcheck import EPS, TOL, numerical_gradient, relative_error
 from mlp.train.adversarial import Adversarial, batch_gradients
 from mlp.train.callbacks import ModelCheckpoint
 from mlp.train.checkpoint import compare_checkpoints
-
-EPS = 1e-4  # centered differences in float64, as the gradient checks of the layers
 
 
 def network(dtype=np.float32, dropout: float = 0.0) -> Sequential:
@@ -48,17 +47,8 @@ def test_the_gradient_is_the_objectives_with_the_perturbation_held_fixed(weights
     assert value == pytest.approx(objective(), rel=1e-12)
     np.testing.assert_array_equal(output, model.forward(x, training=True))
     for key, param in model.params.items():
-        numeric = np.zeros_like(param)
-        for i in np.ndindex(param.shape):
-            kept = param[i]
-            param[i] = kept + EPS
-            up = objective()
-            param[i] = kept - EPS
-            down = objective()
-            param[i] = kept
-            numeric[i] = (up - down) / (2 * EPS)
-        error = np.abs(numeric - grads[key]).max() / max(np.abs(numeric).max(), np.abs(grads[key]).max())
-        assert error < 1e-6, (key, error)
+        error = relative_error(grads[key], numerical_gradient(objective, param, EPS))
+        assert error < TOL, (key, error)
 
 
 def test_weight_1_trains_on_the_perturbed_rows_alone():
