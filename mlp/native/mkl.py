@@ -14,7 +14,11 @@ before its first computation:
   MKL otherwise may take another code path for operands at another memory alignment, and NumPy's arrays
   are not aligned alike from run to run. With it, one CPU and one thread count give the same bits every run;
   another thread count may round differently, as OpenBLAS does, so processes that must agree run on one
-  thread (``mlp.native.blas.one_thread``).
+  thread (``mlp.native.blas.one_thread``);
+- the thread count it is given, always (``MKL_Set_Dynamic(0)``, unless the environment sets ``MKL_DYNAMIC``):
+  MKL otherwise takes fewer threads when it finds the machine busy, for instance when another OpenMP runtime
+  has threads in the process (PyTorch's, which MLflow and tensorboardX import where it is installed), and the
+  products then round differently from one call to the next.
 
 ``load`` then checks a small product against NumPy, so that a library that opens but computes wrongly (a
 broken install) is refused like a missing one: ``MklError`` says why, and ``mlp.native.blas`` falls back to
@@ -112,6 +116,9 @@ def load(path: Path | None = None) -> Mkl:
             library.MKL_CBWR_Set.argtypes, library.MKL_CBWR_Set.restype = [ctypes.c_int], ctypes.c_int
             if library.MKL_CBWR_Set(_CBWR_AUTO) != _CBWR_SUCCESS:
                 raise MklError(f"{path.name} refused its reproducible mode (MKL_CBWR_Set)")
+        if "MKL_DYNAMIC" not in os.environ:
+            library.MKL_Set_Dynamic.argtypes, library.MKL_Set_Dynamic.restype = [ctypes.c_int], None
+            library.MKL_Set_Dynamic(0)
         mkl = Mkl(library)
     except (OSError, AttributeError) as err:  # the file does not open, or a routine is missing
         raise MklError(f"{path.name} cannot be used: {err}") from err

@@ -4,6 +4,7 @@ without it."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -97,6 +98,15 @@ def test_training_with_mkl_matches_openblas_to_float32_rounding():
     for key, value in reference.items():
         assert not np.array_equal(trained[key], value) or value.ndim == 1  # another library, other last bits
         np.testing.assert_allclose(trained[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+@needs_mkl
+def test_mkl_keeps_the_thread_count_it_is_given(monkeypatch):
+    """Dynamic threads (MKL's default) would change the count, and with it the rounding, when the machine is busy."""
+    monkeypatch.delenv("MKL_DYNAMIC", raising=False)
+    library = mkl.load().library
+    library.MKL_Get_Dynamic.restype = ctypes.c_int
+    assert library.MKL_Get_Dynamic() == 0
 
 
 @needs_mkl
