@@ -154,9 +154,10 @@ class _CommandStop:
 
 @contextmanager
 def command_signals() -> Iterator[None]:
-    """For a whole command: a stop signal that lands outside ``stop_signals`` blocks (reading the config, loading
-    data, evaluating) raises ``Stopped``, so the command can end with one line and the signal's exit code
-    instead of a ``KeyboardInterrupt`` traceback (Ctrl-C) or no word at all (SIGTERM, SIGHUP).
+    """For a whole command: a stop signal that lands in the command's work (``command_work``) outside
+    ``stop_signals`` blocks (reading the config, loading data, evaluating) raises ``Stopped``, so the command can
+    end with one line and the signal's exit code instead of a ``KeyboardInterrupt`` traceback (Ctrl-C) or no word
+    at all (SIGTERM, SIGHUP).
 
     The block is the whole program (``mlp.cli.run``): its handler stays when the block ends, so that a signal
     while the process exits ends it at once, with the signal's exit code and no line (there is nothing left to
