@@ -136,3 +136,9 @@ def test_it_changes_what_is_learned():
         adversarial=Adversarial(epsilon=0.05))
     first = next(iter(plain.params))
     assert not np.array_equal(plain.params[first], adversarial.params[first])
+
+
+def test_a_runs_log_says_it_trains_adversarially(tmp_path):
+    result = invoke("train", SPIRALS, "--epochs", "1", "--out", tmp_path, "--set", "training.adversarial.epsilon=0.05")
+    assert result.exit_code == 0, result.output
+    assert ", adversarial (epsilon 0.05, weight 0.5), 1 epoch," in result.output
