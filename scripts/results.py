@@ -50,7 +50,7 @@ RECIPES = [
     Recipe("keras_example", (0, 1, 2), "93.8 (Keras 3 running the same code on this machine [1])"),
     Recipe("mnist", (0, 1, 2), "95.3 (300 HU, MSE [2]); 98.4 (800 HU, cross-entropy [3])", ("--weights",)),
     Recipe("mnist_fast", (0, 1, 2), "98.0 in 5 epochs, 4.3 s (PyTorch, SGD 0.1 + Nesterov 0.9 [1])"),
-    Recipe("mnist_best", (0,), "98.94 / 99.05 (dropout and max-norm, ReLU 3x1024 / 2x8192 [4]); 99.16 "
+    Recipe("mnist_best", (0, 1, 2), "98.94 / 99.05 (dropout and max-norm, ReLU 3x1024 / 2x8192 [4]); 99.16 "
            "(maxout, dropout and adversarial training [7])",
            ("--weights", "--confusion")),
     Recipe("mnist_elastic", (0, 1, 2),
