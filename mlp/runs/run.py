@@ -202,9 +202,8 @@ def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: 
     console.echo(f"data     {dataset.name} from {dataset.source}: {train:,} train, {val:,} validation, {test:,} test "
                  f"rows; {dataset.num_features} features, {classes}")
     schedule = f", schedule {config['schedule']['name']}" if config["schedule"] else ""
-    adversarial = training["adversarial"]
-    adversarial = (f", adversarial (epsilon {adversarial['epsilon']:g}, weight {adversarial['weight']:g})"
-                   if adversarial else "")
+    settings = training["adversarial"]
+    adversarial = f", adversarial (epsilon {settings['epsilon']:g}, weight {settings['weight']:g})" if settings else ""
     console.echo(f"training {config['loss']}, {config['optimizer']['name']} ({optimizer}){schedule}{adversarial}, "
                  f"{_plural(training['epochs'], 'epoch')}, batch {training['batch_size']}, seed {config['seed']}")
 

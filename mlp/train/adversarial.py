@@ -56,7 +56,6 @@ def batch_gradients(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray,
     if adversarial is None:
         model.backward(loss.backward())
         return value, output
-    output = output.copy()  # the second forward pass may reuse the network's buffers
     dx = model.backward(loss.backward(), input_grad=True)
     clean = [g * (1 - adversarial.weight) for g in model.grads.values()]
     perturbed = x + np.sign(dx) * x.dtype.type(adversarial.epsilon)
