@@ -5,7 +5,7 @@
 
 For each case the trainers run alternating epochs over the same data (``mlp`` then PyTorch, after a warm-up epoch
 of each, with a pause before every epoch), each trainer in a process of its own, so that no library's threads share
-a process with another's (MKL's products took twice their time with PyTorch imported beside them), and the script
+a process with another's (MKL cannot even be loaded after PyTorch's OpenMP runtime: ``mlp.native.mkl``), and the script
 prints the median seconds per epoch, samples/s and the ratio. ``mlp`` is timed with each BLAS it can use for its
 products (``mlp.native.blas``): NumPy's OpenBLAS (the ``mlp`` rows, ``MLP_BLAS=openblas``) and, where the ``mkl``
 extra is installed, Intel's MKL (``mlp-mkl``, ``MLP_BLAS=mkl``). PyTorch is used when it is importable (``pip
@@ -371,16 +371,23 @@ def run_case(index: int, rows: int, epochs: int) -> None:
             worker.close()
 
 
-def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
+def denormal_cost(n: int = 1 << 20, repeats: int = 31) -> None:
     """Time of a momentum update and of an sgemm on denormal operands relative to normal ones,
     with the flush-to-zero flags off and on: how much denormals cost on this CPU, and what the flags remove."""
-    def median_time(operation: Callable[[], object]) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+    def ratio(make: Callable[[float], Callable[[], object]]) -> float:
+        """Median time of the operation on denormals over its median time on normal floats, the two alternating
+        (each takes about a millisecond: one disturbance of the machine would otherwise make a ratio)."""
+        operations = make(tiny / 10), make(1e-3)
+        times: list[list[float]] = [[], []]
+        for operation in operations:  # first calls: page faults, threads starting
             operation()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
+        time.sleep(PAUSE)  # OpenBLAS's threads spin for a while after its products, and would slow MKL's
+        for _ in range(repeats):
+            for operation, measured in zip(operations, times, strict=True):
+                start = time.perf_counter()
+                operation()
+                measured.append(time.perf_counter() - start)
+        return float(np.median(times[0]) / np.median(times[1]))
 
     def momentum_update(value: float) -> Callable[[], object]:
         v, g = np.empty(n, np.float32), np.full(n, value, np.float32)
@@ -410,7 +417,7 @@ def denormal_cost(n: int = 1 << 20, repeats: int = 15) -> None:
     print("\ncost of denormal operands (time with denormals / time with normal floats):")
     for flush in (False, True):
         with fpenv.flush_denormals(flush):
-            ratios = [median_time(make(tiny / 10)) / median_time(make(1e-3)) for make in makers]
+            ratios = [ratio(make) for make in makers]
         print(f"  flush-to-zero {'on ' if flush else 'off'}  " +
               "  ".join(f"{column} {ratio:4.2f}x" for column, ratio in zip(columns, ratios, strict=True)))
     if not fpenv.supported():

@@ -1,6 +1,7 @@
 """The three matrix products of one training step of 784-1024-1024-10's middle layer (``X @ W``, ``X.T @ Delta``,
 ``Delta @ W.T`` at batch 128) through the BLAS ``mlp`` would use, 200 steps, the fastest of five: each BLAS in a
-process of its own, with and without PyTorch imported beside it (its OpenMP runtime then shares the process).
+process of its own, with and without PyTorch imported beside it (its OpenMP runtime then shares the process). The
+BLAS is loaded first: MKL is refused after PyTorch's OpenMP runtime (``mlp.native.mkl``).
 
     python scripts/blas_products.py            # openblas and mkl (the mkl extra), without and with PyTorch
 """
@@ -20,6 +21,7 @@ def measure(library: str, with_torch: bool) -> float:
     from mlp.native import blas
 
     blas.use(library)
+    blas.active()  # loaded before PyTorch, the order in which MKL works beside it
     if with_torch:
         import torch  # noqa: F401  (loaded for its OpenMP runtime)
     rng = np.random.default_rng(0)

@@ -20,9 +20,15 @@ from click.testing import CliRunner, Result
 from mlp.cli import main
 from mlp.data import write_idx
 from mlp.data.mnist import MNIST, IdxDatasetSpec, find_files
-from mlp.native import blas
+from mlp.native import blas, mkl
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# MKL (the mkl extra) is loaded before anything else: it cannot be loaded after PyTorch's OpenMP runtime, which
+# tensorboardX brings where PyTorch is installed (mlp.native.mkl), and the loggers' tests import it as they are
+# collected. Without MKL the tests of it are skipped, saying why.
+with contextlib.suppress(mkl.MklError):
+    mkl.load()
 
 
 # The tests write only in temporary folders: the checkout they run from is the same after the session.

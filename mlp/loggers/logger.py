@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlp.native import blas
 from mlp.train.callbacks.callback import Callback, TrainingState
 
 
@@ -68,6 +69,9 @@ class Logger(Callback):
 
     # -- the hooks, each guarded ----------------------------------------------------------------------
     def on_train_begin(self, state: TrainingState) -> None:
+        # The step's BLAS is loaded before the logger's library, which may import PyTorch: MKL cannot be loaded
+        # after PyTorch's OpenMP runtime (mlp.native.mkl), but works beside one that comes later.
+        blas.active()
         self.safely("starting", lambda: self.start(state))
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:

@@ -6,11 +6,13 @@
   symbols are not there, NumPy does the same update.
 - ``blas.matmul`` and ``mkl``: the training step's matrix products through Intel's MKL (``gemm``, the ``mkl``
   extra) where the setting ``MLP_BLAS=mkl`` chooses it (``auto``, the default, keeps OpenBLAS), and its ``axpy``
-  then too; through NumPy's ``matmul`` (OpenBLAS) otherwise. A missing or broken MKL means OpenBLAS, with one warning.
+  then too, with the dense layers' bias passes (``blas.add_to_rows``, ``blas.column_sums``) and the ReLU's
+  (``vector``); through NumPy (OpenBLAS) otherwise. A missing, broken or unusable MKL means OpenBLAS, with one
+  warning.
 - ``fpenv.flush_denormals``: the CPU's flush-to-zero flags while ``fit`` trains (glibc on x86-64 Linux),
   so that decaying optimizer state does not linger among slow denormal floats. Elsewhere it does nothing.
 
-Both are optional speed-ups: every result is the same without them, up to the last bit of a fused
-multiply-add. Optimizer authors use ``mlp.nn.optim.add_scaled`` rather than ``axpy`` itself; the rule that
-comes with it is written in ``mlp.nn.optim.Optimizer``.
+All are optional speed-ups: every result is the same without them, up to the last bits (a fused multiply-add,
+or MKL's sums added in another order). Optimizer authors use ``mlp.nn.optim.add_scaled`` rather than ``axpy``
+itself; the rule that comes with it is written in ``mlp.nn.optim.Optimizer``.
 """

@@ -32,13 +32,15 @@ in Python, which also makes a changed ``MLP_BLAS`` count), read when the first p
 - ``openblas``: NumPy's OpenBLAS, as without the extra;
 - ``mkl``: MKL; where it is not installed or does not work, OpenBLAS, with one warning line that says so;
 - ``auto`` (the default): OpenBLAS. On the Intel Xeon of ``docs/performance.md`` MKL trained MNIST-sized networks
-  5-26% faster, but scikit-learn-sized ones (digits, 50 features) 1.3x slower, and its products take twice their
-  time with PyTorch's OpenMP runtime in the same process: not a default for every network.
+  faster, but scikit-learn-sized ones (digits, 50 features) 1.3x slower, and it cannot be loaded in a program
+  that imported PyTorch first (``mlp.native.mkl``): not a default for every network.
 
 One thread pool at a time: two libraries' worker threads spin for a while after each call, and MKL's products
 alternating with OpenBLAS's updates took 1.7x the time of the same epoch through MKL alone (``scripts/benchmark.py``).
 So when MKL does the products, ``axpy`` goes through MKL too, and NumPy's OpenBLAS is left idle; ``set_threads``
-and ``one_thread`` set both libraries.
+and ``one_thread`` set both libraries. The dense layers' other passes over a batch follow on MKL's threads: the bias
+added to every row (``add_to_rows``, MKL's ``ger``), its gradient (``column_sums``, ``gemv``), and the ReLU's two
+passes (``mlp.native.vector``); on OpenBLAS they are NumPy's, as are small arrays' on either.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def _resolve() -> mkl_library.Mkl | None:
     choice = setting()
     _mkl, _resolved_for = None, choice
     # auto keeps OpenBLAS: on the Intel Xeon measured (docs/performance.md) MKL trained large networks faster and
-    # small ones slower, and slows down beside PyTorch's OpenMP runtime; MLP_BLAS=mkl asks for MKL.
+    # small ones slower, and cannot be loaded after PyTorch; MLP_BLAS=mkl asks for MKL.
     if choice in ("openblas", "auto"):
         _resolved = f"{settings.BLAS_VARIABLE}=openblas" if choice == "openblas" else AUTO_REASON
         return None
@@ -157,8 +159,12 @@ def _resolve() -> mkl_library.Mkl | None:
     try:
         _mkl = _loaded[library] if library in _loaded else mkl_library.load(library)
     except mkl_library.MklError as err:
-        fix = (f"install it with: pip install {install}  (the mkl extra)" if library is None else
-               f"reinstall it with: pip install --force-reinstall {install}")
+        if isinstance(err, mkl_library.OpenMPConflictError):
+            fix = "train before importing PyTorch, so that MKL is loaded first"
+        elif library is None:
+            fix = f"install it with: pip install {install}  (the mkl extra)"
+        else:
+            fix = f"reinstall it with: pip install --force-reinstall {install}"
         _fallback(str(err), f"{fix}; or set {settings.BLAS_VARIABLE}=openblas")
         _resolved = f"{choice}: {err}"
         return None
@@ -226,6 +232,11 @@ def threads() -> int | None:
     return int(routine())
 
 
+def mkl() -> mkl_library.Mkl | None:
+    """MKL where it makes the training step's products (``active() == "mkl"``), else ``None``."""
+    return _resolve()
+
+
 def supported() -> bool:
     """Whether ``axpy`` calls BLAS here (NumPy's bundled OpenBLAS was found) rather than NumPy."""
     return bool(_ROUTINES)
@@ -240,14 +251,11 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
         return
     mkl = _resolve()
     routine = mkl.axpy.get(y.dtype) if mkl is not None else _ROUTINES.get(y.dtype)
-    if (routine is None or y.size >= _MAX_INT32 or x.dtype != y.dtype or x.shape != y.shape
+    if (routine is None or y.size >= mkl_library.MAX_SIZE or x.dtype != y.dtype or x.shape != y.shape
             or not x.flags.c_contiguous or not y.flags.c_contiguous or not y.flags.writeable):
         y += alpha * x
         return
     routine(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)  # float(): ctypes refuses NumPy scalars
-
-
-_MAX_INT32 = 2**31  # MKL's LP64 interface takes 32-bit sizes; larger arrays take NumPy's path
 
 
 def _layout(a: np.ndarray) -> tuple[int, int] | None:
@@ -256,15 +264,15 @@ def _layout(a: np.ndarray) -> tuple[int, int] | None:
     rows, cols = a.shape
     step = a.itemsize
     row_stride, col_stride = a.strides
-    if not a.flags.aligned or max(rows, cols) >= _MAX_INT32:
+    if not a.flags.aligned or max(rows, cols) >= mkl_library.MAX_SIZE:
         return None
     if col_stride == step or cols == 1:
         lead = row_stride // step if rows > 1 else cols
-        if row_stride % step == 0 and cols <= lead < _MAX_INT32:
+        if row_stride % step == 0 and cols <= lead < mkl_library.MAX_SIZE:
             return mkl_library.NO_TRANS, lead
     if row_stride == step or rows == 1:
         lead = col_stride // step if cols > 1 else rows
-        if col_stride % step == 0 and rows <= lead < _MAX_INT32:
+        if col_stride % step == 0 and rows <= lead < mkl_library.MAX_SIZE:
             return mkl_library.TRANS, lead
     return None
 
@@ -287,11 +295,60 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if out is not None and (out.dtype != a.dtype or out.shape != (m, n) or not out.flags.c_contiguous
                             or not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
         return np.matmul(a, b, out=out)
-    if None in layouts or n >= _MAX_INT32:
+    if None in layouts or n >= mkl_library.MAX_SIZE:
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
     (a_flag, a_lead), (b_flag, b_lead) = layouts  # type: ignore[misc]
     if out is None:
         out = np.empty((m, n), a.dtype)
     gemm(mkl_library.ROW_MAJOR, a_flag, b_flag, m, n, k, 1.0, a.ctypes.data, a_lead, b.ctypes.data, b_lead, 0.0,
          out.ctypes.data, n)
+    return out
+
+
+_ones: dict[np.dtype, np.ndarray] = {}  # the longest vector of ones asked for yet, per dtype
+
+
+def _ones_vector(n: int, dtype: np.dtype) -> np.ndarray:
+    """``n`` ones of ``dtype``: a view of one array kept per dtype, grown when a longer one is asked for."""
+    ones = _ones.get(dtype)
+    if ones is None or len(ones) < n:
+        ones = _ones[dtype] = np.ones(n, dtype)
+    return ones[:n]
+
+
+def _through_mkl(a: np.ndarray, b: np.ndarray) -> mkl_library.Mkl | None:
+    """MKL, if it is the step's library and takes ``a: (m, n)`` (C-contiguous, float32 or float64, at least
+    ``MIN_SIZE`` entries) with ``b: (n,)`` of its dtype; else ``None``, for NumPy."""
+    if (a.size < MIN_SIZE or a.ndim != 2 or b.shape != (a.shape[1],) or b.dtype != a.dtype
+            or not a.flags.c_contiguous or not b.flags.c_contiguous or a.size >= mkl_library.MAX_SIZE):
+        return None
+    library = _resolve()
+    return library if library is not None and a.dtype in library.ger else None
+
+
+def add_to_rows(a: np.ndarray, b: np.ndarray) -> None:
+    """``a += b`` for every row: ``a: (m, n)``, ``b: (n,)`` (a Dense layer's bias), in place.
+
+    With MKL, the rank-one update ``ger``: ``a <- 1 x b^T + a`` with ``x`` a column of ones, on MKL's threads. Each
+    entry is ``a_ij + b_j`` rounded once, the same bits as NumPy's ``a += b``."""
+    library = _through_mkl(a, b) if a.flags.writeable else None
+    if library is None:
+        a += b
+        return
+    m, n = a.shape
+    library.ger[a.dtype](mkl_library.ROW_MAJOR, m, n, 1.0, _ones_vector(m, a.dtype).ctypes.data, 1, b.ctypes.data, 1,
+                         a.ctypes.data, n)
+
+
+def column_sums(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` into ``out``: ``a: (m, n)`` (a batch's deltas), ``out: (n,)`` (a bias gradient).
+
+    With MKL, the product ``a^T 1`` (``gemv``) on MKL's threads: the same sums up to rounding, added in another order
+    than NumPy's (which is pairwise)."""
+    library = _through_mkl(a, out) if out.flags.writeable and not np.may_share_memory(a, out) else None
+    if library is None:
+        return a.sum(axis=0, out=out)
+    m, n = a.shape
+    library.gemv[a.dtype](mkl_library.ROW_MAJOR, mkl_library.TRANS, m, n, 1.0, a.ctypes.data, n,
+                          _ones_vector(m, a.dtype).ctypes.data, 1, 0.0, out.ctypes.data, 1)
     return out

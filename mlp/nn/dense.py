@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mlp.native.blas import matmul
+from mlp.native.blas import add_to_rows, column_sums, matmul
 from mlp.nn.init import Initializer, get_initializer
 from mlp.nn.layer import LAYERS, Layer, ShapeError, as_generator
 
@@ -32,8 +32,9 @@ class Dense(Layer):
         rng: ``Generator`` or seed for the initial weights (never the global RNG).
         dtype: parameter dtype; inputs are converted to it, so a float32 layer computes in float32.
 
-    The three products go through ``mlp.native.blas.matmul``: MKL's ``gemm`` where it is the training step's
-    BLAS (the ``mkl`` extra, setting ``MLP_BLAS``), NumPy's ``matmul`` otherwise.
+    The three products go through ``mlp.native.blas.matmul``, the bias through ``add_to_rows`` and its gradient
+    through ``column_sums``: MKL where it is the training step's BLAS (the ``mkl`` extra, setting ``MLP_BLAS``),
+    NumPy otherwise.
     """
 
     def __init__(
@@ -79,7 +80,7 @@ class Dense(Layer):
         self._x = x
         a = matmul(x, self.params["W"])
         if self.bias:
-            a += self.params["b"]
+            add_to_rows(a, self.params["b"])
         return a
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -89,7 +90,7 @@ class Dense(Layer):
         # Written into the existing arrays so that anything holding self.grads sees the new values.
         matmul(self._x.T, grad_out, out=self.grads["W"])
         if self.bias:
-            grad_out.sum(axis=0, out=self.grads["b"])
+            column_sums(grad_out, out=self.grads["b"])
         return matmul(grad_out, self.params["W"].T) if input_grad else None
 
     @classmethod

@@ -113,7 +113,7 @@ def test_gradcheck_options():
 
 
 def test_gradcheck_fails_with_exit_1_when_backprop_is_wrong(monkeypatch):
-    monkeypatch.setattr(ReLU, "df", lambda self, a, z: 0.5 * (z > 0))  # half the true derivative
+    monkeypatch.setattr(ReLU, "input_gradient", lambda self, a, z, g: 0.5 * (z > 0) * g)  # half the true derivative
     result = invoke("gradcheck", SPIRALS)
     assert result.exit_code == 1, result.output
     # everything below the first ReLU goes wrong; the last layer's gradients come before any ReLU

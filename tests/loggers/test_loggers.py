@@ -15,6 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, SPIRALS, assert_one_line_error, invoke, stop_session, the_run
 
@@ -368,3 +369,22 @@ def test_a_run_logs_to_a_real_mlflow_tracking_server(tmp_path, mlflow_server, mo
     assert [m.step for m in client.get_metric_history(found.info.run_id, "val_loss")] == [1, 2, 3]
     assert "test_accuracy" in found.data.metrics
     assert {a.path for a in client.list_artifacts(found.info.run_id)} == {"model.npz", "config.yaml"}
+
+
+def test_a_logger_loads_the_training_steps_blas_before_its_library(monkeypatch):
+    """The logger's library may import PyTorch, whose OpenMP runtime MKL cannot be loaded after (mlp.native.mkl)."""
+    from mlp import SGD, Dense, Sequential, SoftmaxCrossEntropy, fit
+    from mlp.loggers import Logger
+    from mlp.native import blas
+
+    order = []
+
+    class Recording(Logger):
+        def start(self, state) -> None:
+            order.append("logger starts")
+
+    monkeypatch.setattr(blas, "active", lambda: order.append("BLAS chosen") or "openblas")
+    x, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    fit(Sequential([Dense(2, 2)], seed=0), SoftmaxCrossEntropy(), SGD(0.1), x, y, epochs=1, verbose=0,
+        callbacks=[Recording()])
+    assert order[:2] == ["BLAS chosen", "logger starts"]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from mlp import SGD, Dense, ReLU, Sequential, SoftmaxCrossEntropy, __version__, fit
 from mlp.cli import main
-from mlp.native import blas, fpenv, mkl
+from mlp.native import blas, fpenv, mkl, vector
 from mlp.train.callbacks import ModelCheckpoint
 
 try:
@@ -50,8 +50,10 @@ def data(rows: int = 256, features: int = 300, classes: int = 4):
 
 
 def train(epochs: int = 2, **kwargs) -> dict[str, np.ndarray]:
+    """With MKL, a batch of 32 makes the first hidden layer's values 32 x 2048 (MIN_SIZE): its bias, ReLU and bias
+    gradient go through MKL too (``mlp.native.vector``); the second layer's, 32 x 256, through NumPy."""
     x, y = data()
-    model = Sequential([Dense(300, 256), ReLU(), Dense(256, 256), ReLU(), Dense(256, 4)], seed=4)
+    model = Sequential([Dense(300, 2048), ReLU(), Dense(2048, 256), ReLU(), Dense(256, 4)], seed=4)
     fit(model, SoftmaxCrossEntropy(), SGD(0.05, momentum=0.9), x, y, epochs=epochs, batch_size=32, seed=5, verbose=0,
         **kwargs)
     return model.params
@@ -127,7 +129,7 @@ PROCESS = textwrap.dedent("""
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((256, 300)).astype(np.float32), rng.integers(0, 4, 256)
     padding = np.ones(int(sys.argv[2]), np.uint8)  # moves where the arrays that follow start in memory
-    model = Sequential([Dense(300, 256), ReLU(), Dense(256, 256), ReLU(), Dense(256, 4)], seed=4)
+    model = Sequential([Dense(300, 2048), ReLU(), Dense(2048, 256), ReLU(), Dense(256, 4)], seed=4)
     fit(model, SoftmaxCrossEntropy(), SGD(0.05, momentum=0.9), x, y, epochs=2, batch_size=32, seed=5, verbose=0)
     assert blas.active() == "mkl", blas.describe()
     np.savez(sys.argv[1], **model.params)
@@ -181,8 +183,9 @@ MPI_SCRIPT = textwrap.dedent("""
     world = MPI.COMM_WORLD
     rng = np.random.default_rng(0)
     x, y = rng.random((600, 784), dtype=np.float32), rng.integers(0, 3, 600)
-    model = Sequential([Dense(784, 512), ReLU(), Dropout(0.2), Dense(512, 3)], seed=0)
-    history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=3, batch_size=50, validation_split=0.2,
+    # micro-batches of 240 / 8 = 30 rows: 30 x 2560 hidden values, enough for MKL's elementwise passes
+    model = Sequential([Dense(784, 2560), ReLU(), Dropout(0.2), Dense(2560, 3)], seed=0)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(0.01), x, y, epochs=3, batch_size=240, validation_split=0.2,
                   seed=1, verbose=0, communicator=world)
     assert blas.active() == "mkl", blas.describe()
     if world.Get_rank() == 0:
@@ -227,6 +230,8 @@ def test_mkls_threads_follow_the_flush_to_zero_flags_even_when_started_before_th
         y = np.full(blas.MIN_SIZE * 4, TINY, np.float32)
         blas.axpy(1.0, np.full_like(y, TINY), y)  # MKL's axpy, on its threads
         assert np.count_nonzero(y) == 0
+        assert np.count_nonzero(vector.relu(a)) == 0  # and its vector math
+    assert np.count_nonzero(vector.relu(a)) == a.size
     assert np.count_nonzero(blas.matmul(a, eye)) == a.size
 
 
@@ -303,6 +308,64 @@ def test_auto_keeps_openblas_quietly_whether_mkl_is_installed_or_not(monkeypatch
 def test_mkl_is_used_where_it_is_asked_for():
     assert on("mkl") == "mkl"
     assert blas.describe().startswith("MKL 20")
+
+
+OPENMP_FIRST = textwrap.dedent("""
+    import ctypes, sys, warnings
+    import numpy as np
+    from mlp.native import blas
+
+    def gnu_openmp():  # as PyTorch's import does: GNU's OpenMP runtime among the process's global symbols
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+
+    if sys.argv[1] == "libgomp first":
+        gnu_openmp()
+    blas.use("mkl")
+    blas.set_threads(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        library = blas.active()
+    if sys.argv[1] == "MKL first":
+        gnu_openmp()
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((32, 2048)).astype(np.float32)
+    weights = [rng.standard_normal((2048, 256)).astype(np.float32) for _ in range(50)]
+    wrong = sum(not np.allclose(blas.matmul(a, w), a @ w, rtol=1e-4, atol=1e-3) for w in weights)
+    print(library, wrong, *(str(w.message) for w in caught), sep="\\n")
+""")
+
+
+def gnu_openmp_runtime() -> bool:
+    try:
+        ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        return False
+    return True
+
+
+@needs_mkl
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not gnu_openmp_runtime(),
+                    reason="needs Linux and GNU's OpenMP runtime (libgomp.so.1)")
+@pytest.mark.usefixtures("blas_threads")
+@pytest.mark.parametrize("first", ["libgomp first", "MKL first"])
+def test_mkl_is_refused_after_another_openmp_runtime_and_works_before_one(tmp_path, first):
+    """MKL's threads, asking GNU's runtime which thread each is, computed a fifth of these products wrong."""
+    script = tmp_path / "openmp.py"
+    script.write_text(OPENMP_FIRST)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run([sys.executable, str(script), first], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    library, wrong, *warned = result.stdout.splitlines()
+    assert wrong == "0"
+    if first == "MKL first":
+        assert (library, warned) == ("mkl", [])
+    else:
+        assert library == "openblas"
+        assert warned == [f"{mkl.find_library().name} cannot run beside libgomp.so.1, the OpenMP runtime another "
+                          "library (PyTorch, for one) brought into this process first: its threads would compute "
+                          "wrong products; the matrix products use OpenBLAS instead (train before importing "
+                          "PyTorch, so that MKL is loaded first; or set MLP_BLAS=openblas)"]
 
 
 def test_an_unknown_blas_is_one_error_naming_the_choices(monkeypatch):
