@@ -1,4 +1,5 @@
-"""Error messages that stay one short line whatever the input: values and name lists are shortened.
+"""Error messages that stay one short line whatever the input: values and name lists are shortened; counts
+with their nouns (``plural``).
 
 A hostile or broken input (a YAML alias bomb, a CSV line of millions of fields) must not make the message
 about it grow with it: formatting the message would then cost the time and memory the checks are there to
@@ -38,3 +39,8 @@ def name_list(names: Sequence[Any], limit: int = MAX_NAMES) -> str:
     """``"a, b, c"``; beyond ``limit`` names, the first ones and how many there are in all."""
     shown = ", ".join(shorten(str(name), 40) for name in names[:limit])
     return shown if len(names) <= limit else f"{shown}, ... ({len(names):,} in all)"
+
+
+def plural(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 epoch"``, ``"3 epochs"``, ``"1,000 epochs"``; ``plural`` where adding "s" is wrong (``"batches"``)."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"

@@ -9,6 +9,7 @@ import click
 
 from mlp.cli.common import config_argument, debug_option, override_option
 from mlp.files.yamlfile import to_yaml
+from mlp.messages import plural
 from mlp.runs.config import init_recipe, read, recipe_summary, recipes, resolve
 from mlp.runs.outputs import check_output
 
@@ -54,8 +55,9 @@ def validate(config_file: Path | None, overrides: tuple[str, ...]) -> None:
     """
     resolved = resolve(read(config_file, overrides))
     widths = "-".join(str(layer["dense"]) for layer in resolved["model"]["layers"] if "dense" in layer)
+    epochs = plural(resolved["training"]["epochs"], "epoch")
     click.echo(f"{config_file or 'the default run'}: valid ({resolved['data']['dataset']}, layers {widths}, "
-               f"{resolved['loss']}, {resolved['optimizer']['name']}, {resolved['training']['epochs']} epochs)")
+               f"{resolved['loss']}, {resolved['optimizer']['name']}, {epochs})")
 
 
 @config.command("list")

@@ -16,6 +16,7 @@ import click
 from tqdm import tqdm
 
 from mlp.cli.common import INTERRUPTED, debug_option
+from mlp.messages import plural
 from mlp.runs.outputs import check_not_input, check_output_folder
 from mlp.runs.sweep import (
     BEST_FILE,
@@ -178,7 +179,7 @@ def _trial_line(plan: Sweep, index: int, values: dict[str, Any], result: dict[st
     score = f"{plan.metric} {result['metric']:.4f}" if result["metric"] is not None else result["message"]
     test = "  ".join(f"test_{k} {v:.4f}" for k, v in (result.get("test") or {}).items())
     return (f"trial {index:<3} {_values(values)}  {score}  {test}  ({result['status']}, "
-            f"{result['epochs']} epochs)").replace("  ()", "")
+            f"{plural(result['epochs'], 'epoch')})").replace("  ()", "")
 
 
 def _print_table(plan: Sweep, rows: list[dict[str, Any]]) -> None:

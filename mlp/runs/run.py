@@ -33,6 +33,7 @@ from mlp.files.lock import folder_lock
 from mlp.files.yamlfile import to_yaml
 from mlp.loggers import Logger, MLflowLogger, TensorBoardLogger
 from mlp.loggers.mlflow_logger import default_tracking_uri
+from mlp.messages import plural
 from mlp.nn.losses import Loss
 from mlp.nn.optim import Optimizer
 from mlp.nn.sample_weights import class_weight_by_index
@@ -205,12 +206,7 @@ def _describe(config: dict[str, Any], dataset: Dataset, run_dir: Path, console: 
     settings = training["adversarial"]
     adversarial = f", adversarial (epsilon {settings['epsilon']:g}, weight {settings['weight']:g})" if settings else ""
     console.echo(f"training {config['loss']}, {config['optimizer']['name']} ({optimizer}){schedule}{adversarial}, "
-                 f"{_plural(training['epochs'], 'epoch')}, batch {training['batch_size']}, seed {config['seed']}")
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    """``"1 epoch"``, ``"3 epochs"``; ``plural`` where adding "s" is wrong (``"batches"``)."""
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+                 f"{plural(training['epochs'], 'epoch')}, batch {training['batch_size']}, seed {config['seed']}")
 
 
 def _versions() -> dict[str, Any]:
@@ -225,10 +221,10 @@ def _check_resume(resume: Path, config: dict[str, Any], model: Sequential, optim
     position = restore(resume, model, optimizer).position
     done, epochs = position.epoch, config["training"]["epochs"]
     if done >= epochs and read_metrics(resume.parent) is not None:
-        raise ConfigError(f"{resume} has completed {_plural(done, 'epoch')} of {epochs}; to "
+        raise ConfigError(f"{resume} has completed {plural(done, 'epoch')} of {epochs}; to "
                           f"train on, resume with more, e.g. --epochs {done + 10}")
-    batches = f" and {_plural(position.batch, 'batch', 'batches')} of epoch {done + 1}" if position.batch else ""
-    return f"after {_plural(done, 'epoch')}{batches}"
+    batches = f" and {plural(position.batch, 'batch', 'batches')} of epoch {done + 1}" if position.batch else ""
+    return f"after {plural(done, 'epoch')}{batches}"
 
 
 def train(spec: RunSpec, *, resume: Path | None = None, quiet: bool = False,
@@ -599,7 +595,7 @@ def _report(metrics: dict[str, Any], run_dir: Path, console: Console) -> None:
     if test is not None:
         scores = "  ".join(f"{k} {v:.4f}" for k, v in test.items())
         console.echo(f"test     {scores}  ({MODEL_FILE}: {metrics['model']})")
-    epochs = _plural(metrics["epochs"], "epoch")
+    epochs = plural(metrics["epochs"], "epoch")
     console.echo(f"time     {metrics['training_seconds']:.1f} s training, {epochs}")
     if metrics["interrupted"]:  # how to resume was said once, with what was saved (ModelCheckpoint)
         console.echo(f"stopped  after {epochs}")

@@ -109,3 +109,13 @@ def test_the_checksum_is_described_as_catching_corruption_not_tampering():
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "runs.md").read_text().split())  # lines joined
     assert "The checksum catches corruption, not tampering: it is stored unsigned in the file" in page
     assert "corruption, not tampering" in " ".join(mlp.train.checkpoint.__doc__.split())
+
+
+def test_counts_agree_with_their_nouns():
+    from mlp.messages import plural
+
+    assert [plural(1, "epoch"), plural(3, "epoch"), plural(1000, "epoch"), plural(1, "batch", "batches"),
+            plural(0, "batch", "batches")] == ["1 epoch", "3 epochs", "1,000 epochs", "1 batch", "0 batches"]
+    result = invoke("config", "validate", SPIRALS, "--set", "training.epochs=1")
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(", 1 epoch)")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlp.messages import plural
 from mlp.registry import Registry
 from mlp.train.history import Ending, History
 from mlp.train.position import Position
@@ -78,7 +79,7 @@ class TrainingState:
                           self.resumable)
         if self.stop:
             return Ending("stopped", self.stop_reason or "stopped by a callback", notes)
-        return Ending("completed", f"completed {len(self.history)} epochs", notes)
+        return Ending("completed", f"completed {plural(len(self.history), 'epoch')}", notes)
 
     def callback_states(self) -> dict[str, dict[str, Any]]:
         """``{key: state_dict()}`` of every callback with state, keyed by ``callback_keys``."""
