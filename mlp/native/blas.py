@@ -232,11 +232,6 @@ def threads() -> int | None:
     return int(routine())
 
 
-def mkl() -> mkl_library.Mkl | None:
-    """MKL where it makes the training step's products (``active() == "mkl"``), else ``None``."""
-    return _resolve()
-
-
 def supported() -> bool:
     """Whether ``axpy`` calls BLAS here (NumPy's bundled OpenBLAS was found) rather than NumPy."""
     return bool(_ROUTINES)
@@ -316,14 +311,20 @@ def _ones_vector(n: int, dtype: np.dtype) -> np.ndarray:
     return ones[:n]
 
 
-def _through_mkl(a: np.ndarray, b: np.ndarray) -> mkl_library.Mkl | None:
-    """MKL, if it is the step's library and takes ``a: (m, n)`` (C-contiguous, float32 or float64, at least
-    ``MIN_SIZE`` entries) with ``b: (n,)`` of its dtype; else ``None``, for NumPy."""
-    if (a.size < MIN_SIZE or a.ndim != 2 or b.shape != (a.shape[1],) or b.dtype != a.dtype
-            or not a.flags.c_contiguous or not b.flags.c_contiguous or a.size >= mkl_library.MAX_SIZE):
+def mkl_for(*arrays: np.ndarray) -> mkl_library.Mkl | None:
+    """MKL, for a pass over ``arrays`` worth its call: where it is the step's library, the first array has
+    ``MIN_SIZE`` entries or more (and fewer than its interface takes), and all are C-contiguous, of one dtype,
+    float32 or float64. Else ``None``: NumPy's turn. Their shapes are the caller's to check."""
+    first = arrays[0]
+    if (not MIN_SIZE <= first.size < mkl_library.MAX_SIZE or first.dtype not in (np.float32, np.float64)
+            or any(a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
         return None
-    library = _resolve()
-    return library if library is not None and a.dtype in library.ger else None
+    return _resolve()
+
+
+def _rows_and_row(a: np.ndarray, b: np.ndarray) -> mkl_library.Mkl | None:
+    """``mkl_for`` a matrix ``a: (m, n)`` and a row ``b: (n,)``."""
+    return mkl_for(a, b) if a.ndim == 2 and b.shape == (a.shape[1],) else None
 
 
 def add_to_rows(a: np.ndarray, b: np.ndarray) -> None:
@@ -331,7 +332,7 @@ def add_to_rows(a: np.ndarray, b: np.ndarray) -> None:
 
     With MKL, the rank-one update ``ger``: ``a <- 1 x b^T + a`` with ``x`` a column of ones, on MKL's threads. Each
     entry is ``a_ij + b_j`` rounded once, the same bits as NumPy's ``a += b``."""
-    library = _through_mkl(a, b) if a.flags.writeable else None
+    library = _rows_and_row(a, b) if a.flags.writeable else None
     if library is None:
         a += b
         return
@@ -345,7 +346,7 @@ def column_sums(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 
     With MKL, the product ``a^T 1`` (``gemv``) on MKL's threads: the same sums up to rounding, added in another order
     than NumPy's (which is pairwise)."""
-    library = _through_mkl(a, out) if out.flags.writeable and not np.may_share_memory(a, out) else None
+    library = _rows_and_row(a, out) if out.flags.writeable and not np.may_share_memory(a, out) else None
     if library is None:
         return a.sum(axis=0, out=out)
     m, n = a.shape

@@ -1,8 +1,8 @@
 """The ReLU layer's elementwise passes on MKL's threads, where MKL makes the training step's products.
 
 NumPy computes ``max(a, 0)`` and ``g * (z > 0)`` on one core, and the second in two passes (a boolean mask, then a
-product that converts it). With MKL (``mlp.native.blas.mkl()``), its vector-math routines run them on every thread
-of MKL's pool, the one already busy with the products (no second pool spinning against it):
+product that converts it). With MKL, its vector-math routines run them on every thread of MKL's pool, the one
+already busy with the products (no second pool spinning against it):
 
 - ``relu(a)`` is ``fdim(a, 0)``: ``a - 0 = a`` where ``a > 0``, ``+0`` elsewhere, NaN where ``a`` is NaN, the same
   values as ``np.maximum(a, 0)`` (which keeps the sign of a ``-0.0`` input; a zero either way);
@@ -11,32 +11,22 @@ of MKL's pool, the one already busy with the products (no second pool spinning a
   network that diverged) the gradient passes.
 
 Each call costs a few microseconds more than NumPy's, so arrays of fewer than ``MIN_SIZE`` entries, and arrays that
-are not C-contiguous float32 or float64, take NumPy's path.
+are not C-contiguous float32 or float64, take NumPy's path (``mlp.native.blas.mkl_for``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlp.native.blas import MIN_SIZE, mkl
-from mlp.native.mkl import MAX_SIZE, Mkl
+from mlp.native.blas import mkl_for
 
 _SCALARS = {(np.dtype(t), v): np.full(1, v, t) for t in (np.float32, np.float64) for v in (0, 1)}  # repeated scalars
-
-
-def _through_mkl(*arrays: np.ndarray) -> Mkl | None:
-    """MKL, if it is the step's library and the arrays are alike and large enough for it; else ``None``, for NumPy."""
-    first = arrays[0]
-    if (first.size < MIN_SIZE or first.size >= MAX_SIZE or first.dtype not in (np.float32, np.float64)
-            or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
-        return None
-    return mkl()
 
 
 def relu(a: np.ndarray) -> np.ndarray:
     """``max(a, 0)``, a new array of ``a``'s shape ``(batch, n)``; NaN stays NaN."""
     a = np.asarray(a)
-    library = _through_mkl(a)
+    library = mkl_for(a)
     if library is None:
         return np.maximum(a, 0)
     z = np.empty_like(a)
@@ -47,7 +37,7 @@ def relu(a: np.ndarray) -> np.ndarray:
 def relu_backward(z: np.ndarray, g: np.ndarray) -> np.ndarray:
     """``dL/dA = g * (z > 0)``: ``z = relu(a)`` and ``g = dL/dZ``, both ``(batch, n)``; a new array."""
     z, g = np.asarray(z), np.asarray(g)
-    library = _through_mkl(z, g)
+    library = mkl_for(z, g) if z.shape == g.shape else None
     if library is None:
         return (z > 0) * g
     factor = np.empty_like(z)

@@ -87,7 +87,7 @@ def test_small_or_unusual_arrays_take_numpys_path(monkeypatch):
     """Below MIN_SIZE a call into MKL costs more than NumPy's pass; other layouts and dtypes are NumPy's alone."""
     monkeypatch.delenv("MLP_BLAS", raising=False)
     blas.use("mkl")
-    library = blas.mkl()
+    library = blas.mkl_for(np.zeros(blas.MIN_SIZE, np.float32))
 
     def refuse(*args):
         raise AssertionError("MKL was called")
