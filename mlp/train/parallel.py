@@ -54,7 +54,7 @@ from mlp.nn.sequential import Sequential
 from mlp.settings import POWER_OF_TWO
 from mlp.train.adversarial import Adversarial, batch_gradients
 from mlp.train.metrics import confusion_matrix
-from mlp.train.watcher import FINISHED, PEER_LOST, REPORTED, Hints, Watcher, remove_records
+from mlp.train.watcher import FINISHED, PEER_LOST, REPORTED, Hints, Watcher, remove_records, this_process
 
 DEFAULT_MICRO_BATCHES = 8  # K = 1, 2, 4 and 8 processes divide it
 EVAL_ROWS = 1024  # rows per evaluation block: fixed, so that the blocks do not depend on K
@@ -154,11 +154,12 @@ class DataParallel:
             return
         if self.rank == 0 and run_dir is not None:
             remove_records(run_dir)  # an earlier run's, in the run directory we hold the lock of
-        records = self.communicator.bcast(str(run_dir.resolve()) if run_dir is not None else None, root=0)
-        watcher = Watcher(records, self.rank, self.size, hints)  # gets the real stderr
+        mine = (str(run_dir.resolve()) if run_dir is not None else None, this_process())
+        everyone = self.communicator.allgather(mine)
+        watcher = Watcher(everyone[0][0], self.rank, [process for _, process in everyone], hints)  # the real stderr
         how = REPORTED
         try:
-            with _library_output_dropped():
+            with _library_output_to(watcher.pipe):
                 yield
             how = FINISHED
         except Exception as err:
@@ -271,18 +272,17 @@ class DataParallel:
 
 
 @contextmanager
-def _library_output_dropped() -> Iterator[None]:
-    """Within the block, what native code writes to file descriptor 2 is dropped, while Python's ``sys.stderr``
-    (every message of mlp's) still reaches the terminal. When a process is lost, MPICH may end another with a
-    dozen-line error stack of its own ("Fatal error in internal_Allgather_c ...") even where errors are to be
-    returned; the watcher of process 0 says in one line what happened instead (``mlp.train.watcher``)."""
+def _library_output_to(pipe: int) -> Iterator[None]:
+    """Within the block, what native code writes to file descriptor 2 goes to ``pipe`` (the watcher's), while
+    Python's ``sys.stderr`` (every message of mlp's) still reaches the terminal. When a process is lost, MPICH may end
+    another with a dozen-line error stack of its own ("Fatal error in internal_Allgather_c ...") even where errors are
+    to be returned: its watcher learns so (that process was not the one lost), and process 0's says in one line what
+    happened instead (``mlp.train.watcher``)."""
     sys.stderr.flush()
     kept = os.dup(2)
     stream = open(kept, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace",  # noqa: SIM115
                   closefd=False)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    os.dup2(pipe, 2)
     previous, sys.stderr = sys.stderr, stream
     try:
         yield

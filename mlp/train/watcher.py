@@ -2,23 +2,31 @@
 watcher says which one, and how to continue the run.
 
 MPICH's launcher answers the death of one process (``kill -9``, the out-of-memory killer, a crash) by sending
-SIGKILL at once to the process group of every other one: no process gets a signal it could handle, so none can
-say anything (the launcher's own report names a PID, not a rank, and no command). So every process of such a run
-starts a watcher (``DataParallel.watched``): a small process in a session of its own, which the launcher's kills
-do not reach, that holds the read end of a pipe from its process. The pipe ends (EOF) when the process ends,
-however it ends; a process that ends by its own code writes first how (``FINISHED``, or ``REPORTED``: it has said
-what went wrong). A watcher whose process ended without a word writes a record, an empty file named with its
-rank and the time (``.process-R.lost.NS``), in the run directory, which every process can reach (a resume reads
-``last.npz`` there in every process); the first process to end is the lost one, the others were ended by the
-launcher after it. Process 0's watcher gathers the records (at most ``WAIT`` seconds), removes them and prints
-one line on process 0's standard error, which the launcher passes on: its process and the others were ended, and
-the command that continues the run: the first of the ``hints`` it was given whose file exists (``first_possible``;
-the run says what they are: ``mlp.runs.run.continue_hints``).
+SIGKILL at once to every other one: no process gets a signal it could handle, so none can say anything (the
+launcher's own report names a PID, not a rank, and no command). So every process of such a run starts a watcher
+(``DataParallel.watched``): a small process in a session of its own, which the launcher's kills do not reach, that
+holds the read end of a pipe from its process. The pipe ends (EOF) when the process ends, however it ends; a process
+that ends by its own code writes first how (``FINISHED``, or ``REPORTED``: it has said what went wrong, or
+``PEER_LOST``: an exchange failed because another process ended). During training the process's native output
+(file descriptor 2) goes into the pipe too: when an exchange fails, MPICH may end the process itself after printing
+its error stack, and a process that said anything is not one that ended without a word.
 
-Process 0's watcher holds process 0's standard error, and the launcher waits for every copy of it to close
-before it exits (the others hold nothing of the launcher's): so a watcher ends as soon as its process has ended
-(process 0's within ``WAIT`` seconds more), and prints nothing when the run ends normally or is stopped by a
-signal (the process said so). It imports nothing but the standard library while it waits.
+At its process's end, a watcher notes which of the other processes on its host still run. The first process to end
+is the one lost: the launcher ends the others only after it, so it alone can have seen every other one running
+(or failing of its loss: ``PEER_LOST``). A
+watcher whose process did not finish writes a record, an empty file named with its rank, how it ended and the
+ranks it saw running (``.process-R.lost.0-2``), in the run directory, which every process can reach (a resume reads
+``last.npz`` there in every process). Process 0's watcher gathers the records (at most ``WAIT`` seconds), removes
+them and prints one line: the process lost (or "a process", when none saw all the others running: they run on other
+hosts, or its watcher woke late on a busy machine), that every process was ended, and the command that continues the
+run: the first of the ``hints`` it was given whose file exists (``first_possible``; the run says what they are:
+``mlp.runs.run.continue_hints``).
+
+The line goes to the launcher's own standard error when the launcher runs on process 0's host (process 0 opens
+it for its watcher): MPICH's launcher exits at once when a process aborts, without passing on what is written after.
+Elsewhere it goes to process 0's standard error, which the launcher passes on. A watcher ends as soon as its process
+has ended (process 0's within ``WAIT`` seconds more), and prints nothing when the run ends normally or is stopped by
+a signal (the process said so). It imports nothing but the standard library while it waits.
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ FINISHED = b"finished"  # the process ended training normally, or stopped at a s
 REPORTED = b"reported"  # the process stops with an error it reports itself (and ends the others)
 LOST = b""  # the process ends without a word: killed (by the launcher, or it is the one lost)
 PEER_LOST = b"peer-lost"  # an exchange failed because another process ended: this one is not the one lost
+ENDINGS = {FINISHED: "finished", REPORTED: "reported", PEER_LOST: "peer"}  # what a process writes last: its ending
 WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
-RECORD = ".process-{rank}.{how}.{ns}"  # a watcher's record in the run directory: an empty file, made at once
+RECORD = ".process-{rank}.{how}.{running}"  # a watcher's record in the run directory: an empty file, made at once
+LAUNCHER = ("hydra_pmi_proxy", ("mpiexec", "mpirun"))  # MPICH's: the processes' parent, and that one's parent
 # The watcher runs this very package, wherever this process found it (not another `mlp` in the working folder)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 START = "import sys; sys.path.insert(0, sys.argv.pop(1)); from mlp.train.watcher import main; main(sys.argv[1:])"
@@ -51,90 +61,141 @@ def first_possible(hints: Hints) -> str:
     return next(text for needs, text in hints if not needs or Path(needs).is_file())
 
 
-class Watcher:
-    """Starts the watcher of this process (process ``rank`` of ``size``), whose records go to ``records`` (the run
-    directory, as an absolute path); process 0's also gets the ``hints`` that say how to continue the run
-    (``mpiexec -n K mlp train --resume RUN``, ...). ``end`` says how the process ends."""
+# Where each process runs, by rank: its host's name and its process ID
+Processes = list[tuple[str, int]]
 
-    def __init__(self, records: str, rank: int, size: int, hints: Hints = ()) -> None:
-        read, self._pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
+
+def this_process() -> tuple[str, int]:
+    """This process as ``Processes`` lists it."""
+    return os.uname().nodename, os.getpid()
+
+
+def process_state(pid: int) -> tuple[str, int, str]:
+    """Process ``pid``'s state letter (``Z``: ended, not yet reaped), parent and command name, from Linux's /proc
+    (``OSError`` where there is no such process, or no /proc)."""
+    stat = (Path("/proc") / str(pid) / "stat").read_text()
+    name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()  # names hold spaces
+    return fields[0], int(fields[1]), name
+
+
+def launcher_stderr() -> int | None:
+    """A new descriptor of the launcher's own standard error, if MPICH's launcher started this process on this host
+    (this process's parent is its proxy, whose parent is the launcher); else ``None``."""
+    proxy, launchers = LAUNCHER
+    with suppress(OSError):
+        _, launcher, name = process_state(os.getppid())
+        if name == proxy and process_state(launcher)[2].startswith(launchers):
+            return os.open(Path("/proc") / str(launcher) / "fd" / "2", os.O_WRONLY | os.O_APPEND)
+    return None
+
+
+class Watcher:
+    """Starts the watcher of this process (process ``rank`` of the ``processes``), whose records go to ``records``
+    (the run directory, as an absolute path); process 0's also gets the ``hints`` that say how to continue the run
+    (``mpiexec -n K mlp train --resume RUN``, ...). ``pipe`` is the write end of the pipe it reads (native output may
+    go there too); ``end`` says how the process ends."""
+
+    def __init__(self, records: str, rank: int, processes: Processes, hints: Hints = ()) -> None:
+        read, self.pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
+        # process 0's watcher speaks: on the launcher's standard error where it can, else on this process's
+        speaks = launcher_stderr() if rank == 0 else None
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", START, str(PACKAGE_ROOT), str(read), records, str(rank), str(size),
+                [sys.executable, "-c", START, str(PACKAGE_ROOT), str(read), records, str(rank), json.dumps(processes),
                  json.dumps(list(hints))],
                 pass_fds=[read], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=None if rank == 0 else subprocess.DEVNULL,  # process 0's watcher speaks, on its stderr
+                stderr=speaks if rank == 0 else subprocess.DEVNULL,
                 start_new_session=True,  # out of the process group that the launcher kills
             )
         finally:
             os.close(read)
+            if speaks is not None:
+                os.close(speaks)
 
     def end(self, how: bytes) -> None:
         """Tell the watcher how this process ends (``FINISHED``, ``REPORTED`` or ``LOST``), and let it go."""
-        if self._pipe < 0:
+        if self.pipe < 0:
             return
         with suppress(OSError):  # the watcher is gone (someone ended it): there is no one to tell
-            os.write(self._pipe, how)
-        os.close(self._pipe)
-        self._pipe = -1
+            os.write(self.pipe, how)
+        os.close(self.pipe)
+        self.pipe = -1
 
 
-def records(folder: Path) -> dict[int, tuple[str, int]]:
-    """The records in ``folder``: rank -> (how its process ended, the time its watcher saw it, in ns)."""
+def records(folder: Path) -> dict[int, tuple[str, set[int]]]:
+    """The records in ``folder``: rank -> (how its process ended, the ranks its watcher saw running then)."""
     found = {}
-    for path in folder.glob(RECORD.format(rank="*", how="*", ns="*")):
-        _, process, how, ns = path.name.split(".")
-        rank = process.removeprefix("process-")
-        if rank.isdigit() and ns.isdigit():
-            found[int(rank)] = (how, int(ns))
+    for path in folder.glob(RECORD.format(rank="*", how="*", running="*")):
+        _, process, how, seen = path.name.split(".")
+        rank, others = process.removeprefix("process-"), [other for other in seen.split("-") if other]
+        if rank.isdigit() and all(other.isdigit() for other in others):
+            found[int(rank)] = (how, {int(other) for other in others})
     return found
 
 
 def remove_records(folder: Path) -> None:
     """Remove the watchers' records from ``folder`` (those of an earlier run in it, or those just read)."""
-    for path in folder.glob(RECORD.format(rank="*", how="*", ns="*")):
+    for path in folder.glob(RECORD.format(rank="*", how="*", running="*")):
         path.unlink(missing_ok=True)
 
 
-def watch(pipe: int, folder: Path, rank: int, size: int, hints: Hints) -> None:
+def running(host: str, pid: int) -> bool:
+    """Whether process ``pid`` on ``host`` runs (not ended, nor a zombie); ``False`` where that cannot be known
+    here (another host, or no /proc)."""
+    if host != os.uname().nodename:
+        return False
+    try:
+        return process_state(pid)[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def ending(said: bytes) -> str:
+    """How a process ended, from the last bytes it wrote into its watcher's pipe: the ending it wrote last
+    (``ENDINGS``); else "lost" if it wrote nothing; else "spoke": its MPI library printed an error and ended it
+    (after another process was lost, or on its own)."""
+    return next((how for word, how in ENDINGS.items() if said.endswith(word)), "spoke" if said else "lost")
+
+
+def watch(pipe: int, folder: Path, rank: int, processes: Processes, hints: Hints) -> None:
     """Wait for the end of the process at the other end of ``pipe``; then act as the module's docstring says."""
     said = b""
-    while chunk := os.read(pipe, 64):  # EOF: the process ended
-        said += chunk
-    ended = time.time_ns()
-    if said == FINISHED:
+    while chunk := os.read(pipe, 4096):  # EOF: the process ended
+        said = (said + chunk)[-64:]
+    others = [other for other, process in enumerate(processes) if other != rank and running(*process)]
+    how = ending(said)
+    if how == "finished":
         return
-    how = {REPORTED: "reported", PEER_LOST: "peer"}.get(said, "lost")
     if rank != 0:  # (a folder gone or read-only: process 0's watcher decides without this record)
-        os.close(os.open(folder / RECORD.format(rank=rank, how=how, ns=ended), os.O_CREAT | os.O_WRONLY, 0o644))
+        record = RECORD.format(rank=rank, how=how, running="-".join(map(str, others)))
+        os.close(os.open(folder / record, os.O_CREAT | os.O_WRONLY, 0o644))
         return
+    size = len(processes)
     deadline = time.monotonic() + WAIT
     found = records(folder)
     while len(found) < size - 1 and time.monotonic() < deadline:
         time.sleep(0.02)
         found = records(folder)
     remove_records(folder)
-    silent = {other: ns for other, (other_how, ns) in found.items() if other_how == "lost"}
     if any(other_how == "reported" for other_how, _ in found.values()):
         return  # another process said what went wrong, and ended the others
-    # Process 0 said what went wrong, unless another process had ended silently before: then process 0 failed of
-    # that loss, and the launcher may have killed it before its own line was out
-    if how == "reported" and not any(ns < ended for ns in silent.values()):
+    found[0] = (how, set(others))
+    silent = {other: seen for other, (other_how, seen) in found.items() if other_how == "lost"}
+    # Process 0 said what went wrong, unless a process had ended without a word while it ran: then process 0 failed
+    # of that loss, and the launcher may have killed it before its own line was out
+    if how == "reported" and not any(0 in seen for seen in silent.values()):
         return
-    found[0] = (how, ended)
-    # The lost process is one that ended without a word, not one whose exchange with it failed (those end within
-    # microseconds of it, too close to tell apart by time); of several silent ends, the launcher's kills came after
-    # the first. Without every record (a process that finished first, a run directory another host does not
-    # share), the first one here need not be the first to end.
-    if how == "lost":
-        silent[0] = ended
-    which = f"process {min(silent, key=silent.__getitem__)}" if len(found) == size and silent else "a process"
+    # The first to end saw every other process running, or failing of its loss; it is named if it said nothing
+    failed = {other for other, (other_how, _) in found.items() if other_how == "peer"}
+    first = [other for other, (_, seen) in found.items() if len(seen | (failed - {other})) == size - 1]
+    which = f"process {first[0]}" if len(first) == 1 and first[0] in silent else "a process"
     os.write(2, (f"error: {which} of {size} was lost (it ended without a word: killed, or out of memory?) and "
                  f"every process was ended; {first_possible(hints)}\n").encode())
 
 
 def main(argv: list[str]) -> None:
-    """The watcher's command line, ``PIPE RECORDS RANK SIZE HINTS`` (JSON), as ``Watcher`` starts it."""
-    pipe, folder, rank, size, hints = argv
+    """The watcher's command line, ``PIPE RECORDS RANK PROCESSES HINTS`` (JSON), as ``Watcher`` starts it."""
+    pipe, folder, rank, processes, hints = argv
     with suppress(OSError, KeyboardInterrupt, StopIteration):  # a watcher never prints a traceback
-        watch(int(pipe), Path(folder), int(rank), int(size), [tuple(hint) for hint in json.loads(hints)])
+        watch(int(pipe), Path(folder), int(rank), [(host, pid) for host, pid in json.loads(processes)],
+              [tuple(hint) for hint in json.loads(hints)])
