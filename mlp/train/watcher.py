@@ -7,13 +7,14 @@ launcher's own report names a PID, not a rank, and no command). So every process
 (``DataParallel.watched``): a small process in a session of its own, which the launcher's kills do not reach, that
 holds the read end of a pipe from its process. The pipe ends (EOF) when the process ends, however it ends; a process
 that ends by its own code writes first how (``FINISHED``, or ``REPORTED``: it has said what went wrong, or
-``PEER_LOST``: an exchange failed because another process ended). During training the process's native output
-(file descriptor 2) goes into the pipe too: when an exchange fails, MPICH may end the process itself after printing
-its error stack, and a process that said anything is not one that ended without a word.
+``PEER_LOST``: an exchange failed because another process ended), and which of the other processes on its host
+still run then. During training the process's native output (file descriptor 2) goes into the pipe too: when an
+exchange fails, MPICH may end the process itself after printing its error stack, and a process that said anything is
+not one that ended without a word.
 
-At its process's end, a watcher notes which of the other processes on its host still run. The first process to end
-is the one lost: the launcher ends the others only after it, so it alone can have seen every other one running
-(or failing of its loss: ``PEER_LOST``). A
+A process that ends without a word cannot say which others still run: its watcher looks when it hears of the end.
+The first process to end is the one lost: the launcher ends the others only after it, so it alone can have seen
+every other one running (or failing of its loss: ``PEER_LOST``). A
 watcher whose process did not finish writes a record, an empty file named with its rank, how it ended and the
 ranks it saw running (``.process-R.lost.0-2``), in the run directory, which every process can reach (a resume reads
 ``last.npz`` there in every process). Process 0's watcher gathers the records (at most ``WAIT`` seconds), removes
@@ -41,7 +42,6 @@ from pathlib import Path
 
 FINISHED = b"finished"  # the process ended training normally, or stopped at a signal, and said so
 REPORTED = b"reported"  # the process stops with an error it reports itself (and ends the others)
-LOST = b""  # the process ends without a word: killed (by the launcher, or it is the one lost)
 PEER_LOST = b"peer-lost"  # an exchange failed because another process ended: this one is not the one lost
 ENDINGS = {FINISHED: "finished", REPORTED: "reported", PEER_LOST: "peer"}  # what a process writes last: its ending
 WAIT = 1.0  # seconds process 0's watcher waits for the other watchers' records: they come within milliseconds
@@ -78,6 +78,33 @@ def process_state(pid: int) -> tuple[str, int, str]:
     return fields[0], int(fields[1]), name
 
 
+def running(host: str, pid: int) -> bool:
+    """Whether process ``pid`` on ``host`` runs (not ended, nor a zombie); ``False`` where that cannot be known
+    here (another host, or no /proc)."""
+    if host != os.uname().nodename:
+        return False
+    try:
+        return process_state(pid)[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def others_running(rank: int, processes: Processes) -> set[int]:
+    """The ranks of the processes other than ``rank`` that run now, as far as this host can tell (``running``)."""
+    return {other for other, process in enumerate(processes) if other != rank and running(*process)}
+
+
+def ranks_text(ranks: set[int]) -> str:
+    """``{0, 2}`` as ``0-2``: how records and endings write a set of ranks (``ranks_in`` reads it back)."""
+    return "-".join(map(str, sorted(ranks)))
+
+
+def ranks_in(text: str) -> set[int] | None:
+    """The ranks that ``ranks_text`` wrote as ``text`` (``None`` if it is not such a text)."""
+    ranks = [rank for rank in text.split("-") if rank]
+    return {int(rank) for rank in ranks} if all(rank.isascii() and rank.isdigit() for rank in ranks) else None
+
+
 def launcher_stderr() -> int | None:
     """A new descriptor of the launcher's own standard error, if MPICH's launcher started this process on this host
     (this process's parent is its proxy, whose parent is the launcher); else ``None``."""
@@ -96,6 +123,7 @@ class Watcher:
     go there too); ``end`` says how the process ends."""
 
     def __init__(self, records: str, rank: int, processes: Processes, hints: Hints = ()) -> None:
+        self.rank, self.processes = rank, processes
         read, self.pipe = os.pipe()  # not inherited by other children (PEP 446): only this process holds it
         # process 0's watcher speaks: on the launcher's standard error where it can, else on this process's
         speaks = launcher_stderr() if rank == 0 else None
@@ -113,11 +141,14 @@ class Watcher:
                 os.close(speaks)
 
     def end(self, how: bytes) -> None:
-        """Tell the watcher how this process ends (``FINISHED``, ``REPORTED`` or ``LOST``), and let it go."""
+        """Tell the watcher how this process ends (``FINISHED``, ``REPORTED`` or ``PEER_LOST``) and which of the
+        others run now, in one line (``ending`` reads it), and let it go. This process may outlive the call (it
+        reports an error, then ends the others): only what it sees here tells which process ended first."""
         if self.pipe < 0:
             return
+        seen = ranks_text(others_running(self.rank, self.processes))
         with suppress(OSError):  # the watcher is gone (someone ended it): there is no one to tell
-            os.write(self.pipe, how)
+            os.write(self.pipe, b"\n" + how + b" " + seen.encode())
         os.close(self.pipe)
         self.pipe = -1
 
@@ -126,10 +157,10 @@ def records(folder: Path) -> dict[int, tuple[str, set[int]]]:
     """The records in ``folder``: rank -> (how its process ended, the ranks its watcher saw running then)."""
     found = {}
     for path in folder.glob(RECORD.format(rank="*", how="*", running="*")):
-        _, process, how, seen = path.name.split(".")
-        rank, others = process.removeprefix("process-"), [other for other in seen.split("-") if other]
-        if rank.isdigit() and all(other.isdigit() for other in others):
-            found[int(rank)] = (how, {int(other) for other in others})
+        _, process, how, *seen = path.name.split(".")  # (a hostile name with more dots has no ranks)
+        rank, others = process.removeprefix("process-"), ranks_in(".".join(seen))
+        if rank.isascii() and rank.isdigit() and others is not None:
+            found[int(rank)] = (how, others)
     return found
 
 
@@ -139,35 +170,30 @@ def remove_records(folder: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def running(host: str, pid: int) -> bool:
-    """Whether process ``pid`` on ``host`` runs (not ended, nor a zombie); ``False`` where that cannot be known
-    here (another host, or no /proc)."""
-    if host != os.uname().nodename:
-        return False
-    try:
-        return process_state(pid)[0] not in "ZX"
-    except OSError:
-        return False
-
-
-def ending(said: bytes) -> str:
+def ending(said: bytes) -> tuple[str, set[int] | None]:
     """How a process ended, from the last bytes it wrote into its watcher's pipe: the ending it wrote last
-    (``ENDINGS``); else "lost" if it wrote nothing; else "spoke": its MPI library printed an error and ended it
-    (after another process was lost, or on its own)."""
-    return next((how for word, how in ENDINGS.items() if said.endswith(word)), "spoke" if said else "lost")
+    (``ENDINGS``: ``Watcher.end``'s line) with the other ranks it saw running then; else "lost" if it wrote nothing,
+    or "spoke" (its MPI library printed an error and ended it, after another process was lost or on its own), and
+    ``None``: it could not say which others ran."""
+    word, _, seen = said.rpartition(b"\n")[2].partition(b" ")
+    others = ranks_in(seen.decode("ascii", "replace"))
+    if word in ENDINGS and others is not None:
+        return ENDINGS[word], others
+    return "spoke" if said else "lost", None
 
 
 def watch(pipe: int, folder: Path, rank: int, processes: Processes, hints: Hints) -> None:
     """Wait for the end of the process at the other end of ``pipe``; then act as the module's docstring says."""
-    said = b""
+    said, keep = b"", 64 + 8 * len(processes)  # the longest ending line: a word and every other rank
     while chunk := os.read(pipe, 4096):  # EOF: the process ended
-        said = (said + chunk)[-64:]
-    others = [other for other, process in enumerate(processes) if other != rank and running(*process)]
-    how = ending(said)
+        said = (said + chunk)[-keep:]
+    how, others = ending(said)
+    if others is None:  # it said nothing of the others: they are as its watcher sees them now
+        others = others_running(rank, processes)
     if how == "finished":
         return
     if rank != 0:  # (a folder gone or read-only: process 0's watcher decides without this record)
-        record = RECORD.format(rank=rank, how=how, running="-".join(map(str, others)))
+        record = RECORD.format(rank=rank, how=how, running=ranks_text(others))
         os.close(os.open(folder / record, os.O_CREAT | os.O_WRONLY, 0o644))
         return
     size = len(processes)
@@ -179,11 +205,12 @@ def watch(pipe: int, folder: Path, rank: int, processes: Processes, hints: Hints
     remove_records(folder)
     if any(other_how == "reported" for other_how, _ in found.values()):
         return  # another process said what went wrong, and ended the others
-    found[0] = (how, set(others))
-    silent = {other: seen for other, (other_how, seen) in found.items() if other_how == "lost"}
-    # Process 0 said what went wrong, unless a process had ended without a word while it ran: then process 0 failed
-    # of that loss, and the launcher may have killed it before its own line was out
-    if how == "reported" and not any(0 in seen for seen in silent.values()):
+    found[0] = (how, others)
+    silent = {other for other, (other_how, _) in found.items() if other_how == "lost"}
+    # Process 0 said what went wrong, unless a process on its host had ended without a word before: then process 0
+    # failed of that loss, and the launcher may have killed it before its own line was out
+    here = {other for other, (host, _) in enumerate(processes) if host == os.uname().nodename}
+    if how == "reported" and not (silent & here) - others:
         return
     # The first to end saw every other process running, or failing of its loss; it is named if it said nothing
     failed = {other for other, (other_how, _) in found.items() if other_how == "peer"}

@@ -28,7 +28,7 @@ from mlp.native import blas
 from mlp.runs.config import ConfigError, resolve
 from mlp.runs.run import continue_hints, how_to_continue
 from mlp.train.parallel import DataParallel, SingleProcess, tree_sum
-from mlp.train.watcher import FINISHED, LOST, PEER_LOST, REPORTED, Watcher
+from mlp.train.watcher import ENDINGS, FINISHED, PEER_LOST, REPORTED, Watcher, ending, records
 
 # -- the arithmetic, in one process ---------------------------------------------------------------------------
 
@@ -112,55 +112,85 @@ LOST_LINE = ("error: {which} of 2 was lost (it ended without a word: killed, or 
 
 
 MPICH_ABORT = b"Abort(342434959) on node 0 (rank 0 in comm 0): Fatal error in internal_Allgather_c: ...\n"
-DIES = b"dies"  # a step in which a process ends, before its watcher hears of it
+SILENT = b""  # a process's pipe closes without a word: it was killed
+DIES = "dies"  # a step in which a process ends, before or after its watcher hears of it
+SLEEPS, WAKES = "sleeps", "wakes"  # its watcher stops, as on a busy machine, and goes on
 
 
 @pytest.mark.parametrize(("steps", "said"), [
-    ([(1, DIES), (1, LOST), (0, DIES), (0, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
-    ([(0, DIES), (0, LOST), (1, DIES), (1, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(1, DIES), (1, SILENT), (0, DIES), (0, SILENT)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(0, DIES), (0, SILENT), (1, DIES), (1, SILENT)], LOST_LINE.format(which="process 0", run="{run}")),
     # process 1's exchange failed the moment process 0 died: its watcher may hear first; it is not the lost one
-    ([(0, DIES), (1, DIES), (1, PEER_LOST), (0, LOST)], LOST_LINE.format(which="process 0", run="{run}")),
-    ([(1, DIES), (0, DIES), (0, PEER_LOST), (1, LOST)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(0, DIES), (1, PEER_LOST), (1, DIES), (0, SILENT)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(1, DIES), (0, PEER_LOST), (0, DIES), (1, SILENT)], LOST_LINE.format(which="process 1", run="{run}")),
     # MPICH ended process 1 (its error stack went into the pipe) the moment process 0 died: not the lost one
-    ([(0, DIES), (0, LOST), (1, DIES), (1, MPICH_ABORT)], LOST_LINE.format(which="process 0", run="{run}")),
-    ([(1, DIES), (1, LOST), (0, DIES), (0, MPICH_ABORT)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(0, DIES), (0, SILENT), (1, DIES), (1, MPICH_ABORT)], LOST_LINE.format(which="process 0", run="{run}")),
+    ([(1, DIES), (1, SILENT), (0, DIES), (0, MPICH_ABORT)], LOST_LINE.format(which="process 1", run="{run}")),
     # ... but MPICH may end a process on its own, and the launcher then the others: unless the silent one's watcher
     # saw every other process running, which came first is not known
-    ([(0, DIES), (1, DIES), (1, MPICH_ABORT), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),
-    ([(1, DIES), (1, MPICH_ABORT), (0, DIES), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),
-    ([(1, DIES), (1, REPORTED), (0, DIES), (0, LOST)], ""),  # process 1 said what went wrong
-    ([(0, DIES), (0, REPORTED), (1, DIES), (1, LOST)], ""),  # process 0 said so, then the launcher ended process 1
+    ([(0, DIES), (1, DIES), (1, MPICH_ABORT), (0, SILENT)], LOST_LINE.format(which="a process", run="{run}")),
+    ([(1, DIES), (1, MPICH_ABORT), (0, DIES), (0, SILENT)], LOST_LINE.format(which="a process", run="{run}")),
+    # a process said what went wrong, then ended the others (the launcher killed them), then itself
+    ([(1, REPORTED), (0, DIES), (0, SILENT), (1, DIES)], ""),
+    ([(0, REPORTED), (1, DIES), (1, SILENT), (0, DIES)], ""),
+    # ... even when process 0's watcher hears of it only after the launcher's kill: process 0 said what ran
+    ([(0, SLEEPS), (0, REPORTED), (1, DIES), (1, SILENT), (0, DIES), (0, WAKES)], ""),
     # process 1 was lost, and process 0 failed of it (and may have been killed before its own line was out)
-    ([(1, DIES), (1, LOST), (0, DIES), (0, REPORTED)], LOST_LINE.format(which="process 1", run="{run}")),
-    ([(1, DIES), (1, FINISHED), (0, DIES), (0, FINISHED)], ""),
+    ([(1, DIES), (1, SILENT), (0, REPORTED), (0, DIES)], LOST_LINE.format(which="process 1", run="{run}")),
+    ([(1, FINISHED), (1, DIES), (0, FINISHED), (0, DIES)], ""),
     # on a busy machine the lost process's watcher may hear of it after the launcher's kills: nobody saw every
     # other process running, and the line says "a process" rather than guess
-    ([(1, DIES), (0, DIES), (1, LOST), (0, LOST)], LOST_LINE.format(which="a process", run="{run}")),
+    ([(1, DIES), (0, DIES), (1, SILENT), (0, SILENT)], LOST_LINE.format(which="a process", run="{run}")),
     # the order is not known; process 0's watcher waits its second (WAIT) for a record the other never writes
-    pytest.param([(1, DIES), (1, FINISHED), (0, DIES), (0, LOST)], LOST_LINE.format(which="a process", run="{run}"),
+    pytest.param([(1, FINISHED), (1, DIES), (0, DIES), (0, SILENT)], LOST_LINE.format(which="a process", run="{run}"),
                  marks=pytest.mark.slow),
 ])
 def test_process_0s_watcher_names_the_first_process_that_ended_without_a_word(tmp_path, capfd, steps, said):
-    """Each process is a stand-in (a sleeping child of this test) that ``DIES`` at its step; its watcher is told
-    how it ended at another. The watchers see which stand-ins still run, as they would see a run's processes."""
+    """Each process is a stand-in (a sleeping child of this test) that ``DIES`` at its step; at another, its
+    watcher hears how it ended: from ``Watcher.end``, or as what was left in its pipe (nothing, or MPICH's error
+    stack). The watchers and ``end`` see which stand-ins still run, as they would see a run's processes."""
     (tmp_path / "last.npz").touch()
     hints = continue_hints(tmp_path, "mpiexec -n 2 mlp train")
     processes = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
     host = os.uname().nodename
     watchers = [Watcher(str(tmp_path), rank, [(host, process.pid) for process in processes], hints)
                 for rank in range(2)]
-    wait_until_watching(watchers)
-    for rank, how in steps:
-        if how == DIES:
-            processes[rank].kill()
-            processes[rank].wait()
-        else:
-            watchers[rank].end(how)
-            time.sleep(0.1)  # its watcher has looked at the others before the next step
-    for watcher in watchers:
-        watcher.process.wait(timeout=30)
+    try:
+        wait_until_watching(watchers)
+        for rank, how in steps:
+            watcher = watchers[rank]
+            if how == DIES:
+                processes[rank].kill()
+                processes[rank].wait()
+            elif how in (SLEEPS, WAKES):
+                watcher.process.send_signal(signal.SIGSTOP if how == SLEEPS else signal.SIGCONT)
+            elif how in ENDINGS:
+                watcher.end(how)
+            else:  # the process ended without calling end
+                os.write(watcher.pipe, how)
+                os.close(watcher.pipe)
+                watcher.pipe = -1
+            time.sleep(0.1)  # a watcher that hears of its process looks at the others before the next step
+        for watcher in watchers:
+            watcher.process.wait(timeout=30)
+    finally:
+        for watcher, process in zip(watchers, processes, strict=True):
+            watcher.process.send_signal(signal.SIGCONT)  # (none once it has ended)
+            process.kill()
+            process.wait()
     assert capfd.readouterr().err == said.format(run=tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["last.npz"]  # records removed (or never made)
+
+
+def test_process_0s_watcher_reads_only_the_records_a_watcher_writes(tmp_path):
+    """Other files named like records in the run directory (a user's, a hostile one's) are not read as records,
+    and never end the watcher with an error."""
+    for name in [".process-1.lost.0", ".process-x.lost.0", ".process-2.lost.a.b", ".process-\u00b2.lost.0",
+                 ".process-3.lost.0-\u00b2", ".process-4.lost.0.1"]:
+        (tmp_path / name).touch()
+    assert records(tmp_path) == {1: ("lost", {0})}
+    assert ending(b"\nreported 1-\xb2") == ("spoke", None)  # a damaged ending line is not a process's own
+    assert ending(b"\nreported 1-3") == ("reported", {1, 3})
 
 
 def wait_until_watching(watchers: list[Watcher]) -> None:
