@@ -154,7 +154,7 @@ class Watcher:
 
 
 def records(folder: Path) -> dict[int, tuple[str, set[int]]]:
-    """The records in ``folder``: rank -> (how its process ended, the ranks its watcher saw running then)."""
+    """The records in ``folder``: rank -> (how its process ended, the other ranks that ran then)."""
     found = {}
     for path in folder.glob(RECORD.format(rank="*", how="*", running="*")):
         _, process, how, *seen = path.name.split(".")  # (a hostile name with more dots has no ranks)
@@ -188,10 +188,10 @@ def watch(pipe: int, folder: Path, rank: int, processes: Processes, hints: Hints
     while chunk := os.read(pipe, 4096):  # EOF: the process ended
         said = (said + chunk)[-keep:]
     how, others = ending(said)
-    if others is None:  # it said nothing of the others: they are as its watcher sees them now
-        others = others_running(rank, processes)
     if how == "finished":
         return
+    if others is None:  # it said nothing of the others: they are as its watcher sees them now
+        others = others_running(rank, processes)
     if rank != 0:  # (a folder gone or read-only: process 0's watcher decides without this record)
         record = RECORD.format(rank=rank, how=how, running=ranks_text(others))
         os.close(os.open(folder / record, os.O_CREAT | os.O_WRONLY, 0o644))
